@@ -1,0 +1,237 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrDaemonNotRunning means nothing listens on the control socket.
+var ErrDaemonNotRunning = errors.New("pi2pid is not running")
+
+// ErrPermission means the socket exists but we may not open it.
+var ErrPermission = errors.New("permission denied on the pi2pid control socket")
+
+// ErrClosed is returned by calls on a closed or broken connection.
+var ErrClosed = errors.New("connection to pi2pid closed")
+
+// VersionError reports a daemon speaking another protocol version.
+type VersionError struct {
+	Client, Daemon int
+}
+
+func (e *VersionError) Error() string {
+	if e.Daemon > e.Client {
+		return fmt.Sprintf("pi2pid speaks control protocol v%d but this pi2pictl speaks v%d: upgrade pi2pictl", e.Daemon, e.Client)
+	}
+	return fmt.Sprintf("pi2pid speaks control protocol v%d but this pi2pictl speaks v%d: upgrade pi2pid (and restart it)", e.Daemon, e.Client)
+}
+
+// Client is a connection to pi2pid. Results come back to Call; events are
+// delivered, in order, on Events until the connection closes.
+type Client struct {
+	conn   net.Conn
+	wmu    sync.Mutex
+	mu     sync.Mutex
+	nextID int
+	wait   map[int]chan Reply
+	events chan Reply
+	done   chan struct{}
+	err    error
+	// Daemon is the daemon's build string from its hello.
+	Daemon string
+}
+
+// Dial connects to the daemon's socket at path and exchanges hellos.
+func Dial(ctx context.Context, path string) (*Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+			return nil, fmt.Errorf("%w (no daemon at %s)", ErrDaemonNotRunning, path)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("%w %s", ErrPermission, path)
+		}
+		return nil, err
+	}
+	return NewClient(ctx, conn)
+}
+
+// NewClient runs the hello exchange on an open connection.
+func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	if err := json.NewEncoder(conn).Encode(Request{Op: OpHello, Version: Version}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("talking to pi2pid: %w", err)
+	}
+	r := bufio.NewReaderSize(conn, 64<<10)
+	line, err := readLine(r)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("talking to pi2pid: %w", err)
+	}
+	var hello Reply
+	if err := json.Unmarshal(line, &hello); err != nil || hello.Type != TypeHello {
+		conn.Close()
+		return nil, fmt.Errorf("pi2pid sent an unexpected greeting; is %s really a pi2pid socket?", conn.RemoteAddr())
+	}
+	if hello.Version != Version {
+		conn.Close()
+		return nil, &VersionError{Client: Version, Daemon: hello.Version}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c := &Client{
+		conn:   conn,
+		wait:   map[int]chan Reply{},
+		events: make(chan Reply, 256),
+		done:   make(chan struct{}),
+		Daemon: hello.Daemon,
+	}
+	go c.readLoop(r)
+	return c, nil
+}
+
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		line = append(line, chunk...)
+		if len(line) > MaxLine {
+			return nil, fmt.Errorf("control line over %d bytes", MaxLine)
+		}
+		if !isPrefix {
+			return line, nil
+		}
+	}
+}
+
+func (c *Client) readLoop(r *bufio.Reader) {
+	var err error
+	defer func() {
+		c.mu.Lock()
+		if err == nil {
+			err = ErrClosed
+		}
+		c.err = err
+		for id, ch := range c.wait {
+			close(ch)
+			delete(c.wait, id)
+		}
+		c.mu.Unlock()
+		close(c.events)
+		close(c.done)
+	}()
+	for {
+		var line []byte
+		line, err = readLine(r)
+		if err != nil {
+			return
+		}
+		var rep Reply
+		if err = json.Unmarshal(line, &rep); err != nil {
+			err = fmt.Errorf("pi2pid sent malformed JSON: %w", err)
+			return
+		}
+		switch rep.Type {
+		case TypeResult:
+			c.mu.Lock()
+			ch := c.wait[rep.ID]
+			delete(c.wait, rep.ID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- rep
+			}
+		case TypeEvent:
+			select {
+			case c.events <- rep:
+			case <-c.done:
+				return
+			}
+		}
+	}
+}
+
+// Events returns the stream of events. It is closed when the connection
+// ends. Read it steadily: a full buffer holds up results too.
+func (c *Client) Events() <-chan Reply { return c.events }
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended, once Done is closed.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Call sends req and waits for its result. A refused request returns an
+// *Error carrying the daemon's code and message.
+func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
+	ch, err := c.send(req)
+	if err != nil {
+		return Reply{}, err
+	}
+	select {
+	case rep, ok := <-ch:
+		if !ok {
+			return Reply{}, ErrClosed
+		}
+		if !rep.OK {
+			return rep, &Error{Code: rep.Code, Message: rep.Error}
+		}
+		return rep, nil
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
+}
+
+// Send sends req without waiting for its result (used for chat text, where
+// results would only slow the stream; errors still arrive as events).
+func (c *Client) Send(req Request) error {
+	_, err := c.send(req)
+	return err
+}
+
+func (c *Client) send(req Request) (chan Reply, error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	c.nextID++
+	req.ID = c.nextID
+	ch := make(chan Reply, 1)
+	c.wait[req.ID] = ch
+	c.mu.Unlock()
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, '\n')
+	c.wmu.Lock()
+	_, err = c.conn.Write(b)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return ch, nil
+}
+
+// Close ends the connection.
+func (c *Client) Close() error { return c.conn.Close() }
