@@ -1,0 +1,80 @@
+# pi2pi — build, test and run the whole system.
+#
+#   make demo    a server and two terminals on this machine, and the seeds' round trip
+#   make test    every test (installs the system tools the tests need when run as root)
+#   make bench   every benchmark; writes docs/benchmarks.md
+
+GO        ?= go
+BIN       ?= bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BUILDFLAGS := -trimpath
+# System tools the tests use (systemd user manager, qemu-user, lintian, ...).
+APT_TOOLS := systemd systemd-container dbus-user-session tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump
+FUZZTIME  ?= 5s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test test-go deps lint vet bench demo demo-stop cross deb fuzz soak statechart clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pi-server ./server
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pid ./daemon
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pictl ./ctl
+
+# deps installs the Debian packages the tests need. It does nothing when they
+# are present, and only explains what is missing when not run as root.
+deps:
+	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "not root: tests that need$$missing will skip (sudo apt-get install$$missing)"; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
+
+test: deps lint
+	$(GO) test -race -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+bench: build
+	$(GO) run ./e2e/benchreport -out docs/benchmarks.md
+
+demo:
+	@bash e2e/demo.sh
+
+demo-stop:
+	@bash e2e/demo.sh stop
+
+statechart:
+	$(GO) run ./daemon/terminal/gen -out docs/statechart.md
+
+cross:
+	GOOS=linux   GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
+	GOOS=linux   GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
+	GOOS=linux   GOARCH=arm GOARM=6   $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
+	GOOS=linux   GOARCH=arm GOARM=7   $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
+	GOOS=windows GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server
+	GOOS=darwin  GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server
+
+deb:
+	bash deploy/build-deb.sh
+
+fuzz:
+	bash e2e/fuzz.sh $(FUZZTIME)
+
+soak: build
+	$(GO) test -tags soak -run Soak -timeout 60m -v ./e2e/
+
+clean:
+	rm -rf $(BIN) dist .demo
