@@ -87,11 +87,15 @@ func (d *Decoder) Next() ([]byte, error) {
 	// Swallow one trailing newline (and a CR before it) when it is already
 	// buffered, so that a chat phase starting after this message does not
 	// begin with our own delimiter.
-	if d.r.Buffered() > 0 {
-		if b, _ := d.r.Peek(1); len(b) == 1 && b[0] == '\n' {
+	// Peek only at what is buffered: peeking further would block on the
+	// network and delay the reply to a message that is already complete.
+	if n := d.r.Buffered(); n > 0 {
+		if b, _ := d.r.Peek(1); b[0] == '\n' {
 			_, _ = d.r.ReadByte()
-		} else if b, _ := d.r.Peek(2); len(b) == 2 && b[0] == '\r' && b[1] == '\n' {
-			_, _ = d.r.Discard(2)
+		} else if n > 1 {
+			if b, _ := d.r.Peek(2); b[0] == '\r' && b[1] == '\n' {
+				_, _ = d.r.Discard(2)
+			}
 		}
 	}
 	return d.buf, nil

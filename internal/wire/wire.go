@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -158,10 +159,14 @@ func Unmarshal(data []byte) (Message, error) {
 	if !ok {
 		return Message{}, fmt.Errorf("wire: message has no msgtype")
 	}
-	if err := json.Unmarshal(mt, &m.Type); err != nil {
+	if err := json.Unmarshal(mt, &m.Type); err != nil || string(mt) == "null" {
 		return Message{}, fmt.Errorf("wire: msgtype is not a string")
 	}
 	m.Type = strings.ToUpper(strings.TrimSpace(m.Type))
+	// A key that does not belong to the msgtype is an unknown key, ignored
+	// whatever its type (seed rule); only the message's own keys can make
+	// it invalid. For an unknown msgtype every key counts.
+	own := ownKeys[m.Type]
 	get := func(dst *string, keys ...string) {
 		for _, k := range keys {
 			v, ok := raw[k]
@@ -172,7 +177,10 @@ func Unmarshal(data []byte) (Message, error) {
 				return
 			}
 			if err := json.Unmarshal(v, dst); err != nil {
-				m.Invalid = append(m.Invalid, k)
+				*dst = ""
+				if (own == "" || strings.Contains(own, " "+k+" ")) && !slices.Contains(m.Invalid, k) {
+					m.Invalid = append(m.Invalid, k)
+				}
 			}
 			return
 		}
@@ -194,6 +202,19 @@ func Unmarshal(data []byte) (Message, error) {
 	}
 	m.Status = strings.ToUpper(strings.TrimSpace(m.Status))
 	return m, nil
+}
+
+// ownKeys lists, for each msgtype, the keys (and their accepted aliases)
+// that belong to it, space-separated with a space at each end.
+var ownKeys = map[string]string{
+	AuthReq:      " userid passcode ",
+	AuthReply:    " userid status ",
+	LookupReq:    " userid lookup ",
+	LookupReply:  " status answer address location encryptionkey key ",
+	ConnectReq:   " initiator ",
+	ConnectReply: " status answer reason ",
+	LogoutReq:    " userid ",
+	LogoutReply:  " userid status ",
 }
 
 // HasInvalid reports whether any field arrived with the wrong JSON type.
