@@ -1,0 +1,214 @@
+// Package peerlink is the terminal-to-terminal half of the seeds' protocol:
+// CONNECTREQ and CONNECTREPLY on port 8085, then the chat phase, a raw byte
+// stream in both directions.
+//
+// Course-style peers send JSON without a newline and may write their first
+// chat bytes right behind the CONNECTREPLY, so the chat phase reads from
+// the wire.Decoder's Reader, never from the bare connection.
+package peerlink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pi2pi/pi2pi/internal/wire"
+)
+
+// RefusedError is a CONNECTREPLY REFUSED. Reason is "" when the peer gave
+// none (seed-compliant peers do not).
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string {
+	if e.Reason == "" {
+		return "the peer refused the chat"
+	}
+	return "the peer refused the chat: " + e.Reason
+}
+
+// ErrProtocol wraps replies that break the protocol.
+var ErrProtocol = errors.New("peer broke the protocol")
+
+// Request is the initiator's side: it sends CONNECTREQ on conn and waits up
+// to timeout for CONNECTREPLY. On ACCEPTED the chat phase begins.
+func Request(conn net.Conn, self string, timeout time.Duration) (*Chat, error) {
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if err := wire.Write(conn, wire.Message{Type: wire.ConnectReq, Initiator: self}); err != nil {
+		return nil, fmt.Errorf("sending CONNECTREQ: %w", err)
+	}
+	dec := wire.NewDecoder(conn)
+	rep, err := dec.Decode()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("no CONNECTREPLY within %s", timeout)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: the peer hung up without a CONNECTREPLY", ErrProtocol)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if rep.Type != wire.ConnectReply {
+		return nil, fmt.Errorf("%w: expected CONNECTREPLY, got %q", ErrProtocol, rep.Type)
+	}
+	switch rep.Status {
+	case wire.Accepted:
+		_ = conn.SetDeadline(time.Time{})
+		return newChat(conn, dec.Reader()), nil
+	case wire.Refused:
+		return nil, &RefusedError{Reason: rep.Reason}
+	}
+	return nil, fmt.Errorf("%w: CONNECTREPLY status %q", ErrProtocol, rep.Status)
+}
+
+// Incoming is a CONNECTREQ read by the callee.
+type Incoming struct {
+	Initiator string // normalised user ID
+	conn      net.Conn
+	dec       *wire.Decoder
+}
+
+// ReadRequest reads the CONNECTREQ on a freshly accepted conn, waiting at
+// most timeout (a peer that connects and sends nothing is dropped). On a
+// malformed request it answers REFUSED itself and returns the error.
+func ReadRequest(conn net.Conn, timeout time.Duration) (*Incoming, error) {
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	dec := wire.NewDecoder(conn)
+	req, err := dec.Decode()
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, fmt.Errorf("no CONNECTREQ within %s", timeout)
+		case errors.Is(err, io.EOF):
+			return nil, errors.New("the peer hung up before its CONNECTREQ")
+		}
+		_ = refuse(conn, "malformed request")
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if req.Type != wire.ConnectReq {
+		_ = refuse(conn, "expected CONNECTREQ")
+		return nil, fmt.Errorf("%w: expected CONNECTREQ, got %q", ErrProtocol, req.Type)
+	}
+	id, err := wire.NormalizeUserID(req.Initiator)
+	if err != nil {
+		_ = refuse(conn, "bad initiator")
+		return nil, fmt.Errorf("%w: CONNECTREQ initiator: %v", ErrProtocol, err)
+	}
+	return &Incoming{Initiator: id, conn: conn, dec: dec}, nil
+}
+
+// Refuse answers REFUSED with reason.
+func (in *Incoming) Refuse(reason string) error { return refuse(in.conn, reason) }
+
+func refuse(conn net.Conn, reason string) error {
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return wire.Write(conn, wire.Message{Type: wire.ConnectReply, Status: wire.Refused, Reason: reason})
+}
+
+// Accept answers ACCEPTED and starts the chat phase.
+func (in *Incoming) Accept() (*Chat, error) {
+	_ = in.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := wire.Write(in.conn, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted}); err != nil {
+		return nil, fmt.Errorf("sending CONNECTREPLY: %w", err)
+	}
+	_ = in.conn.SetDeadline(time.Time{})
+	return newChat(in.conn, in.dec.Reader()), nil
+}
+
+// WriteTimeout bounds one Send: a peer that stops reading for this long
+// ends the chat.
+const WriteTimeout = 30 * time.Second
+
+// ReadChunk bounds the text handed to the receiver at once.
+const ReadChunk = 16 << 10
+
+// Chat is the chat phase of one peer connection.
+type Chat struct {
+	conn      net.Conn
+	r         io.Reader
+	wmu       sync.Mutex
+	closeOnce sync.Once
+}
+
+func newChat(conn net.Conn, r io.Reader) *Chat { return &Chat{conn: conn, r: r} }
+
+// Send writes p to the peer.
+func (c *Chat) Send(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	_, err := c.conn.Write(p)
+	return err
+}
+
+// Receive hands what the peer sends to deliver, chunk by chunk, until the
+// peer ends the stream (nil) or the connection fails. deliver may block:
+// that is the backpressure that keeps a flood from filling memory. A UTF-8
+// character split across reads is held back until it is whole.
+func (c *Chat) Receive(deliver func(text string) error) error {
+	buf := make([]byte, ReadChunk)
+	held := 0
+	for {
+		n, err := c.r.Read(buf[held:])
+		n += held
+		held = 0
+		if n > 0 {
+			cut := completeUTF8(buf[:n])
+			if cut > 0 {
+				if derr := deliver(string(buf[:cut])); derr != nil {
+					return derr
+				}
+			}
+			held = copy(buf, buf[cut:n])
+		}
+		if err != nil {
+			if held > 0 {
+				_ = deliver(string(buf[:held]))
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// completeUTF8 returns the length of p without a trailing partial UTF-8
+// character (at most 3 bytes are held back; invalid bytes pass through).
+func completeUTF8(p []byte) int {
+	for i := len(p) - 1; i >= 0 && i >= len(p)-3; i-- {
+		if utf8.RuneStart(p[i]) {
+			if !utf8.FullRune(p[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(p)
+}
+
+// End ends the chat politely: it closes our sending side, so the peer reads
+// end-of-stream, and lets Receive finish when the peer closes its side.
+func (c *Chat) End() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() == nil {
+			return
+		}
+	}
+	c.Close()
+}
+
+// Close drops the connection at once.
+func (c *Chat) Close() {
+	c.closeOnce.Do(func() { _ = c.conn.Close() })
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Chat) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
