@@ -68,8 +68,10 @@ type Message struct {
 	Initiator     string
 	Reason        string
 
-	// Invalid lists the keys that were present with a wrong JSON type
-	// (for example "userid": 5). Set only by Unmarshal.
+	// Invalid lists the keys of this msgtype that were present with a
+	// wrong JSON type (for example "userid": 5), each once. Keys that do
+	// not belong to the msgtype are ignored whatever their type. Set only
+	// by Unmarshal.
 	Invalid []string
 }
 
