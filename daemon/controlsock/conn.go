@@ -1,0 +1,167 @@
+package controlsock
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+// MaxBacklog is how many events and results may wait for a client before it
+// counts as stuck and is dropped.
+const MaxBacklog = 4096
+
+// MaxLineBacklog is how many bytes of chat text may wait for a client
+// before Line blocks.
+const MaxLineBacklog = 256 << 10
+
+// ErrGone is returned by Line when the connection has ended.
+var ErrGone = errors.New("control client disconnected")
+
+// Conn is one control client.
+type Conn struct {
+	id   int
+	nc   net.Conn
+	UID  int // the client's uid from SO_PEERCRED, -1 when unknown
+	done chan struct{}
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	q         []control.Reply
+	lineBytes int
+	closed    bool
+	flush     bool // close once the queue is written
+}
+
+func newConn(id int, nc net.Conn) *Conn {
+	c := &Conn{id: id, nc: nc, UID: -1, done: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// ID numbers connections for logs.
+func (c *Conn) ID() int { return c.id }
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Event queues an event for the client without waiting.
+func (c *Conn) Event(r control.Reply) {
+	r.Type = control.TypeEvent
+	c.push(r, false)
+}
+
+// Line queues chat text (an event), waiting while more than
+// MaxLineBacklog bytes are queued. It returns ErrGone once the client has
+// left.
+func (c *Conn) Line(r control.Reply) error {
+	r.Type, r.Event = control.TypeEvent, control.EventLine
+	return c.push(r, true)
+}
+
+func (c *Conn) result(r control.Reply) {
+	r.Type = control.TypeResult
+	r.OK = r.Error == "" && r.Code == ""
+	c.push(r, false)
+}
+
+func (c *Conn) push(r control.Reply, isLine bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if isLine {
+		for c.lineBytes > MaxLineBacklog && !c.closed {
+			c.cond.Wait()
+		}
+		c.lineBytes += len(r.Text)
+	}
+	if c.closed {
+		return ErrGone
+	}
+	if len(c.q) >= MaxBacklog {
+		// The client has stopped reading: drop it rather than grow.
+		c.closeLocked()
+		return ErrGone
+	}
+	c.q = append(c.q, r)
+	c.cond.Broadcast()
+	return nil
+}
+
+// Close ends the connection.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+}
+
+func (c *Conn) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	_ = c.nc.Close()
+	close(c.done)
+	c.cond.Broadcast()
+}
+
+// flushAndClose closes the connection once what is queued has been written.
+func (c *Conn) flushAndClose() {
+	c.mu.Lock()
+	c.flush = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		c.Close()
+	}
+}
+
+func (c *Conn) writeLoop() {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	var batch []control.Reply
+	for {
+		c.mu.Lock()
+		for len(c.q) == 0 && !c.closed && !c.flush {
+			c.cond.Wait()
+		}
+		if c.closed || len(c.q) == 0 && c.flush {
+			c.closeLocked()
+			c.mu.Unlock()
+			return
+		}
+		batch = append(batch[:0], c.q...)
+		clear(c.q)
+		c.q = c.q[:0]
+		c.mu.Unlock()
+		lines := 0
+		for _, r := range batch {
+			if r.Event == control.EventLine {
+				lines += len(r.Text)
+			}
+			b, err := json.Marshal(r)
+			if err == nil {
+				b = append(b, '\n')
+				_, err = w.Write(b)
+			}
+			if err != nil {
+				c.Close()
+				return
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.Close()
+			return
+		}
+		if lines > 0 {
+			c.mu.Lock()
+			c.lineBytes -= lines
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		}
+	}
+}

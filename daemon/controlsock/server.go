@@ -1,0 +1,258 @@
+// Package controlsock is the daemon's side of the internal/control protocol:
+// it accepts pi2pictl connections on the Unix socket, checks the hello and
+// the version, decodes requests, hands them to a Handler and writes results
+// and events back in order.
+//
+// Every connection has its own writer. Events and results never block the
+// daemon: a client that stops reading altogether is dropped. Chat text
+// (Conn.Line) is different: it waits while the client is behind, which
+// pushes back on the peer's TCP connection instead of filling memory.
+package controlsock
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/control"
+	"golang.org/x/sys/unix"
+)
+
+// Handler is the daemon behind the socket.
+type Handler interface {
+	// Connected is called once the hello exchange succeeded.
+	Connected(c *Conn)
+	// Handle performs one request and returns its result; the server sets
+	// Type and ID. It runs on the connection's reader, so a long request
+	// holds up later requests of the same connection only.
+	Handle(c *Conn, req control.Request) control.Reply
+	// Disconnected is called once when the connection has ended.
+	Disconnected(c *Conn)
+}
+
+// Server serves the control protocol.
+type Server struct {
+	Handler Handler
+	Daemon  string // build string sent in the hello
+	Log     *slog.Logger
+	// HelloTimeout bounds the wait for the client's hello (10s when zero).
+	HelloTimeout time.Duration
+
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	nextID int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Serve accepts connections on l until l is closed.
+func (s *Server) Serve(l net.Listener) error {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			conn.Close()
+			return net.ErrClosed
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(conn)
+		}()
+	}
+}
+
+// Close drops every connection and waits for their goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	s.wg.Wait()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// ServeConn runs one connection to its end.
+func (s *Server) ServeConn(nc net.Conn) {
+	s.mu.Lock()
+	s.nextID++
+	c := newConn(s.nextID, nc)
+	if s.conns == nil {
+		s.conns = map[*Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	log := s.log().With("conn", c.id)
+	if uid, pid, ok := peerCred(nc); ok {
+		c.UID = uid
+		log.Info("control client connected", "uid", uid, "pid", pid)
+	} else {
+		log.Info("control client connected")
+	}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	defer func() {
+		c.Close()
+		<-writerDone
+	}()
+	r := bufio.NewReaderSize(nc, 64<<10)
+	ht := s.HelloTimeout
+	if ht == 0 {
+		ht = 10 * time.Second
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(ht))
+	line, err := readLine(r)
+	if err != nil {
+		log.Info("control client left before its hello", "err", err)
+		return
+	}
+	hello, err := DecodeRequest(line)
+	if err != nil || hello.Op != control.OpHello {
+		c.result(control.Reply{ID: hello.ID, Code: control.CodeUsage,
+			Error: "expected a hello first; is this client really pi2pictl?"})
+		c.flushAndClose()
+		log.Warn("control client sent no hello")
+		return
+	}
+	c.push(control.Reply{Type: control.TypeHello, Version: control.Version, Daemon: s.Daemon}, false)
+	if hello.Version != control.Version {
+		c.result(control.Reply{ID: hello.ID, Code: control.CodeVersion, Error: versionMessage(hello.Version)})
+		c.flushAndClose()
+		log.Warn("control client speaks another version", "client_version", hello.Version, "version", control.Version)
+		return
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	s.Handler.Connected(c)
+	defer s.Handler.Disconnected(c)
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				c.result(control.Reply{Code: control.CodeUsage, Error: err.Error()})
+				c.flushAndClose()
+			}
+			log.Info("control client disconnected")
+			return
+		}
+		req, err := DecodeRequest(line)
+		if err != nil {
+			c.result(control.Reply{ID: req.ID, Code: control.CodeUsage, Error: err.Error()})
+			continue
+		}
+		if req.Op == control.OpHello {
+			c.result(control.Reply{ID: req.ID, Code: control.CodeUsage, Error: "hello was already exchanged"})
+			continue
+		}
+		rep := s.Handler.Handle(c, req)
+		rep.ID = req.ID
+		c.result(rep)
+	}
+}
+
+func versionMessage(client int) string {
+	if client > control.Version {
+		return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pid (and restart it)", control.Version, client)
+	}
+	return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pictl", control.Version, client)
+}
+
+var errLineTooLong = fmt.Errorf("request line over %d bytes", control.MaxLine)
+
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		line = append(line, chunk...)
+		if len(line) > control.MaxLine {
+			return nil, errLineTooLong
+		}
+		if !isPrefix {
+			return line, nil
+		}
+	}
+}
+
+// knownOps are the requests a client may send.
+var knownOps = map[string]bool{
+	control.OpHello: true, control.OpStatus: true, control.OpLogin: true, control.OpKey: true,
+	control.OpLogout: true, control.OpChat: true, control.OpWait: true, control.OpSend: true,
+	control.OpEnd: true, control.OpVerify: true,
+}
+
+// DecodeRequest parses one request line. On error the returned Request
+// still carries the ID when it could be read, so the refusal can name it.
+func DecodeRequest(line []byte) (control.Request, error) {
+	var req control.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		var id struct {
+			ID int `json:"id"`
+		}
+		_ = json.Unmarshal(line, &id)
+		return control.Request{ID: id.ID}, fmt.Errorf("malformed request (not a JSON request object): %v", err)
+	}
+	if req.Op == "" {
+		return req, errors.New("request has no op")
+	}
+	if !knownOps[req.Op] {
+		return req, fmt.Errorf("unknown op %q: this pi2pid knows status, login, key, logout, chat, wait, send, end, verify", req.Op)
+	}
+	return req, nil
+}
+
+// peerCred returns the uid and pid of a Unix socket's peer.
+func peerCred(nc net.Conn) (uid, pid int, ok bool) {
+	uc, isUnix := nc.(*net.UnixConn)
+	if !isUnix {
+		return 0, 0, false
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return 0, 0, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return 0, 0, false
+	}
+	return int(cred.Uid), int(cred.Pid), true
+}
