@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,6 +114,8 @@ func nextIP() string {
 	n := lastHost.Add(1) + 1 // 127.0.0.2 first
 	return fmt.Sprintf("127.0.%d.%d", n/250, n%250+1)
 }
+
+func mustAddr(ip string) netip.Addr { return netip.MustParseAddr(ip) }
 
 // shortDir makes a temporary directory with a short path (Unix socket paths
 // are limited to 108 bytes), removed when the test ends.
@@ -262,6 +265,7 @@ func (s *server) fingerprint() string {
 type terminal struct {
 	t        testing.TB
 	ip       string
+	port     int    // peer port, 8085 unless told
 	server   string // HOST:PORT the daemon asks
 	mode     string
 	stateDir string
@@ -284,6 +288,10 @@ func withDaemonArgs(args ...string) terminalOption {
 // address.
 func atIP(ip string) terminalOption { return func(tm *terminal) { tm.ip = ip } }
 
+// listenPort makes the terminal take chats on another port than 8085 (a
+// proxy then sits on 8085; the terminal would also call others on it).
+func listenPort(port int) terminalOption { return func(tm *terminal) { tm.port = port } }
+
 // viaServer makes the terminal ask addr (a proxy, say) instead of the server.
 func viaServer(addr string) terminalOption { return func(tm *terminal) { tm.server = addr } }
 
@@ -301,6 +309,7 @@ func startTerminal(t testing.TB, srv *server, opts ...terminalOption) *terminal 
 		t:        t,
 		server:   srv.addr,
 		mode:     srv.mode,
+		port:     8085,
 		stateDir: filepath.Join(dir, "state"),
 		sock:     filepath.Join(dir, "control.sock"),
 	}
@@ -315,7 +324,7 @@ func startTerminal(t testing.TB, srv *server, opts ...terminalOption) *terminal 
 }
 
 // listenAddr is where the terminal takes chats.
-func (tm *terminal) listenAddr() string { return tm.ip + ":8085" }
+func (tm *terminal) listenAddr() string { return fmt.Sprintf("%s:%d", tm.ip, tm.port) }
 
 // start runs the daemon and waits until it is ready.
 func (tm *terminal) start() {
