@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# make demo: build pi2pi, start a server (127.0.0.1:8082) and two terminals
+# (ali on 127.0.0.2, bianca on 127.0.0.3) with console keypads, log both in,
+# do the seeds' round trip, print both transcripts side by side, and leave
+# everything running to play with.
+#
+#   bash e2e/demo.sh        (re)start the demo; a running one is stopped first
+#   bash e2e/demo.sh stop   stop it (make demo-stop)
+#
+# Everything lives in ./.demo (binaries, state, sockets, logs). Nothing to
+# configure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUN=$ROOT/.demo
+BIN=$RUN/bin
+SERVER=127.0.0.1:8082
+declare -A IP=([ali]=127.0.0.2 [bianca]=127.0.0.3)
+declare -A PIN=([ali]=1234 [bianca]=5678)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "demo: $*"; exit 1; }
+
+# stop_all ends the programs a previous run started, found by their pid
+# files; a pid is only signalled while it still runs one of our binaries.
+stop_all() {
+	local f pid n
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(cat "$f")
+		if [ -n "$pid" ] && grep -qs "$BIN/" "/proc/$pid/cmdline"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for n in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rm -f "$f"
+	done
+}
+
+# wait_for FILE TEXT [SECONDS]: until FILE contains TEXT.
+wait_for() {
+	local n
+	for n in $(seq $((${3:-10} * 20))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start NAME CMD...: run CMD detached, logging to NAME.log.
+start() {
+	local name=$1
+	shift
+	setsid "$@" </dev/null >"$RUN/$name.log" 2>&1 &
+	echo $! >"$RUN/$name.pid"
+}
+
+if [ "${1:-}" = stop ]; then
+	stop_all
+	say "demo stopped"
+	exit 0
+fi
+[ $# -eq 0 ] || die "usage: bash e2e/demo.sh [stop]"
+
+stop_all
+rm -rf "$RUN"
+mkdir -p "$BIN"
+
+say "building..."
+go build -o "$BIN/pi2pi-server" ./server
+go build -o "$BIN/pi2pid" ./daemon
+go build -o "$BIN/pi2pictl" ./ctl
+
+say "enrolling ali (passcode ${PIN[ali]}) and bianca (passcode ${PIN[bianca]})..."
+for u in ali bianca; do
+	echo "${PIN[$u]}" | "$BIN/pi2pi-server" user add "$u" --users "$RUN/users" --state-dir "$RUN/server" >/dev/null
+done
+
+say "starting the server on $SERVER..."
+start server "$BIN/pi2pi-server" serve --listen "$SERVER" --users "$RUN/users" --state-dir "$RUN/server" --security secure
+wait_for "$RUN/server.log" listening || die "the server did not start (is $SERVER in use?):
+$(cat "$RUN/server.log")"
+FP=$("$BIN/pi2pi-server" fingerprint --state-dir "$RUN/server")
+
+for u in ali bianca; do
+	say "starting $u's terminal on ${IP[$u]}:8085..."
+	start "$u" "$BIN/pi2pid" --server "$SERVER" --listen "${IP[$u]}:8085" --control "$RUN/$u.sock" \
+		--state-dir "$RUN/$u" --keypad console --security secure --server-fingerprint "$FP"
+	wait_for "$RUN/$u.log" ready || die "$u's terminal did not start:
+$(cat "$RUN/$u.log")"
+done
+
+for u in ali bianca; do
+	printf '%s\n%s\n' "$u" "${PIN[$u]}" | "$BIN/pi2pictl" --socket "$RUN/$u.sock" login >"$RUN/$u.login" 2>&1 ||
+		die "$u could not log in: $(cat "$RUN/$u.login")"
+done
+
+# The round trip: bianca waits, ali calls; each types through a FIFO.
+mkfifo "$RUN/ali.in" "$RUN/bianca.in"
+"$BIN/pi2pictl" --socket "$RUN/bianca.sock" wait <"$RUN/bianca.in" >"$RUN/bianca.chat" 2>&1 &
+BPID=$!
+exec 4>"$RUN/bianca.in"
+ok=""
+for try in $(seq 40); do
+	"$BIN/pi2pictl" --socket "$RUN/ali.sock" chat bianca <"$RUN/ali.in" >"$RUN/ali.chat" 2>&1 &
+	APID=$!
+	exec 3>"$RUN/ali.in"
+	for n in $(seq 100); do
+		grep -qF "Connection established" "$RUN/ali.chat" && { ok=1; break; }
+		kill -0 "$APID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -n "$ok" ] && break
+	exec 3>&-
+	wait "$APID" 2>/dev/null || true
+	sleep 0.1 # bianca's `pi2pictl wait` may not have attached yet
+done
+[ -n "$ok" ] || die "ali could not reach bianca: $(cat "$RUN/ali.chat")"
+wait_for "$RUN/bianca.chat" "Connection received" || die "bianca was not called: $(cat "$RUN/bianca.chat")"
+echo "Hello, are you there?" >&3
+wait_for "$RUN/bianca.chat" "Hello, are you there?" || die "bianca did not get ali's line"
+echo "Yes, here I am!" >&4
+wait_for "$RUN/ali.chat" "Yes, here I am!" || die "ali did not get bianca's line"
+exec 3>&- # ali ends the chat
+wait_for "$RUN/bianca.chat" "Connection ended" || true
+exec 4>&-
+wait "$APID" "$BPID" 2>/dev/null || true
+
+# Side by side, with what each user typed in italics' stead marked "> ".
+{
+	echo "ali@${IP[ali]} (typed: > Hello, are you there?)"
+	cat "$RUN/ali.login" "$RUN/ali.chat"
+} >"$RUN/ali.txt"
+{
+	echo "bianca@${IP[bianca]} (typed: > Yes, here I am!)"
+	cat "$RUN/bianca.login" "$RUN/bianca.chat"
+} >"$RUN/bianca.txt"
+echo
+pr -m -t -w 120 "$RUN/ali.txt" "$RUN/bianca.txt"
+cat <<MSG
+
+The system is still running (state, logs and sockets in .demo/):
+  pi2pi-server on $SERVER, ali's terminal on ${IP[ali]}:8085, bianca's on ${IP[bianca]}:8085.
+Attach to a terminal interactively (ali's passcode is ${PIN[ali]}, bianca's ${PIN[bianca]}):
+  $BIN/pi2pictl --socket $RUN/ali.sock
+  $BIN/pi2pictl --socket $RUN/bianca.sock
+  e.g. in one shell: chat bianca   and in the other: wait
+Logs: .demo/server.log .demo/ali.log .demo/bianca.log
+Stop everything: make demo-stop
+MSG
