@@ -1,0 +1,21 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/pi2pi/pi2pi/ctl/tty"
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+func dial(ctx context.Context, socket string) (*control.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return control.Dial(ctx, socket)
+}
+
+func isTerminal(fd int) bool { return tty.IsTerminal(fd) }
+
+func callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}

@@ -1,0 +1,811 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chzyer/readline"
+	"github.com/pi2pi/pi2pi/ctl/passcode"
+	"github.com/pi2pi/pi2pi/ctl/peertext"
+	"github.com/pi2pi/pi2pi/ctl/screen"
+	"github.com/pi2pi/pi2pi/ctl/tty"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/wire"
+)
+
+// The seeds' transcript lines.
+const (
+	promptLogin       = "Login: "
+	promptDest        = "Enter destination user ID: "
+	linePasscode      = "Enter passcode on keypad."
+	lineLoggedIn      = "Logged in."
+	lineEstablished   = "Connection established, type your messages"
+	lineReceivedFmt   = "Connection received from user %s, type your messages"
+	lineEnded         = "Connection ended"
+	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
+	partialLineDelay  = 300 * time.Millisecond
+	endConfirmTimeout = 15 * time.Second
+)
+
+// flow is what the engine was started to do.
+type flow int
+
+const (
+	flowShell flow = iota // the interactive shell
+	flowLogin             // pi2pictl login
+	flowChat              // pi2pictl chat USERID
+	flowWait              // pi2pictl wait
+)
+
+// phase is where the engine is in the transcript.
+type phase int
+
+const (
+	phLogin      phase = iota // reading the user ID at "Login: "
+	phLoggingIn               // login requested, waiting for passcode entry to start
+	phPasscode                // the passcode is being entered
+	phDest                    // at "Enter destination user ID: ", attached for incoming chats
+	phConnecting              // chat requested
+	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
+	phChat                    // chatting: lines typed are sent
+	phEnding                  // end requested, waiting for the daemon to confirm
+)
+
+// result is the answer to a request made in the background.
+type result struct {
+	op  string
+	rep control.Reply
+	err error
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+// engine runs the transcript: it is the only goroutine that decides what
+// happens; input, daemon events and request results all come to it.
+type engine struct {
+	flow   flow
+	inv    *Invocation
+	client *control.Client
+	out    *screen.Screen
+	in     lineSource
+	stdin  *os.File // the terminal, when stdin is one
+	rl     *readline.Instance
+	comp   *completer
+	recent *recentUsers
+
+	phase        phase
+	user         string // who logs in
+	peer         string // who we chat with
+	keypad       string // "console" or "gpio", from the status
+	loginShown   bool   // "Enter passcode on keypad." printed for this login
+	started      bool   // the current chat has started
+	quitAfterEnd bool
+	endOnStart   bool
+	lines        peertext.Lines
+	exit         error
+	done         bool
+
+	results  chan result
+	readReq  chan struct{}
+	linesCh  chan lineResult
+	reading  bool
+	eof      bool // the input has ended
+	passDone chan error
+	flushC   <-chan time.Time
+	endC     <-chan time.Time
+}
+
+func runEngine(ctx context.Context, inv *Invocation, f flow) error {
+	e := &engine{
+		flow:     f,
+		inv:      inv,
+		recent:   &recentUsers{},
+		results:  make(chan result, 8),
+		readReq:  make(chan struct{}),
+		linesCh:  make(chan lineResult, 1),
+		passDone: make(chan error, 1),
+	}
+	if f == flowChat {
+		peer, err := wire.NormalizeUserID(inv.Args[0])
+		if err != nil {
+			return usageErrorf("chat: %v", err)
+		}
+		e.peer = peer
+	}
+	if f == flowLogin && len(inv.Args) == 1 {
+		user, err := wire.NormalizeUserID(inv.Args[0])
+		if err != nil {
+			return usageErrorf("login: %v", err)
+		}
+		e.user = user
+	}
+	c, err := inv.Client(ctx)
+	if err != nil {
+		return err
+	}
+	e.client = c
+	if stdin, ok := inv.Env.stdinTTY(); ok {
+		e.stdin = stdin
+		if err := e.startReadline(); err != nil {
+			return err
+		}
+		defer e.stopReadline()
+	} else {
+		e.in = newPipeLines(inv.Env.Stdin)
+		e.out = inv.Out
+	}
+	go e.readLines()
+	return e.run()
+}
+
+func (e *engine) startReadline() error {
+	e.comp = &completer{recent: e.recent}
+	hist := historyPath(e.inv.Env.getenv)
+	if hist != "" && e.flow == flowShell {
+		e.recent.load(hist)
+	} else {
+		hist = ""
+	}
+	rl, err := readline.NewEx(&readline.Config{
+		HistoryFile:            hist,
+		DisableAutoSaveHistory: true,
+		HistorySearchFold:      true,
+		AutoComplete:           e.comp,
+		Stdin:                  readline.NewCancelableStdin(e.stdin),
+		Stdout:                 e.inv.Env.Stdout,
+		Stderr:                 e.inv.Env.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the terminal: %w", err)
+	}
+	e.rl = rl
+	e.in = readlineLines{rl}
+	e.inv.Out.Flush()
+	e.out = screen.New(screen.Readline{RL: rl})
+	return nil
+}
+
+func (e *engine) stopReadline() {
+	e.out.Close()
+	e.rl.Close()
+}
+
+// readLines reads one line each time the engine asks for one.
+func (e *engine) readLines() {
+	for range e.readReq {
+		line, err := e.in.ReadLine()
+		e.linesCh <- lineResult{line, err}
+		if err != nil && !errors.Is(err, errInterrupted) {
+			return
+		}
+	}
+}
+
+func (e *engine) run() error {
+	defer close(e.readReq)
+	st, err := e.status()
+	if err != nil {
+		return err
+	}
+	e.keypad = st.Keypad
+	switch e.flow {
+	case flowShell:
+		if loggedIn(st) {
+			e.user = st.UserID
+			e.enterDest()
+		} else {
+			e.setPhase(phLogin)
+		}
+	case flowLogin:
+		if loggedIn(st) {
+			e.out.Println("Already logged in as " + st.UserID + ".")
+			return nil
+		}
+		if e.user != "" {
+			e.out.Println(promptLogin + e.user)
+			e.login()
+		} else {
+			e.setPhase(phLogin)
+		}
+	case flowChat:
+		e.chat()
+	case flowWait:
+		e.setPhase(phWaiting)
+		e.call(control.OpWait, control.Request{Op: control.OpWait})
+	}
+	events := e.client.Events()
+	for !e.done {
+		if e.wantLine() && !e.reading && !e.eof {
+			e.out.Prompt(e.prompt())
+			e.out.Flush()
+			e.reading = true
+			e.readReq <- struct{}{}
+		}
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				e.fail(explain(e.client.Err(), e.inv.Socket))
+				break
+			}
+			e.onEvent(ev)
+		case r := <-e.results:
+			e.drainEvents()
+			e.onResult(r)
+		case l := <-e.linesCh:
+			e.reading = false
+			e.onLine(l.line, l.err)
+		case err := <-e.passDone:
+			e.onPasscodeDone(err)
+		case <-e.inv.Env.Interrupts:
+			e.onInterrupt()
+		case <-e.flushC:
+			e.flushC = nil
+			if s, ok := e.lines.Flush(); ok {
+				e.out.Println(s)
+			}
+		case <-e.endC:
+			e.endC = nil
+			e.fail("pi2pid did not confirm the end of the chat")
+		}
+	}
+	e.out.Flush()
+	return e.exit
+}
+
+func (e *engine) status() (*control.Status, error) {
+	ctx, cancel := callCtx()
+	defer cancel()
+	rep, err := e.client.Call(ctx, control.Request{Op: control.OpStatus})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Status == nil {
+		return nil, errors.New("pi2pid sent no status")
+	}
+	return rep.Status, nil
+}
+
+// call makes a request in the background; its result comes to the loop.
+func (e *engine) call(op string, req control.Request) {
+	go func() {
+		rep, err := e.client.Call(context.Background(), req)
+		select {
+		case e.results <- result{op, rep, err}:
+		case <-e.client.Done():
+		}
+	}()
+}
+
+// drainEvents handles the events that arrived before a result: the
+// daemon sends them first, and they must be acted on first.
+func (e *engine) drainEvents() {
+	for {
+		select {
+		case ev, ok := <-e.client.Events():
+			if !ok {
+				return
+			}
+			e.onEvent(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (e *engine) wantLine() bool {
+	switch e.phase {
+	case phLogin, phDest, phChat:
+		return true
+	case phPasscode:
+		return e.keypad == "console" && e.stdin == nil
+	}
+	return false
+}
+
+func (e *engine) prompt() string {
+	switch e.phase {
+	case phLogin:
+		return promptLogin
+	case phDest:
+		return promptDest
+	}
+	return ""
+}
+
+func (e *engine) setPhase(p phase) {
+	old := e.prompt()
+	e.phase = p
+	if e.comp != nil {
+		switch p {
+		case phLogin:
+			e.comp.mode.Store(completeLogin)
+		case phDest:
+			e.comp.mode.Store(completeDest)
+		default:
+			e.comp.mode.Store(completeNothing)
+		}
+	}
+	if e.reading && e.prompt() != old {
+		e.out.Prompt(e.prompt())
+	}
+}
+
+func (e *engine) finish(err error) {
+	e.exit = err
+	e.done = true
+}
+
+// fail reports msg and ends with exit code 1.
+func (e *engine) fail(msg string) {
+	e.out.Errorln("pi2pictl: " + msg)
+	e.finish(errReported)
+}
+
+func (e *engine) saveHistory(line string) {
+	if e.rl != nil && e.flow == flowShell {
+		_ = e.rl.SaveHistory(line)
+	}
+}
+
+// onLine handles a line typed (or read from the pipe).
+func (e *engine) onLine(line string, err error) {
+	if errors.Is(err, errInterrupted) {
+		if e.phase == phChat {
+			e.endChat(false)
+		}
+		return // at a prompt, readline has cleared the line
+	}
+	if err != nil {
+		e.eof = true
+		e.onEOF()
+		return
+	}
+	switch e.phase {
+	case phLogin:
+		e.onLoginLine(line)
+	case phPasscode:
+		e.sendPasscodeLine(line)
+	case phDest:
+		e.onDestLine(line)
+	case phChat:
+		if err := e.client.Send(control.Request{Op: control.OpSend, Text: line + "\n"}); err != nil {
+			e.fail(explain(err, e.inv.Socket))
+		}
+	}
+}
+
+func (e *engine) onEOF() {
+	switch e.phase {
+	case phChat:
+		e.quitAfterEnd = true
+		e.endChat(false)
+	case phPasscode:
+		_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
+		e.fail("no passcode given: stdin ended")
+	case phLogin:
+		if e.flow == flowLogin {
+			e.fail("no user ID given: stdin ended")
+			return
+		}
+		e.finish(nil)
+	default:
+		e.finish(nil)
+	}
+}
+
+func (e *engine) onLoginLine(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	if strings.HasPrefix(line, "/") {
+		e.saveHistory(line)
+		e.shellCommand(line)
+		return
+	}
+	user, err := wire.NormalizeUserID(line)
+	if err != nil {
+		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v", line, err))
+		if e.flow == flowLogin && e.stdin == nil {
+			e.finish(usageErrorf("login: %v", err))
+		}
+		return
+	}
+	e.out.Answered(line)
+	e.saveHistory(user)
+	e.recent.add(user)
+	e.user = user
+	e.login()
+}
+
+func (e *engine) login() {
+	e.loginShown = false
+	e.setPhase(phLoggingIn)
+	e.call(control.OpLogin, control.Request{Op: control.OpLogin, UserID: e.user})
+}
+
+// startPasscode begins passcode entry on the keypad the daemon named.
+func (e *engine) startPasscode(keypad string) {
+	if e.phase != phLoggingIn {
+		return
+	}
+	if keypad != "" {
+		e.keypad = keypad
+	}
+	e.setPhase(phPasscode)
+	if !e.loginShown {
+		e.loginShown = true
+		e.out.Println(linePasscode)
+	}
+	if e.keypad != "console" || e.stdin == nil {
+		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
+	}
+	e.out.Errorln(passcodeHint)
+	e.out.Flush()
+	fd := int(e.stdin.Fd())
+	go func() {
+		st, err := tty.KeysNoEcho(fd)
+		if err != nil {
+			e.passDone <- fmt.Errorf("switching the terminal to passcode mode: %w", err)
+			return
+		}
+		defer st.Restore()
+		e.passDone <- passcode.ReadKeys(e.stdin, func() bool { return tty.Readable(fd, 30*time.Millisecond) }, e.pressKey)
+	}()
+}
+
+func (e *engine) pressKey(key string) error {
+	ctx, cancel := callCtx()
+	defer cancel()
+	_, err := e.client.Call(ctx, control.Request{Op: control.OpKey, Key: key})
+	return err
+}
+
+// sendPasscodeLine sends a passcode read from a pipe as key presses.
+func (e *engine) sendPasscodeLine(line string) {
+	keys, err := passcode.FromLine(line)
+	if err != nil {
+		_ = e.pressKey(passcode.Cancel)
+		e.onPasscodeDone(err)
+		return
+	}
+	e.setPhase(phLoggingIn) // read no more lines; wait for the outcome
+	go func() {
+		for _, k := range keys {
+			if err := e.pressKey(k); err != nil {
+				e.passDone <- err
+				return
+			}
+		}
+		e.passDone <- nil
+	}()
+}
+
+func (e *engine) onPasscodeDone(err error) {
+	if err == nil {
+		return // the outcome arrives as a login event
+	}
+	switch {
+	case errors.Is(err, passcode.ErrCancelled):
+		e.loginFailed(control.CodeCancelled, "")
+	case control.CodeOf(err) == control.CodeCancelled:
+		e.loginFailed(control.CodeCancelled, "")
+	case control.CodeOf(err) != "":
+		e.loginFailed("", refusal(err, ""))
+	default:
+		e.loginFailed("", err.Error())
+	}
+}
+
+func (e *engine) loginFailed(code, msg string) {
+	if e.phase != phLoggingIn && e.phase != phPasscode {
+		return
+	}
+	e.out.Errorln(loginRefusal(code, msg))
+	if e.flow == flowLogin {
+		e.finish(errReported)
+		return
+	}
+	e.setPhase(phLogin)
+}
+
+func (e *engine) loggedIn(user string) {
+	if e.phase != phLoggingIn && e.phase != phPasscode {
+		return
+	}
+	if user != "" {
+		e.user = user
+	}
+	e.out.Println(lineLoggedIn)
+	if e.flow == flowLogin {
+		e.finish(nil)
+		return
+	}
+	e.enterDest()
+}
+
+// enterDest shows the destination prompt and attaches for incoming chats.
+func (e *engine) enterDest() {
+	e.setPhase(phDest)
+	e.call(control.OpWait, control.Request{Op: control.OpWait})
+}
+
+func (e *engine) onDestLine(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	if strings.HasPrefix(line, "/") {
+		e.saveHistory(line)
+		e.shellCommand(line)
+		return
+	}
+	peer, err := wire.NormalizeUserID(line)
+	if err != nil {
+		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v (type /help for commands)", line, err))
+		return
+	}
+	e.out.Answered(line)
+	e.saveHistory(peer)
+	e.peer = peer
+	e.chat()
+}
+
+func (e *engine) chat() {
+	e.recent.add(e.peer)
+	e.started = false
+	e.endOnStart = false
+	e.setPhase(phConnecting)
+	e.call(control.OpChat, control.Request{Op: control.OpChat, UserID: e.peer})
+}
+
+// shellCommand runs /NAME ARGS from the command table.
+func (e *engine) shellCommand(line string) {
+	fields := strings.Fields(strings.TrimPrefix(line, "/"))
+	if len(fields) == 0 {
+		return
+	}
+	switch fields[0] {
+	case "quit", "exit":
+		e.finish(nil)
+		return
+	case "chat":
+		if e.phase != phDest {
+			e.out.Errorln("log in first")
+			return
+		}
+		if len(fields) != 2 {
+			e.out.Errorln("usage: /chat <USERID>")
+			return
+		}
+		e.onDestLine(fields[1])
+		return
+	}
+	cmd := lookup(fields[0])
+	if cmd == nil || !cmd.Shell {
+		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
+		return
+	}
+	if err := cmd.checkArgs(fields[1:]); err != nil {
+		e.out.Errorln(err.Error())
+		return
+	}
+	inv := &Invocation{Env: e.inv.Env, Args: fields[1:], Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	ctx, cancel := callCtx()
+	defer cancel()
+	if err := cmd.Run(ctx, inv); err != nil {
+		e.out.Errorln(explain(err, e.inv.Socket))
+		return
+	}
+	if cmd == logoutCmd {
+		e.setPhase(phLogin)
+	}
+}
+
+func (e *engine) onResult(r result) {
+	switch r.op {
+	case control.OpLogin:
+		if r.err != nil {
+			if control.CodeOf(r.err) == control.CodeState && e.flow == flowShell {
+				// Someone logged in meanwhile; check.
+				if st, err := e.status(); err == nil && loggedIn(st) {
+					e.setPhase(phPasscode)
+					e.loggedIn(st.UserID)
+					return
+				}
+			}
+			e.loginFailed("", refusal(r.err, ""))
+			return
+		}
+		if r.rep.Keypad != "" {
+			e.startPasscode(r.rep.Keypad)
+		}
+	case control.OpChat:
+		if r.err != nil {
+			if e.phase != phConnecting {
+				return
+			}
+			e.out.Errorln(refusal(r.err, e.peer))
+			if e.flow == flowShell {
+				e.enterDest()
+				return
+			}
+			e.finish(errReported)
+			return
+		}
+		if !e.started {
+			rep := r.rep
+			if rep.Peer == "" {
+				rep.Peer = e.peer
+			}
+			rep.Direction = "outgoing"
+			e.chatStarted(rep)
+		}
+	case control.OpWait:
+		if r.err != nil && (e.phase == phWaiting || e.phase == phDest) {
+			if e.flow == flowWait {
+				e.out.Errorln(refusal(r.err, ""))
+				e.finish(errReported)
+				return
+			}
+			e.out.Errorln("incoming chats cannot reach this shell: " + refusal(r.err, ""))
+		}
+	case control.OpEnd:
+		if r.err != nil && e.phase == phEnding {
+			e.chatEnded("")
+		}
+	}
+}
+
+func (e *engine) onEvent(ev control.Reply) {
+	switch ev.Event {
+	case control.EventPasscode:
+		e.startPasscode(ev.Keypad)
+	case control.EventState:
+		if ev.State == "reading-passcode" && e.phase == phLoggingIn {
+			e.startPasscode("")
+		}
+	case control.EventLogin:
+		if ev.OK {
+			e.loggedIn(ev.UserID)
+		} else {
+			e.loginFailed(ev.Code, ev.Error)
+		}
+	case control.EventChatStart:
+		if !e.started && (e.phase == phConnecting || e.phase == phDest || e.phase == phWaiting) {
+			e.chatStarted(ev)
+		}
+	case control.EventLine:
+		if e.phase != phChat && e.phase != phEnding {
+			return
+		}
+		for _, l := range e.lines.Add(ev.Text) {
+			e.out.Println(l)
+		}
+		if e.lines.Pending() {
+			e.flushC = time.After(partialLineDelay)
+		}
+	case control.EventChatEnd:
+		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
+			e.chatEnded(ev.Error)
+		}
+	case control.EventLoggedOut:
+		e.onLoggedOut(ev.Error)
+	}
+}
+
+func (e *engine) chatStarted(ev control.Reply) {
+	e.started = true
+	e.peer = ev.Peer
+	e.recent.add(ev.Peer)
+	if ev.Direction == "incoming" {
+		e.out.Println(fmt.Sprintf(lineReceivedFmt, peertext.Clean(ev.Peer)))
+	} else {
+		e.out.Println(lineEstablished)
+	}
+	if ev.SafetyCode != "" {
+		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
+	}
+	if ev.Warning != "" {
+		e.out.Errorln("Warning: " + peertext.Clean(ev.Warning))
+	}
+	e.setPhase(phChat)
+	if e.endOnStart {
+		e.endChat(false)
+	}
+}
+
+// endChat asks the daemon to end the chat once everything typed is sent.
+func (e *engine) endChat(quit bool) {
+	if quit {
+		e.quitAfterEnd = true
+	}
+	if e.phase != phChat {
+		return
+	}
+	e.setPhase(phEnding)
+	e.endC = time.After(endConfirmTimeout)
+	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+}
+
+func (e *engine) chatEnded(why string) {
+	e.flushC = nil
+	e.endC = nil
+	if s, ok := e.lines.Flush(); ok {
+		e.out.Println(s)
+	}
+	connecting := e.phase == phConnecting
+	if connecting && why == "" {
+		why = "the chat ended before it started"
+	}
+	if !connecting || e.started {
+		e.out.Println(lineEnded)
+	}
+	if why != "" {
+		e.out.Errorln(peertext.Clean(why))
+	}
+	e.started = false
+	if e.flow != flowShell || e.quitAfterEnd {
+		if why != "" {
+			e.finish(errReported)
+		} else {
+			e.finish(nil)
+		}
+		return
+	}
+	if e.rl != nil && e.reading {
+		// A half-typed message is no destination: drop it.
+		e.out.Do(func() { e.rl.Operation.SetBuffer("") })
+	}
+	e.enterDest()
+}
+
+func (e *engine) onLoggedOut(why string) {
+	if e.phase == phLogin || e.phase == phLoggingIn || e.phase == phPasscode {
+		return
+	}
+	if e.phase == phChat || e.phase == phEnding {
+		e.out.Println(lineEnded)
+	}
+	msg := "Logged out"
+	if why != "" {
+		msg += ": " + peertext.Clean(why)
+	}
+	e.out.Errorln(msg)
+	if e.flow != flowShell {
+		e.finish(errReported)
+		return
+	}
+	e.started = false
+	e.setPhase(phLogin)
+}
+
+func (e *engine) onInterrupt() {
+	switch e.phase {
+	case phChat:
+		e.endChat(false)
+	case phConnecting:
+		e.endOnStart = true
+		if e.flow != flowShell {
+			e.quitAfterEnd = true
+		}
+	case phLoggingIn, phPasscode:
+		if e.keypad == "console" {
+			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
+		} else {
+			_ = e.client.Send(control.Request{Op: control.OpLogout})
+		}
+		e.loginFailed(control.CodeCancelled, "")
+	case phEnding:
+		e.finish(errReported)
+	default:
+		e.finish(errReported)
+	}
+}
