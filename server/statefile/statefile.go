@@ -1,0 +1,121 @@
+// Package statefile keeps one small state file of pi2pi-server up to date on
+// disk with group commits: many callers that each need "my change is on disk
+// before I answer" share one atomic write, so a login flood costs a handful
+// of fsyncs rather than one per login.
+package statefile
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/transport"
+)
+
+// Writer writes the bytes returned by Snapshot to Path, atomically.
+type Writer struct {
+	path     string
+	snapshot func() []byte
+
+	reqs  chan chan error
+	dirty chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+// New starts a Writer for path. snapshot is called from the writer's own
+// goroutine and must return the complete file content; it takes whatever
+// lock protects the state it encodes. Changes marked with MarkDirty are
+// written within interval.
+func New(path string, interval time.Duration, snapshot func() []byte) *Writer {
+	w := &Writer{
+		path:     path,
+		snapshot: snapshot,
+		reqs:     make(chan chan error, 64),
+		dirty:    make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go w.loop(interval)
+	return w
+}
+
+// Save returns once a write that started after the call has completed, so
+// every change made before Save is on disk when it returns nil.
+func (w *Writer) Save() error {
+	ch := make(chan error, 1)
+	select {
+	case w.reqs <- ch:
+	case <-w.done:
+		return os.ErrClosed
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-w.done:
+		return os.ErrClosed
+	}
+}
+
+// MarkDirty asks for a write within the interval given to New, without
+// waiting for it. Use it for changes that may be lost in a crash, such as
+// the time of a user's last request.
+func (w *Writer) MarkDirty() {
+	select {
+	case w.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// Close writes pending changes and stops the writer.
+func (w *Writer) Close() error {
+	var err error
+	w.once.Do(func() {
+		close(w.stop)
+		<-w.done
+		err = w.write()
+	})
+	return err
+}
+
+func (w *Writer) write() error {
+	return transport.WriteFileAtomic(w.path, w.snapshot(), 0o600)
+}
+
+func (w *Writer) loop(interval time.Duration) {
+	defer close(w.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	pendingDirty := false
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.dirty:
+			pendingDirty = true
+		case <-tick.C:
+			if pendingDirty {
+				pendingDirty = false
+				_ = w.write()
+			}
+		case ch := <-w.reqs:
+			// Gather everyone already waiting: one write serves them all,
+			// because the snapshot is taken after their changes.
+			waiting := []chan error{ch}
+			for more := true; more; {
+				select {
+				case c := <-w.reqs:
+					waiting = append(waiting, c)
+				default:
+					more = false
+				}
+			}
+			pendingDirty = false
+			err := w.write()
+			for _, c := range waiting {
+				c <- err
+			}
+		}
+	}
+}
