@@ -54,4 +54,3 @@ func readLine(r io.Reader) (string, error) {
 	}
 	return "", errors.New("passcode line too long")
 }
-

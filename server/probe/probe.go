@@ -13,8 +13,8 @@ package probe
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
