@@ -239,4 +239,3 @@ func BenchmarkChatSetup(b *testing.B) {
 		})
 	}
 }
-
