@@ -382,6 +382,7 @@ func (e *engine) onLine(line string, err error) {
 }
 
 func (e *engine) onEOF() {
+	e.out.Prompt("") // end the prompt's line, as a shell does on CTRL-D
 	switch e.phase {
 	case phChat:
 		e.quitAfterEnd = true

@@ -1,0 +1,356 @@
+// Package daemontest is a fake pi2pid for pi2pictl's tests: it speaks the
+// real internal/control protocol on a Unix socket, keeps a tiny login and
+// chat state, and lets a test play the remote peer (an incoming chat, a
+// line from the peer, the peer ending the chat).
+package daemontest
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+// Behaviour of chat requests, by callee.
+const (
+	PeerAccepts = "accepts"
+)
+
+// Daemon is a fake pi2pid.
+type Daemon struct {
+	// Socket is the control socket's path.
+	Socket string
+	// Sent receives the Text of every "send" and "<end>" for every "end",
+	// in order.
+	Sent chan string
+	// Keys receives every key pressed through "key".
+	Keys chan string
+
+	t  *testing.T
+	ln net.Listener
+
+	mu        sync.Mutex
+	version   int
+	keypad    string
+	passcodes map[string]string // user → digits
+	refusals  map[string]string // callee → control.Code*, or PeerAccepts
+	safety    string
+	state     string
+	user      string
+	digits    string
+	loginConn *conn
+	waiter    *conn
+	owner     *conn
+	peer      string
+	conns     map[*conn]bool
+	attached  chan struct{}
+}
+
+// Options configure a Daemon.
+type Options struct {
+	Version    int               // control protocol version to announce (default control.Version)
+	Keypad     string            // "console" (default) or "gpio"
+	Passcodes  map[string]string // user → digits; default ali:1234, bianca:5678
+	LoggedInAs string            // start logged in as this user
+	SafetyCode string            // sent with chat-start (secure mode); "" for plain
+	// Callees says how chat requests end, by callee: PeerAccepts or an
+	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
+	// accepts, everyone else is not found.
+	Callees map[string]string
+}
+
+type conn struct {
+	c  net.Conn
+	mu sync.Mutex
+}
+
+func (c *conn) send(r control.Reply) {
+	b, _ := json.Marshal(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.c.Write(append(b, '\n'))
+}
+
+// Start runs a fake daemon on a socket in t.TempDir until the test ends.
+func Start(t *testing.T, o Options) *Daemon {
+	t.Helper()
+	if o.Version == 0 {
+		o.Version = control.Version
+	}
+	if o.Keypad == "" {
+		o.Keypad = "console"
+	}
+	if o.Passcodes == nil {
+		o.Passcodes = map[string]string{"ali": "1234", "bianca": "5678"}
+	}
+	if o.Callees == nil {
+		o.Callees = map[string]string{"bianca": PeerAccepts}
+	}
+	path := filepath.Join(t.TempDir(), "control.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{
+		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
+		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
+		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out",
+		conns: map[*conn]bool{}, attached: make(chan struct{}, 10),
+	}
+	if o.LoggedInAs != "" {
+		d.state, d.user = "logged-in", o.LoggedInAs
+	}
+	go d.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		d.mu.Lock()
+		for c := range d.conns {
+			c.c.Close()
+		}
+		d.mu.Unlock()
+	})
+	return d
+}
+
+func (d *Daemon) accept() {
+	for {
+		nc, err := d.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &conn{c: nc}
+		d.mu.Lock()
+		d.conns[c] = true
+		d.mu.Unlock()
+		go d.serve(c)
+	}
+}
+
+func (d *Daemon) serve(c *conn) {
+	defer func() {
+		c.c.Close()
+		d.mu.Lock()
+		delete(d.conns, c)
+		if d.waiter == c {
+			d.waiter = nil
+		}
+		if d.owner == c { // the owner left: the chat ends
+			d.owner, d.state = nil, "logged-in"
+		}
+		d.mu.Unlock()
+	}()
+	r := bufio.NewReader(c.c)
+	first := true
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		var req control.Request
+		if err := json.Unmarshal(line, &req); err != nil {
+			return
+		}
+		if first {
+			first = false
+			c.send(control.Reply{Type: control.TypeHello, Version: d.version, Daemon: "daemontest"})
+			continue
+		}
+		d.handle(c, req)
+	}
+}
+
+func ok(req control.Request) control.Reply {
+	return control.Reply{Type: control.TypeResult, ID: req.ID, OK: true}
+}
+
+func refuse(req control.Request, code, msg string) control.Reply {
+	return control.Reply{Type: control.TypeResult, ID: req.ID, Code: code, Error: msg}
+}
+
+func event(name string) control.Reply { return control.Reply{Type: control.TypeEvent, Event: name} }
+
+func (d *Daemon) handle(c *conn, req control.Request) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch req.Op {
+	case control.OpStatus:
+		rep := ok(req)
+		rep.Status = &control.Status{State: d.state, UserID: d.user, Server: "127.0.0.1:8082",
+			Security: "plain", Keypad: d.keypad, Listen: "127.0.0.2:8085", Peer: d.peer}
+		c.send(rep)
+	case control.OpLogin:
+		if d.state != "logged-out" {
+			c.send(refuse(req, control.CodeState, "already logged in as "+d.user+": log out first"))
+			return
+		}
+		d.state, d.user, d.digits, d.loginConn = "reading-passcode", req.UserID, "", c
+		c.send(ok(req))
+		ev := event(control.EventPasscode)
+		ev.Keypad = d.keypad
+		c.send(ev)
+	case control.OpKey:
+		if d.keypad != "console" {
+			c.send(refuse(req, control.CodeNoConsole, "pi2pid has no console keypad"))
+			return
+		}
+		if d.state != "reading-passcode" {
+			c.send(refuse(req, control.CodeState, "not reading a passcode"))
+			return
+		}
+		d.Keys <- req.Key
+		c.send(ok(req))
+		switch req.Key {
+		case "A":
+			ev := event(control.EventLogin)
+			if want, known := d.passcodes[d.user]; known && want == d.digits {
+				d.state = "logged-in"
+				ev.OK, ev.UserID = true, d.user
+			} else {
+				d.state, d.user = "logged-out", ""
+				ev.Code, ev.Error = control.CodeRefused, "login refused"
+			}
+			d.loginConn.send(ev)
+		case "B":
+			if d.digits != "" {
+				d.digits = d.digits[:len(d.digits)-1]
+			}
+		case "C":
+			d.state, d.user = "logged-out", ""
+			ev := event(control.EventLogin)
+			ev.Code, ev.Error = control.CodeCancelled, "passcode entry cancelled"
+			d.loginConn.send(ev)
+		default:
+			d.digits += req.Key
+		}
+	case control.OpLogout:
+		d.state, d.user, d.owner = "logged-out", "", nil
+		c.send(ok(req))
+		ev := event(control.EventLoggedOut)
+		for o := range d.conns {
+			o.send(ev)
+		}
+	case control.OpWait:
+		if d.state == "logged-out" {
+			c.send(refuse(req, control.CodeState, "not logged in"))
+			return
+		}
+		d.waiter = c
+		c.send(ok(req))
+		select {
+		case d.attached <- struct{}{}:
+		default:
+		}
+	case control.OpChat:
+		if d.state != "logged-in" {
+			c.send(refuse(req, control.CodeState, "not logged in: run pi2pictl login first"))
+			return
+		}
+		how := d.refusals[req.UserID]
+		if how == "" {
+			how = control.CodeNotFound
+		}
+		if how != PeerAccepts {
+			c.send(refuse(req, how, "chat refused: "+how))
+			return
+		}
+		d.owner, d.peer, d.state = c, req.UserID, "chatting"
+		ev := event(control.EventChatStart)
+		ev.Peer, ev.Direction, ev.SafetyCode = req.UserID, "outgoing", d.safety
+		c.send(ev)
+		c.send(ok(req))
+	case control.OpSend:
+		if d.owner != c {
+			c.send(refuse(req, control.CodeState, "not in a chat"))
+			return
+		}
+		d.Sent <- req.Text
+		c.send(ok(req))
+	case control.OpEnd:
+		if d.owner != c {
+			c.send(refuse(req, control.CodeState, "not in a chat"))
+			return
+		}
+		d.Sent <- "<end>"
+		d.owner, d.peer, d.state = nil, "", "logged-in"
+		c.send(ok(req))
+		c.send(event(control.EventChatEnd))
+	case control.OpVerify:
+		if d.safety == "" {
+			c.send(refuse(req, control.CodeState, "safety codes exist in secure mode only"))
+			return
+		}
+		rep := ok(req)
+		rep.SafetyCode = d.safety
+		rep.Status = &control.Status{Fingerprint: "SHA256:ours", PeerFingerprint: "SHA256:theirs"}
+		c.send(rep)
+	default:
+		c.send(refuse(req, control.CodeUsage, "unknown op "+req.Op))
+	}
+}
+
+// WaitAttached waits until a client sent "wait".
+func (d *Daemon) WaitAttached(t *testing.T) {
+	t.Helper()
+	select {
+	case <-d.attached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no client attached with wait")
+	}
+}
+
+// Incoming hands the attached client an incoming chat from peer.
+func (d *Daemon) Incoming(t *testing.T, peer string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.waiter == nil {
+		t.Fatal("Incoming: nobody attached")
+	}
+	d.owner, d.waiter, d.peer, d.state = d.waiter, nil, peer, "chatting"
+	ev := event(control.EventChatStart)
+	ev.Peer, ev.Direction, ev.SafetyCode = peer, "incoming", d.safety
+	d.owner.send(ev)
+}
+
+// PeerSays delivers text from the peer to the chat's owner.
+func (d *Daemon) PeerSays(t *testing.T, text string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owner == nil {
+		t.Fatal("PeerSays: no chat")
+	}
+	ev := event(control.EventLine)
+	ev.Text = text
+	d.owner.send(ev)
+}
+
+// PeerEnds ends the chat from the peer's side.
+func (d *Daemon) PeerEnds(t *testing.T) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.owner == nil {
+		t.Fatal("PeerEnds: no chat")
+	}
+	d.owner.send(event(control.EventChatEnd))
+	d.owner, d.peer, d.state = nil, "", "logged-in"
+}
+
+// NextSent returns the next text sent in a chat ("<end>" for an end).
+func (d *Daemon) NextSent(t *testing.T) string {
+	t.Helper()
+	select {
+	case s := <-d.Sent:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing was sent")
+		return ""
+	}
+}
