@@ -20,9 +20,6 @@ type rpioPins struct {
 }
 
 func newRpioPins(cfg Config) (Pins, error) {
-	if model := boardModel(); isPi5(model) {
-		return nil, fmt.Errorf("keypad: go-rpio does not work on a %s: use --keypad gpiocdev", model)
-	}
 	if err := canMapGPIO(); err != nil {
 		return nil, err
 	}
@@ -92,17 +89,22 @@ func (p *rpioPins) Release() error {
 
 // canMapGPIO checks early, at daemon start, that go-rpio will be able to map
 // the GPIO registers, so a missing device or permission shows up in the
-// daemon's log instead of at the first login.
+// daemon's log instead of at the first login. It insists on a Raspberry Pi
+// 0–4: as root go-rpio maps /dev/mem at the Pi's register address, which on
+// any other machine is somebody else's memory.
 func canMapGPIO() error {
-	var err error
-	for _, dev := range []string{"/dev/mem", "/dev/gpiomem"} {
-		var f *os.File
-		if f, err = os.OpenFile(dev, os.O_RDWR|os.O_SYNC, 0); err == nil {
-			f.Close()
-			return nil
-		}
+	model := boardModel()
+	switch {
+	case isPi5(model):
+		return fmt.Errorf("keypad: go-rpio does not work on a %s: use --keypad gpiocdev", model)
+	case !strings.Contains(model, "Raspberry Pi"):
+		return errors.New("keypad: this is not a Raspberry Pi (see /proc/device-tree/model), so the rpio keypad cannot work: use --keypad gpiocdev or --keypad console")
 	}
-	return gpiomemError(err)
+	f, err := os.OpenFile("/dev/gpiomem", os.O_RDWR|os.O_SYNC, 0)
+	if err != nil {
+		return gpiomemError(err)
+	}
+	return f.Close()
 }
 
 func gpiomemError(err error) error {
