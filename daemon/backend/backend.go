@@ -1,0 +1,183 @@
+// Package backend is the core of pi2pid. It ties the state machine
+// (daemon/terminal) to the directory client, the peer link, the keypad and
+// the control clients. Every state change goes through
+// terminal.Machine.Transition; the observer of that machine is the one place
+// that tells control clients and systemd about the state.
+package backend
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/controlsock"
+	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/terminal"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/transport"
+)
+
+// Keypad is what the terminal needs from the keypad (daemon/keypad behind
+// an adapter in package main).
+type Keypad interface {
+	// Kind is "console", "rpio", "gpiocdev" or "none".
+	Kind() string
+	// ReadPasscode reads digits until Enter; started is called once the
+	// keypad is scanning (or accepting console keys).
+	ReadPasscode(ctx context.Context, started func()) ([]byte, error)
+	// Press feeds a console key press; ErrNoConsole for other keypads.
+	Press(key string) error
+}
+
+// ErrNoConsole is returned by Keypad.Press when the daemon has no console
+// keypad.
+var ErrNoConsole = errors.New("this pi2pid reads passcodes from its own keypad, not from pi2pictl; start it with --keypad console to type them in pi2pictl")
+
+// Options configure a Terminal.
+type Options struct {
+	Directory directory.Directory
+	Transport *transport.Config // peer connections: mode, identity, source IP
+	Keypad    Keypad
+	PeerPort  int           // port dialled on other terminals (8085)
+	Keepalive time.Duration // self-lookup interval while logged in
+	Timeout   time.Duration // handshake, CONNECTREQ/REPLY and directory requests
+	PeersFile string        // DIR/peers: the key last seen per user; "" keeps none
+	Log       *slog.Logger
+	// Status is told the state in words after every transition (systemd
+	// STATUS=). It must not block.
+	Status func(words string)
+	// Info fills the static fields of `status`.
+	Info control.Status
+	// ServerPin returns the pinned server fingerprint, "" when none yet.
+	ServerPin func() string
+}
+
+// Terminal is one pi2pi terminal.
+type Terminal struct {
+	opt  Options
+	log  *slog.Logger
+	m    *terminal.Machine
+	keys *keyBook
+
+	ctx    context.Context // the terminal's lifetime
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards the fields below. Never hold it while calling
+	// m.Transition: the machine's observer takes it.
+	mu           sync.Mutex
+	conns        map[*controlsock.Conn]bool // value: attached (sent wait)
+	attachOrder  []*controlsock.Conn
+	chat         *activeChat
+	loginCancel  context.CancelFunc
+	stopKeepOnce func()
+}
+
+// New returns a logged-out terminal.
+func New(opt Options) *Terminal {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Timeout == 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	if opt.Keepalive == 0 {
+		opt.Keepalive = 5 * time.Minute
+	}
+	if opt.PeerPort == 0 {
+		opt.PeerPort = 8085
+	}
+	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.m = terminal.NewMachine(opt.Log, t.changed)
+	return t
+}
+
+// Machine exposes the state machine (read-only use: State).
+func (t *Terminal) Machine() *terminal.Machine { return t.m }
+
+// changed is the machine's observer: it runs under the machine's lock, in
+// order, for every transition.
+func (t *Terminal) changed(c terminal.Change) {
+	ev := control.Reply{Event: control.EventState, State: c.To.String(), UserID: c.UserID, Peer: c.Peer}
+	t.broadcast(ev)
+	if t.opt.Status != nil {
+		t.opt.Status(terminal.Words(c.To, c.UserID, c.Peer))
+	}
+}
+
+func (t *Terminal) broadcast(ev control.Reply) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.conns {
+		c.Event(ev)
+	}
+}
+
+// move performs a transition the caller knows to be valid; a refusal here
+// is a bug, logged loudly rather than crashing the daemon.
+func (t *Terminal) move(from, to terminal.State, l terminal.Labels) bool {
+	if err := t.m.Transition(from, to, l); err != nil {
+		t.log.Error("unexpected refused transition", "err", err)
+		return false
+	}
+	return true
+}
+
+// ServePeers accepts chat requests on l until l is closed.
+func (t *Terminal) ServePeers(l net.Listener) error {
+	for {
+		raw, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.incoming(raw)
+		}()
+	}
+}
+
+// Shutdown ends any chat politely, abandons a passcode entry, logs out from
+// the server and waits for the terminal's goroutines. Close the listeners
+// first.
+func (t *Terminal) Shutdown(ctx context.Context) {
+	t.mu.Lock()
+	ch := t.chat
+	if t.loginCancel != nil {
+		t.loginCancel()
+	}
+	t.mu.Unlock()
+	if ch != nil {
+		ch.end("")
+		select {
+		case <-ch.done:
+		case <-ctx.Done():
+		}
+	}
+	if s, user, _ := t.m.State(); s == terminal.LoggedIn {
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := t.opt.Directory.Logout(lctx, user); err != nil {
+			t.log.Warn("logout at shutdown failed", "USERID", user, "err", err)
+		}
+		cancel()
+		t.move(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{})
+	}
+	t.cancel()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.log.Warn("shutdown: some connections did not finish in time")
+	}
+}

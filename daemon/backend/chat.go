@@ -1,0 +1,312 @@
+package backend
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/controlsock"
+	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/peerlink"
+	"github.com/pi2pi/pi2pi/daemon/terminal"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/transport"
+	"github.com/pi2pi/pi2pi/internal/wire"
+)
+
+// EndGrace is how long an ended chat waits for the peer to close its side.
+const EndGrace = 2 * time.Second
+
+// activeChat is the one chat in progress.
+type activeChat struct {
+	peer    string
+	owner   *controlsock.Conn
+	link    *peerlink.Chat
+	peerKey ed25519.PublicKey
+	safety  string
+
+	endOnce sync.Once
+	endReq  chan struct{}
+	reason  string        // why we ended it, "" for a normal end
+	done    chan struct{} // closed once the chat is over and the state is back
+}
+
+// end asks the chat to end; reason is "" for a normal end.
+func (ch *activeChat) end(reason string) {
+	ch.endOnce.Do(func() {
+		ch.reason = reason
+		close(ch.endReq)
+	})
+}
+
+// peerAddr turns a directory address into HOST:PORT on the peer port.
+func (t *Terminal) peerAddr(address string) string {
+	if _, _, err := net.SplitHostPort(address); err == nil {
+		return address
+	}
+	return net.JoinHostPort(address, strconv.Itoa(t.opt.PeerPort))
+}
+
+// call is the initiator's side, for OpChat: lookup, connect, CONNECTREQ,
+// await the reply. The result comes once the chat started or failed.
+func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
+	target, err := wire.NormalizeUserID(userID)
+	if err != nil {
+		return fail(control.CodeUsage, "bad user ID: %v", err)
+	}
+	s, self, peer := t.m.State()
+	if s != terminal.LoggedIn {
+		return stateError(s, self, peer)
+	}
+	if target == self {
+		return fail(control.CodeUsage, "you cannot chat with yourself")
+	}
+	if err := t.m.Transition(terminal.LoggedIn, terminal.LookingUp, terminal.Labels{Peer: target}); err != nil {
+		s, self, peer := t.m.State()
+		return stateError(s, self, peer)
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
+	defer cancel()
+	lctx, lcancel := context.WithTimeout(ctx, t.opt.Timeout)
+	e, err := t.opt.Directory.Lookup(lctx, self, target)
+	lcancel()
+	if err != nil {
+		t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+		return dirError(err, "looking up "+target)
+	}
+	var verify transport.VerifyFunc
+	if t.opt.Transport.Mode == transport.Secure {
+		if e.Key == nil {
+			t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+			return fail(control.CodeRefused, "the server holds no key for %s, so the chat could not be secured (is %s's terminal in plain mode?)", target, target)
+		}
+		verify = transport.PinKey(e.Key)
+	}
+	t.move(terminal.LookingUp, terminal.Connecting, terminal.Labels{})
+	addr := t.peerAddr(e.Address)
+	dctx, dcancel := context.WithTimeout(ctx, t.opt.Timeout)
+	conn, err := t.opt.Transport.Dial(dctx, addr, verify)
+	dcancel()
+	if err != nil {
+		t.move(terminal.Connecting, terminal.LoggedIn, terminal.Labels{})
+		if errors.Is(err, transport.ErrKeyMismatch) {
+			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
+			return fail(control.CodeRefused, "%s's terminal at %s presented a key other than the one the server holds for %s: someone may be impersonating them; chat refused", target, addr, target)
+		}
+		return fail(control.CodeUnreachable, "cannot reach %s's terminal at %s: %v", target, addr, err)
+	}
+	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
+	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
+	if err != nil {
+		conn.Close()
+		t.move(terminal.AwaitingReply, terminal.LoggedIn, terminal.Labels{})
+		var re *peerlink.RefusedError
+		if errors.As(err, &re) {
+			switch re.Reason {
+			case wire.ReasonBusy:
+				return fail(control.CodeBusy, "%s is busy in another chat", target)
+			case wire.ReasonAway:
+				return fail(control.CodeAway, "%s is logged in but nobody is at the terminal to take the chat (pi2pictl wait)", target)
+			}
+			return fail(control.CodeRefused, "%s's terminal refused the chat%s", target, reasonSuffix(re.Reason))
+		}
+		return fail(control.CodeUnreachable, "%s's terminal did not accept the chat: %v", target, err)
+	}
+	t.startChat(c, target, "outgoing", link, conn.PeerKey(), terminal.AwaitingReply)
+	return control.Reply{Peer: target}
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + r + ")"
+}
+
+// incoming is the callee's side for one accepted connection.
+func (t *Terminal) incoming(raw net.Conn) {
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			raw.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
+	defer cancel()
+	_ = raw.SetDeadline(time.Now().Add(t.opt.Timeout))
+	from := transport.AddrIP(raw.RemoteAddr())
+	log := t.log.With("from", from.String())
+	conn, err := t.opt.Transport.Server(ctx, raw, nil)
+	if err != nil {
+		log.Info("peer connection failed", "err", err)
+		return
+	}
+	in, err := peerlink.ReadRequest(conn, t.opt.Timeout)
+	if err != nil {
+		log.Info("bad chat request", "err", err)
+		return
+	}
+	initiator := in.Initiator
+	log = log.With("PEER", initiator)
+	refuse := func(reason string, verifying bool) {
+		log.Info("chat request refused", "reason", reason)
+		_ = in.Refuse(reason)
+		if verifying {
+			t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+		}
+	}
+	s, self, _ := t.m.State()
+	switch s {
+	case terminal.LoggedIn:
+	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
+		refuse(wire.ReasonNotLoggedIn, false)
+		return
+	default:
+		refuse(wire.ReasonBusy, false)
+		return
+	}
+	if t.waiter() == nil {
+		refuse(wire.ReasonAway, false)
+		return
+	}
+	if err := t.m.Transition(terminal.LoggedIn, terminal.Verifying, terminal.Labels{Peer: initiator}); err != nil {
+		refuse(wire.ReasonBusy, false)
+		return
+	}
+	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
+	if err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			refuse(wire.ReasonNotLoggedIn, true)
+		} else {
+			log.Warn("cannot verify a chat request", "err", err)
+			refuse("cannot verify the request with the server", true)
+		}
+		return
+	}
+	if !sameIP(e.Address, from) {
+		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
+		refuse(wire.ReasonMismatch, true)
+		return
+	}
+	if conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())) {
+		log.Warn("chat request with a key other than the initiator's")
+		refuse(wire.ReasonMismatch, true)
+		return
+	}
+	owner := t.waiter()
+	if owner == nil {
+		refuse(wire.ReasonAway, true)
+		return
+	}
+	link, err := in.Accept()
+	if err != nil {
+		log.Info("peer left before the chat began", "err", err)
+		t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+		return
+	}
+	handedOver = true
+	t.startChat(owner, initiator, "incoming", link, conn.PeerKey(), terminal.Verifying)
+}
+
+// sameIP compares a directory address (IP, or IP:port) with ip.
+func sameIP(address string, ip netip.Addr) bool {
+	host := address
+	if h, _, err := net.SplitHostPort(address); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap() == ip.Unmap()
+}
+
+// waiter returns the earliest attached control connection still open.
+func (t *Terminal) waiter() *controlsock.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.attachOrder {
+		select {
+		case <-c.Done():
+		default:
+			return c
+		}
+	}
+	return nil
+}
+
+// startChat records the chat, moves to Chatting, tells the owner and
+// starts relaying.
+func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
+	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
+		endReq: make(chan struct{}), done: make(chan struct{})}
+	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
+	if peerKey != nil {
+		ch.safety = transport.SafetyCode(t.opt.Transport.Identity.Public, peerKey)
+		start.SafetyCode = ch.safety
+		start.Warning = t.keys.changed(peer, peerKey)
+		if err := t.keys.remember(peer, peerKey); err != nil {
+			t.log.Warn("cannot record the peer's key", "PEER", peer, "err", err)
+		}
+	}
+	t.mu.Lock()
+	t.chat = ch
+	t.mu.Unlock()
+	t.move(from, terminal.Chatting, terminal.Labels{})
+	owner.Event(start)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.relay(ch)
+	}()
+}
+
+// relay copies the peer's bytes to the owner until either side ends.
+func (t *Terminal) relay(ch *activeChat) {
+	recvDone := make(chan error, 1)
+	go func() {
+		recvDone <- ch.link.Receive(func(text string) error {
+			return ch.owner.Line(control.Reply{Peer: ch.peer, Text: text})
+		})
+	}()
+	var why string
+	select {
+	case err := <-recvDone:
+		// The peer ended (nil) or the connection broke.
+		if err != nil && !errors.Is(err, controlsock.ErrGone) {
+			why = "the connection to " + ch.peer + " broke: " + err.Error()
+		}
+		ch.link.End()
+		ch.link.Close()
+	case <-ch.owner.Done():
+		t.endPolitely(ch, recvDone)
+	case <-ch.endReq:
+		why = ch.reason
+		t.endPolitely(ch, recvDone)
+	}
+	t.mu.Lock()
+	t.chat = nil
+	t.mu.Unlock()
+	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
+	ch.owner.Event(control.Reply{Event: control.EventChatEnd, Peer: ch.peer, Error: why})
+	t.log.Info("chat ended", "PEER", ch.peer, "reason", why)
+	close(ch.done)
+}
+
+// endPolitely closes our sending side, gives the peer EndGrace to close
+// its side, then drops the connection and waits for the reader.
+func (t *Terminal) endPolitely(ch *activeChat, recvDone chan error) {
+	ch.link.End()
+	timer := time.NewTimer(EndGrace)
+	defer timer.Stop()
+	select {
+	case <-recvDone:
+		ch.link.Close()
+		return
+	case <-timer.C:
+	}
+	ch.link.Close()
+	<-recvDone
+}

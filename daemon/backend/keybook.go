@@ -1,0 +1,85 @@
+package backend
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/pi2pi/pi2pi/internal/transport"
+)
+
+// keyBook remembers the key last seen for each user in DIR/peers, one
+// "userid fingerprint" line each, so that a changed key can be pointed out.
+type keyBook struct {
+	path string
+	mu   sync.Mutex
+}
+
+func (k *keyBook) read() (map[string]string, error) {
+	m := map[string]string{}
+	if k.path == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(k.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		user, fp, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if ok && !strings.HasPrefix(user, "#") {
+			m[user] = strings.TrimSpace(fp)
+		}
+	}
+	return m, nil
+}
+
+// changed returns a warning for people when user's key differs from the
+// one last seen, "" otherwise.
+func (k *keyBook) changed(user string, key ed25519.PublicKey) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, err := k.read()
+	if err != nil {
+		return ""
+	}
+	old, ok := m[user]
+	if !ok || old == transport.Fingerprint(key) {
+		return ""
+	}
+	return fmt.Sprintf("%s's key has changed since your last chat (was %s, now %s). "+
+		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat",
+		user, old, transport.Fingerprint(key), user)
+}
+
+// remember records key as the one last seen for user.
+func (k *keyBook) remember(user string, key ed25519.PublicKey) error {
+	if k.path == "" {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, err := k.read()
+	if err != nil {
+		return err
+	}
+	fp := transport.Fingerprint(key)
+	if m[user] == fp {
+		return nil
+	}
+	m[user] = fp
+	var b strings.Builder
+	b.WriteString("# pi2pid: the key last seen for each user\n")
+	for u, f := range m {
+		fmt.Fprintf(&b, "%s %s\n", u, f)
+	}
+	return transport.WriteFileAtomic(k.path, []byte(b.String()), 0o600)
+}
