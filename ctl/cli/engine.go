@@ -97,6 +97,7 @@ type engine struct {
 	linesCh  chan lineResult
 	reading  bool
 	eof      bool // the input has ended
+	keysBusy bool // the passcode reader has the terminal
 	passDone chan error
 	flushC   <-chan time.Time
 	endC     <-chan time.Time
@@ -242,6 +243,7 @@ func (e *engine) run() error {
 			e.reading = false
 			e.onLine(l.line, l.err)
 		case err := <-e.passDone:
+			e.keysBusy = false
 			e.onPasscodeDone(err)
 		case <-e.inv.Env.Interrupts:
 			e.onInterrupt()
@@ -300,6 +302,9 @@ func (e *engine) drainEvents() {
 }
 
 func (e *engine) wantLine() bool {
+	if e.keysBusy {
+		return false
+	}
 	switch e.phase {
 	case phLogin, phDest, phChat:
 		return true
@@ -451,14 +456,17 @@ func (e *engine) startPasscode(keypad string) {
 	e.out.Errorln(passcodeHint)
 	e.out.Flush()
 	fd := int(e.stdin.Fd())
+	e.keysBusy = true
 	go func() {
 		st, err := tty.KeysNoEcho(fd)
 		if err != nil {
 			e.passDone <- fmt.Errorf("switching the terminal to passcode mode: %w", err)
 			return
 		}
-		defer st.Restore()
-		e.passDone <- passcode.ReadKeys(e.stdin, func() bool { return tty.Readable(fd, 30*time.Millisecond) }, e.pressKey)
+		err = passcode.ReadKeys(e.stdin, func() bool { return tty.Readable(fd, 30*time.Millisecond) }, e.pressKey)
+		// Restore before reporting: readline takes the terminal next.
+		st.Restore()
+		e.passDone <- err
 	}()
 }
 

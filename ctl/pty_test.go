@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"golang.org/x/sys/unix"
+)
+
+// buildCtl builds pi2pictl once per test binary.
+var buildCtl = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "pi2pictl-test")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pi2pictl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func ctlBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildCtl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// screenLog collects what a program writes to its terminal.
+type screenLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *screenLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *screenLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ptyRun is pi2pictl running on a pseudo-terminal.
+type ptyRun struct {
+	master *os.File
+	screen *screenLog
+	cmd    *exec.Cmd
+}
+
+// openPTY opens a pseudo-terminal pair through /dev/ptmx (posix_openpt,
+// unlockpt, ptsname).
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here (/dev/ptmx: %v)", err)
+	}
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	return master, slave
+}
+
+func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
+	t.Helper()
+	bin := ctlBinary(t)
+	master, slave := openPTY(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TERM=xterm"}, env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	r := &ptyRun{master: master, screen: &screenLog{}, cmd: cmd}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			r.screen.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		master.Close()
+	})
+	return r
+}
+
+func (r *ptyRun) type_(t *testing.T, s string) {
+	t.Helper()
+	if _, err := r.master.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitScreen waits until the terminal showed s after offset from; it
+// returns the offset just past it.
+func (r *ptyRun) waitScreen(t *testing.T, from int, s string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := r.screen.String()
+		if i := strings.Index(out[from:], s); i >= 0 {
+			return from + i + len(s)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal never showed %q; it shows:\n%q", s, out[from:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestShellOnTerminal drives the interactive shell on a real
+// pseudo-terminal: passcode entry with echo off, then a message arriving
+// while the user is halfway through typing a line.
+func TestShellOnTerminal(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{})
+	state := t.TempDir()
+	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + state, "PI2PI_SOCKET=" + d.Socket})
+
+	// First try: Esc cancels passcode entry.
+	at := r.waitScreen(t, 0, "Login: ")
+	r.type_(t, "ali\r")
+	at = r.waitScreen(t, at, "Enter passcode on keypad.")
+	r.type_(t, "12")
+	time.Sleep(100 * time.Millisecond)
+	r.type_(t, "\x1b")
+	at = r.waitScreen(t, at, "Login cancelled.")
+	at = r.waitScreen(t, at, "Login: ")
+
+	// Second try: digits with a correction, an arrow key, Enter.
+	r.type_(t, "ali\r")
+	passAt := r.waitScreen(t, at, "Enter passcode on keypad.")
+	r.type_(t, "129\x7f3\x1b[D4\r")
+	at = r.waitScreen(t, passAt, "Logged in.")
+	if strings.Contains(r.screen.String()[:passAt], "\bali\r\n") {
+		t.Fatalf("the terminal echoed the user ID itself (it was not in raw mode):\n%q", r.screen.String()[:passAt])
+	}
+	shown := r.screen.String()[passAt:at]
+	if strings.ContainsAny(shown, "0123456789*") {
+		t.Fatalf("passcode entry showed %q", shown)
+	}
+	at = r.waitScreen(t, at, "Enter destination user ID: ")
+
+	r.type_(t, "bianca\r")
+	at = r.waitScreen(t, at, "Connection established, type your messages")
+
+	// Halfway through a line, a message arrives.
+	r.type_(t, "hello wor")
+	at = r.waitScreen(t, at, "hello wor")
+	d.PeerSays(t, "I am fine, \x1b]0;pwned\x07how about you?\n")
+	at = r.waitScreen(t, at, "I am fine, how about you?")
+	// readline redraws the half-typed line below the message.
+	at = r.waitScreen(t, at, "hello wor")
+	r.type_(t, "ld\r")
+	if got := d.NextSent(t); got != "hello world\n" {
+		t.Fatalf("sent %q, want the typed line intact", got)
+	}
+	if strings.Contains(r.screen.String(), "pwned") {
+		t.Fatal("the peer's escape sequence reached the terminal")
+	}
+
+	// CTRL-C ends the chat, and the shell is back at the prompt.
+	r.type_(t, "\x03")
+	if got := d.NextSent(t); got != "<end>" {
+		t.Fatalf("after CTRL-C sent %q", got)
+	}
+	at = r.waitScreen(t, at, "Connection ended")
+	at = r.waitScreen(t, at, "Enter destination user ID: ")
+
+	// CTRL-C at a prompt clears the line; CTRL-D leaves the shell.
+	r.type_(t, "oops\x03")
+	r.waitScreen(t, at, "Enter destination user ID: ")
+	r.type_(t, "\x04")
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pi2pictl: %v; screen:\n%q", err, r.screen.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("CTRL-D did not leave the shell; screen:\n%q", r.screen.String())
+	}
+
+	hist, err := os.ReadFile(filepath.Join(state, "pi2pi", "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"1234", "129", "hello", "fine", "oops"} {
+		if strings.Contains(string(hist), secret) {
+			t.Errorf("history holds %q:\n%s", secret, hist)
+		}
+	}
+	if !strings.Contains(string(hist), "bianca") {
+		t.Errorf("history lacks the destination:\n%s", hist)
+	}
+}
