@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -44,6 +45,8 @@ type Client struct {
 	wait   map[int]chan Reply
 	events chan Reply
 	done   chan struct{}
+	quit   chan struct{} // closed by Close
+	once   sync.Once
 	err    error
 	// Daemon is the daemon's build string from its hello.
 	Daemon string
@@ -97,6 +100,7 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 		wait:   map[int]chan Reply{},
 		events: make(chan Reply, 256),
 		done:   make(chan struct{}),
+		quit:   make(chan struct{}),
 		Daemon: hello.Daemon,
 	}
 	go c.readLoop(r)
@@ -124,8 +128,13 @@ func (c *Client) readLoop(r *bufio.Reader) {
 	var err error
 	defer func() {
 		c.mu.Lock()
-		if err == nil {
+		// Whatever ended the connection, calls on it now fail with
+		// ErrClosed; the cause, if it says more than EOF, is kept.
+		switch {
+		case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 			err = ErrClosed
+		default:
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 		c.err = err
 		for id, ch := range c.wait {
@@ -157,9 +166,10 @@ func (c *Client) readLoop(r *bufio.Reader) {
 				ch <- rep
 			}
 		case TypeEvent:
+			// Close must end this loop even when nobody reads events.
 			select {
 			case c.events <- rep:
-			case <-c.done:
+			case <-c.quit:
 				return
 			}
 		}
@@ -233,5 +243,9 @@ func (c *Client) send(req Request) (chan Reply, error) {
 	return ch, nil
 }
 
-// Close ends the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close ends the connection. Events and Done are closed soon after, even
+// if events were left unread.
+func (c *Client) Close() error {
+	c.once.Do(func() { close(c.quit) })
+	return c.conn.Close()
+}
