@@ -137,3 +137,17 @@ func (m Map) String() string {
 	}
 	return "enter=" + name(m.Enter) + ",backspace=" + name(m.Backspace) + ",cancel=" + name(m.Cancel)
 }
+
+// CheckLayout checks that every key of m is on layout l, so that a passcode
+// entry on that keypad can be finished (and edited and abandoned).
+func (m Map) CheckLayout(l Layout) error {
+	for _, r := range []struct {
+		name string
+		k    Key
+	}{{"enter", m.Enter}, {"backspace", m.Backspace}, {"cancel", m.Cancel}} {
+		if r.k != 0 && !l.Has(r.k) {
+			return fmt.Errorf("keypad: the %s key %c is not on the keypad layout %s: choose another key map or layout", r.name, r.k, l)
+		}
+	}
+	return nil
+}

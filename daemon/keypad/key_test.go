@@ -84,3 +84,22 @@ func FuzzParseMap(f *testing.F) {
 		}
 	})
 }
+
+func TestMapCheckLayout(t *testing.T) {
+	if err := keypad.DefaultMap.CheckLayout(keypad.DefaultLayout); err != nil {
+		t.Error(err)
+	}
+	if err := keypad.LegacyHexMap.CheckLayout(keypad.HexLayout); err != nil {
+		t.Error(err)
+	}
+	if err := keypad.LegacyHexMap.CheckLayout(keypad.DefaultLayout); err == nil {
+		t.Error("LegacyHexMap fits the default layout, which has no F")
+	}
+	small, _ := keypad.ParseLayout("123/456/789/*0#")
+	if err := (keypad.Map{Enter: '#', Cancel: '*'}).CheckLayout(small); err != nil {
+		t.Error(err)
+	}
+	if err := keypad.DefaultMap.CheckLayout(small); err == nil {
+		t.Error("DefaultMap fits a layout without A, B and C")
+	}
+}
