@@ -247,6 +247,7 @@ func TestMITMPeerHop(t *testing.T) {
 			t.Errorf("the man in the middle read clear text from ali: %q", up)
 		}
 	}
+	in.p.stop()
 	px.mitm.Store(false)
 	roundTrip(t, ali, bianca)
 }
@@ -258,6 +259,7 @@ func TestServerKeyChanged(t *testing.T) {
 	srv := startServer(t, "secure", []string{"ali"})
 	ali := startTerminal(t, srv)
 	ali.login("ali")
+	ali.logout()
 	before := srv.fingerprint()
 	srv.stop()
 	if err := os.Remove(srv.stateDir + "/identity.key"); err != nil {
