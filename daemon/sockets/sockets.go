@@ -53,15 +53,19 @@ func Open(listen, controlPath string, log *slog.Logger) (*Listeners, error) {
 			switch {
 			case (name == "peer" || isTCP(x) && name != "control") && ls.Peer == nil:
 				ls.Peer = x
-				ls.FromSystemd = append(ls.FromSystemd, "peer")
 			case (name == "control" || isUnix(x)) && ls.Control == nil:
 				ls.Control = x
-				ls.FromSystemd = append(ls.FromSystemd, "control")
 			default:
 				log.Warn("ignoring a socket passed by systemd", "name", name, "addr", x.Addr().String())
 				x.Close()
 			}
 		}
+	}
+	if ls.Peer != nil {
+		ls.FromSystemd = append(ls.FromSystemd, "peer")
+	}
+	if ls.Control != nil {
+		ls.FromSystemd = append(ls.FromSystemd, "control")
 	}
 	if ls.Peer == nil {
 		l, err := net.Listen("tcp", listen)

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+// TestListenFDs hands pi2pid both listeners the way systemd does:
+// LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID, with the sockets as fds 3 and 4.
+func TestListenFDs(t *testing.T) {
+	bin := filepath.Join(binaries(t), "pi2pid")
+	dir := t.TempDir()
+	port := freePort(t, "127.0.0.2")
+	peerL, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peerL.Close()
+	sock := filepath.Join(dir, "control.sock")
+	ctlL, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctlL.Close()
+	peerF, _ := peerL.(*net.TCPListener).File()
+	ctlF, _ := ctlL.(*net.UnixListener).File()
+	defer peerF.Close()
+	defer ctlF.Close()
+	// LISTEN_PID must be the daemon's own pid: let the shell exec it.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
+		"--server", "127.0.0.1:1", "--listen", "127.0.0.9:1", "--control", filepath.Join(dir, "not-used.sock"),
+		"--state-dir", filepath.Join(dir, "state"), "--keypad", "console", "--security", "plain", "--config", os.DevNull)
+	cmd.Env = append(cleanEnv(), "LISTEN_FDS=2", "LISTEN_FDNAMES=peer:control")
+	cmd.ExtraFiles = []*os.File{peerF, ctlF}
+	p := start(t, cmd)
+	p.waitLog(t, "ready")
+	if !strings.Contains(p.Logs(), "from_systemd=peer,control") {
+		t.Fatalf("listeners not taken from systemd:\n%s", p.Logs())
+	}
+	u := attach(t, sock)
+	st := u.must(control.Request{Op: control.OpStatus}).Status
+	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) || st.State != "logged-out" {
+		t.Fatalf("status %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "not-used.sock")); err == nil {
+		t.Fatal("daemon opened its own control socket despite socket activation")
+	}
+	// The peer listener answers: a garbage request gets a refusal.
+	c, err := net.DialTimeout("tcp", st.Listen, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "garbage\n")
+	buf := make([]byte, 200)
+	n, _ := c.Read(buf)
+	if !strings.Contains(string(buf[:n]), `"REFUSED"`) {
+		t.Fatalf("peer port answered %q", buf[:n])
+	}
+}
+
+// TestSystemdSocketActivate starts pi2pid under systemd-socket-activate,
+// which opens both sockets and starts the daemon on the first connection.
+func TestSystemdSocketActivate(t *testing.T) {
+	ssa, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate is not installed (apt-get install systemd)")
+	}
+	bin := filepath.Join(binaries(t), "pi2pid")
+	dir := t.TempDir()
+	port := freePort(t, "127.0.0.2")
+	sock := filepath.Join(dir, "control.sock")
+	cmd := exec.Command(ssa, "-l", fmt.Sprintf("127.0.0.2:%d", port), "-l", sock, "--fdname=peer:control",
+		bin, "--server", "127.0.0.1:1", "--control", filepath.Join(dir, "not-used.sock"),
+		"--state-dir", filepath.Join(dir, "state"), "--keypad", "console", "--security", "plain", "--config", os.DevNull)
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := start(t, cmd)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("systemd-socket-activate did not open %s:\n%s", sock, p.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	u := attach(t, sock) // this connection starts pi2pid
+	st := u.must(control.Request{Op: control.OpStatus}).Status
+	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) {
+		t.Fatalf("status %+v", st)
+	}
+	p.waitLog(t, "from_systemd=peer,control")
+}
