@@ -23,6 +23,11 @@ var golden = []struct {
 		`{"msgtype":"AUTHREPLY","userid":"ali","status":"GRANTED"}` + "\n"},
 	{"AUTHREPLY refused", Message{Type: AuthReply, UserID: "mallory", Status: Refused},
 		`{"msgtype":"AUTHREPLY","userid":"mallory","status":"REFUSED"}` + "\n"},
+	// What pi2pi-server sends for every refusal: it never echoes the
+	// user ID, so that the reply is the same bytes for an unknown user, a
+	// wrong passcode and a locked account.
+	{"AUTHREPLY refused, no userid", Message{Type: AuthReply, Status: Refused},
+		`{"msgtype":"AUTHREPLY","userid":"","status":"REFUSED"}` + "\n"},
 	{"LOOKUPREQ", Message{Type: LookupReq, UserID: "ali", Lookup: "bianca"},
 		`{"msgtype":"LOOKUPREQ","userid":"ali","lookup":"bianca"}` + "\n"},
 	{"LOOKUPREPLY success", Message{Type: LookupReply, Status: Success, Answer: "bianca", Address: "192.168.1.23", EncryptionKey: "1234"},
@@ -46,6 +51,8 @@ var golden = []struct {
 		`{"msgtype":"LOGOUTREQ","userid":"ali"}` + "\n"},
 	{"LOGOUTREPLY", Message{Type: LogoutReply, UserID: "ali", Status: Success},
 		`{"msgtype":"LOGOUTREPLY","userid":"ali","status":"SUCCESS"}` + "\n"},
+	{"LOGOUTREPLY notfound", Message{Type: LogoutReply, UserID: "ali", Status: NotFound},
+		`{"msgtype":"LOGOUTREPLY","userid":"ali","status":"NOTFOUND"}` + "\n"},
 }
 
 func TestMarshalGolden(t *testing.T) {
