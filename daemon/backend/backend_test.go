@@ -1,0 +1,481 @@
+package backend
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/transport"
+	"github.com/pi2pi/pi2pi/internal/wire"
+)
+
+func TestChatBothWays(t *testing.T) {
+	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
+		t.Run(string(mode), func(t *testing.T) {
+			_, aliT, biancaT, ali, bianca := pair(t, mode)
+			ali.must(control.Request{Op: control.OpChat, UserID: "Bianca"})
+			out := ali.next(control.EventChatStart)
+			in := bianca.next(control.EventChatStart)
+			if out.Peer != "bianca" || in.Peer != "ali" || in.Direction != "incoming" {
+				t.Fatalf("%+v %+v", out, in)
+			}
+			if mode == transport.Secure {
+				want := transport.SafetyCode(aliT.id.Public, biancaT.id.Public)
+				if out.SafetyCode != want || in.SafetyCode != want {
+					t.Fatalf("safety codes %q %q, want %q", out.SafetyCode, in.SafetyCode, want)
+				}
+				if st := ali.must(control.Request{Op: control.OpStatus}).Status; st.SafetyCode != want || st.Peer != "bianca" {
+					t.Fatalf("status %+v", st)
+				}
+			}
+			ali.must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
+			bianca.readText("Hello, are you there?\n")
+			bianca.must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
+			ali.readText("Yes, here I am!\n")
+			bianca.must(control.Request{Op: control.OpEnd})
+			if ev := ali.next(control.EventChatEnd); ev.Error != "" {
+				t.Fatalf("ali's chat-end: %q", ev.Error)
+			}
+			bianca.next(control.EventChatEnd)
+			ali.waitState("logged-in")
+			bianca.waitState("logged-in")
+			// And again, the other way round.
+			ali.must(control.Request{Op: control.OpWait})
+			bianca.must(control.Request{Op: control.OpChat, UserID: "ali"})
+			ali.next(control.EventChatStart)
+			bianca.must(control.Request{Op: control.OpEnd})
+			ali.next(control.EventChatEnd)
+		})
+	}
+}
+
+func TestChatRefusals(t *testing.T) {
+	srv, _, biancaT, ali, bianca := pair(t, transport.Plain)
+	if msg := ali.refused(control.Request{Op: control.OpChat, UserID: "zed"}, control.CodeNotFound); !strings.Contains(msg, "zed") {
+		t.Fatal(msg)
+	}
+	ali.refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeUsage)
+	ali.refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeUsage)
+	ali.refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeState)
+	ali.refused(control.Request{Op: control.OpEnd}, control.CodeState)
+	ali.refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+
+	// Nobody attached on bianca's side: "away".
+	bianca.c.Close()
+	waitFor(t, func() bool { return biancaT.waiter() == nil })
+	ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeAway)
+
+	// Busy: bianca chats with ali, carol calls bianca.
+	bianca = attach(t, biancaT.sock)
+	bianca.must(control.Request{Op: control.OpWait})
+	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.next(control.EventChatStart)
+	carolT := newTerm(t, srv, transport.Plain, "127.0.0.4", biancaT.opt.PeerPort)
+	carol := attach(t, carolT.sock)
+	carol.logIn("carol", "1111")
+	carol.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeBusy)
+	ali.refused(control.Request{Op: control.OpChat, UserID: "carol"}, control.CodeBusy)
+	if bianca.state() != "chatting" {
+		t.Fatal("the refused request disturbed the chat")
+	}
+	ali.must(control.Request{Op: control.OpSend, Text: "still here\n"})
+	bianca.readText("still here\n")
+}
+
+// rawPeer connects to a terminal from ip, as a course-style peer would.
+func rawPeer(t *testing.T, ip string, to *term) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: time.Second}
+	c, err := d.Dial("tcp", net.JoinHostPort(to.ip, fmt.Sprint(to.opt.PeerPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+func connectReply(t *testing.T, c net.Conn, send string) wire.Message {
+	t.Helper()
+	if send != "" {
+		if _, err := io.WriteString(c, send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := wire.NewDecoder(c).Decode()
+	if err != nil {
+		t.Fatalf("no CONNECTREPLY: %v", err)
+	}
+	return m
+}
+
+// The "Bad input on 8085" list: each gets a clear answer and the daemon
+// keeps serving.
+func TestPeerPortBadInput(t *testing.T) {
+	srv, _, biancaT, ali, bianca := pair(t, transport.Plain)
+	srv.login("carol", "127.0.0.4", nil)
+	stillServes := func() {
+		t.Helper()
+		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		bianca.next(control.EventChatStart)
+		ali.must(control.Request{Op: control.OpEnd})
+		bianca.next(control.EventChatEnd)
+		ali.next(control.EventChatEnd)
+		bianca.waitState("logged-in")
+	}
+	t.Run("garbage", func(t *testing.T) {
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		m := connectReply(t, c, "\x16\x03\x01garbage\r\n")
+		if m.Status != wire.Refused || m.Reason != "malformed request" {
+			t.Fatalf("%+v", m)
+		}
+		stillServes()
+	})
+	t.Run("unknown initiator", func(t *testing.T) {
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"zed"}`)
+		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+			t.Fatalf("%+v", m)
+		}
+		stillServes()
+	})
+	t.Run("logged-out initiator", func(t *testing.T) {
+		srv.forget("carol")
+		defer srv.login("carol", "127.0.0.4", nil)
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
+		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+			t.Fatalf("%+v", m)
+		}
+	})
+	t.Run("address mismatch", func(t *testing.T) {
+		// carol at 127.0.0.4 claims to be ali (logged in at 127.0.0.2).
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		m := connectReply(t, c, `{"msgtype": "CONNECTREQ", "initiator": "Ali"}`)
+		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+			t.Fatalf("%+v", m)
+		}
+		stillServes()
+	})
+	t.Run("second CONNECTREQ while chatting", func(t *testing.T) {
+		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		bianca.next(control.EventChatStart)
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
+		if m.Status != wire.Refused || m.Reason != wire.ReasonBusy {
+			t.Fatalf("%+v", m)
+		}
+		ali.must(control.Request{Op: control.OpEnd})
+		bianca.next(control.EventChatEnd)
+		ali.next(control.EventChatEnd)
+		bianca.waitState("logged-in")
+	})
+	t.Run("silent peer", func(t *testing.T) {
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		start := time.Now()
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("silent peer got data")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("silent peer held for %s", d)
+		}
+		stillServes()
+	})
+	t.Run("peer vanishes mid-chat", func(t *testing.T) {
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		if m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`); m.Status != wire.Accepted {
+			t.Fatalf("%+v", m)
+		}
+		bianca.next(control.EventChatStart)
+		io.WriteString(c, "half a mess")
+		bianca.readText("half a mess")
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		bianca.next(control.EventChatEnd)
+		bianca.waitState("logged-in")
+		stillServes()
+	})
+	t.Run("escape sequences", func(t *testing.T) {
+		c := rawPeer(t, "127.0.0.4", biancaT)
+		connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
+		bianca.next(control.EventChatStart)
+		evil := "\x1b]0;pwned\x07\x1b[2J\x1b[H\x00\xff\xfe\r\x08 bell\x07"
+		io.WriteString(c, evil)
+		got := bianca.readText("bell")
+		if !strings.Contains(got, "\x1b]0;pwned\x07\x1b[2J") {
+			t.Fatalf("escape sequences altered by the daemon: %q", got)
+		}
+		c.Close()
+		bianca.next(control.EventChatEnd)
+		stillServes()
+	})
+}
+
+// 10 MB in one burst: everything arrives in order, the daemon keeps
+// answering other clients while the owner reads slowly, and the relay is
+// paced by the reader instead of buffering the flood.
+func TestFlood(t *testing.T) {
+	srv, _, biancaT, _, bianca := pair(t, transport.Plain)
+	srv.login("carol", "127.0.0.4", nil)
+	c := rawPeer(t, "127.0.0.4", biancaT)
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+	connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
+	bianca.next(control.EventChatStart)
+	const total = 10 << 20
+	pattern := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; i < total/len(pattern); i++ {
+			if _, err := c.Write(pattern); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- c.(*net.TCPConn).CloseWrite()
+	}()
+	// While bianca's client is not reading, the daemon still answers.
+	time.Sleep(200 * time.Millisecond)
+	other := attach(t, biancaT.sock)
+	start := time.Now()
+	if st := other.state(); st != "chatting" {
+		t.Fatalf("state %s", st)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("status took %s during a flood", d)
+	}
+	select {
+	case err := <-sent:
+		t.Fatalf("the whole flood was accepted while nobody read it (err %v): no backpressure", err)
+	default:
+	}
+	n := 0
+	for n < total {
+		ev := bianca.next(control.EventLine)
+		for i := 0; i < len(ev.Text); i++ {
+			if ev.Text[i] != "0123456789abcdef"[(n+i)%16] {
+				t.Fatalf("byte %d out of order", n+i)
+			}
+		}
+		n += len(ev.Text)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	bianca.next(control.EventChatEnd)
+}
+
+func TestOwnerDisconnectsMidChat(t *testing.T) {
+	_, _, biancaT, ali, bianca := pair(t, transport.Plain)
+	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.next(control.EventChatStart)
+	bianca.c.Close()
+	ali.next(control.EventChatEnd)
+	ali.waitState("logged-in")
+	watcher := attach(t, biancaT.sock)
+	watcher.waitState("logged-in")
+}
+
+func TestSecureImpersonation(t *testing.T) {
+	srv, aliT, biancaT, ali, bianca := pair(t, transport.Secure)
+	t.Run("callee checks the initiator's key", func(t *testing.T) {
+		other, _ := transport.GenerateIdentity()
+		srv.mu.Lock()
+		srv.keyFor["ali"] = other.Public // the directory holds another key for ali
+		srv.mu.Unlock()
+		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
+		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
+		msg := ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
+		if !strings.Contains(msg, wire.ReasonMismatch) {
+			t.Fatal(msg)
+		}
+	})
+	t.Run("initiator checks the callee's key", func(t *testing.T) {
+		other, _ := transport.GenerateIdentity()
+		srv.mu.Lock()
+		srv.keyFor["bianca"] = other.Public
+		srv.mu.Unlock()
+		defer func() { srv.mu.Lock(); delete(srv.keyFor, "bianca"); srv.mu.Unlock() }()
+		msg := ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
+		if !strings.Contains(msg, "impersonating") {
+			t.Fatal(msg)
+		}
+		ali.waitState("logged-in")
+	})
+	t.Run("third terminal claims to be ali", func(t *testing.T) {
+		carolT := newTerm(t, srv, transport.Secure, "127.0.0.4", biancaT.opt.PeerPort)
+		carol := attach(t, carolT.sock)
+		carol.logIn("carol", "1111")
+		// carol speaks TLS with her own key and claims to be ali.
+		raw := rawPeer(t, "127.0.0.4", biancaT)
+		conn, err := carolT.opt.Transport.Client(t.Context(), raw, transport.PinKey(biancaT.id.Public))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := connectReply(t, conn, `{"msgtype":"CONNECTREQ","initiator":"ali"}`)
+		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+			t.Fatalf("%+v", m)
+		}
+	})
+	t.Run("changed key warns", func(t *testing.T) {
+		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		if ev := bianca.next(control.EventChatStart); ev.Warning != "" {
+			t.Fatalf("first chat warns: %q", ev.Warning)
+		}
+		ali.must(control.Request{Op: control.OpEnd})
+		bianca.next(control.EventChatEnd)
+		ali.next(control.EventChatEnd)
+		bianca.waitState("logged-in")
+		// ali's terminal gets a new key and logs in again.
+		newID, _ := transport.GenerateIdentity()
+		aliT.opt.Transport.Identity = newID
+		aliT.dir.key = newID.Public
+		srv.login("ali", "127.0.0.2", newID.Public)
+		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		ev := bianca.next(control.EventChatStart)
+		if !strings.Contains(ev.Warning, "ali's key has changed") {
+			t.Fatalf("warning %q", ev.Warning)
+		}
+		v := bianca.must(control.Request{Op: control.OpVerify, UserID: "ali"})
+		if v.SafetyCode != ev.SafetyCode || v.SafetyCode != transport.SafetyCode(newID.Public, biancaT.id.Public) {
+			t.Fatalf("verify %+v", v)
+		}
+	})
+}
+
+func TestLoginFailures(t *testing.T) {
+	leaktest.Check(t)
+	srv := newFakeServer()
+	port := freePort(t, "127.0.0.2")
+	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port)
+	u := attach(t, tm.sock)
+	login := func(digits string) control.Reply {
+		u.must(control.Request{Op: control.OpLogin, UserID: "ali"})
+		u.next(control.EventPasscode)
+		for _, k := range digits {
+			u.must(control.Request{Op: control.OpKey, Key: string(k)})
+		}
+		return u.next(control.EventLogin)
+	}
+	if ev := login("9999A"); ev.OK || ev.Code != control.CodeRefused {
+		t.Fatalf("%+v", ev)
+	}
+	if ev := login("12C"); ev.OK || ev.Code != control.CodeCancelled {
+		t.Fatalf("%+v", ev)
+	}
+	srv.authErr = fmt.Errorf("%w: no answer from the server", directory.ErrUnreachable)
+	if ev := login("1234A"); ev.OK || ev.Code != control.CodeUnreachable {
+		t.Fatalf("%+v", ev)
+	}
+	srv.authErr = fmt.Errorf("%w: remove its line from known_hosts", directory.ErrKeyChanged)
+	if ev := login("1234A"); ev.OK || ev.Code != control.CodeKeyChanged || !strings.Contains(ev.Error, "known_hosts") {
+		t.Fatalf("%+v", ev)
+	}
+	srv.authErr = nil
+	u.refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeState)
+	u.refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeUsage)
+	u.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeState)
+	u.refused(control.Request{Op: control.OpLogout}, control.CodeState)
+	// Logout during passcode entry abandons it.
+	u.must(control.Request{Op: control.OpLogin, UserID: "ali"})
+	u.next(control.EventPasscode)
+	u.must(control.Request{Op: control.OpLogout})
+	if ev := u.next(control.EventLogin); ev.Code != control.CodeCancelled {
+		t.Fatalf("%+v", ev)
+	}
+	u.logIn("ali", "1234")
+	u.must(control.Request{Op: control.OpLogout})
+	u.next(control.EventLoggedOut)
+	if _, ok := srv.logins["ali"]; ok {
+		t.Fatal("logout not sent to the server")
+	}
+}
+
+func TestKeyWithoutConsole(t *testing.T) {
+	leaktest.Check(t)
+	port := freePort(t, "127.0.0.2")
+	tm := newTerm(t, newFakeServer(), transport.Plain, "127.0.0.2", port, func(o *Options) {
+		o.Keypad = &fakeKeypad{console: false}
+	})
+	u := attach(t, tm.sock)
+	msg := u.refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoConsole)
+	if !strings.Contains(msg, "--keypad console") {
+		t.Fatal(msg)
+	}
+}
+
+func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
+	leaktest.Check(t)
+	srv := newFakeServer()
+	port := freePort(t, "127.0.0.2")
+	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port, func(o *Options) { o.Keepalive = 50 * time.Millisecond })
+	u := attach(t, tm.sock)
+	u.logIn("ali", "1234")
+	time.Sleep(150 * time.Millisecond) // a few keepalives while known
+	if u.state() != "logged-in" {
+		t.Fatal("keepalive logged us out while the server knows us")
+	}
+	srv.forget("ali")
+	ev := u.next(control.EventLoggedOut)
+	if !strings.Contains(ev.Error, "log in again") {
+		t.Fatalf("%+v", ev)
+	}
+	u.waitState("logged-out")
+}
+
+func TestStateEventsReachEveryClient(t *testing.T) {
+	_, _, _, ali, _ := pair(t, transport.Plain)
+	var states []string
+	for _, ev := range ali.ev {
+		if ev.Event == control.EventState {
+			states = append(states, ev.State)
+		}
+	}
+	want := []string{"reading-passcode", "authenticating", "logged-in"}
+	if strings.Join(states, ",") != strings.Join(want, ",") {
+		t.Fatalf("state events %v, want %v", states, want)
+	}
+}
+
+func TestShutdownEndsChatPolitely(t *testing.T) {
+	leaktest.Check(t)
+	srv := newFakeServer()
+	port := freePort(t, "127.0.0.2", "127.0.0.3")
+	aliT := newTerm(t, srv, transport.Plain, "127.0.0.2", port)
+	biancaT := newTerm(t, srv, transport.Plain, "127.0.0.3", port)
+	ali, bianca := attach(t, aliT.sock), attach(t, biancaT.sock)
+	ali.logIn("ali", "1234")
+	bianca.logIn("bianca", "5678")
+	bianca.must(control.Request{Op: control.OpWait})
+	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.next(control.EventChatStart)
+	ctx, cancel := contextWithTimeout(5 * time.Second)
+	defer cancel()
+	aliT.Shutdown(ctx)
+	if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
+		t.Fatalf("chat ended with %q, want a clean end", ev.Error)
+	}
+	if _, ok := srv.logins["ali"]; ok {
+		t.Fatal("shutdown did not log out")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var _ = errors.New

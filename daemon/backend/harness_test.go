@@ -1,0 +1,228 @@
+package backend
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/controlsock"
+	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/credential"
+	"github.com/pi2pi/pi2pi/internal/transport"
+)
+
+// fakeServer is an in-memory directory shared by the terminals of a test.
+type fakeServer struct {
+	mu       sync.Mutex
+	passcode map[string]string
+	logins   map[string]fakeLogin
+	authErr  error // when set, Auth fails with it
+	// keyFor overrides the key handed out for a user (impersonation tests).
+	keyFor map[string]ed25519.PublicKey
+}
+
+type fakeLogin struct {
+	ip  string
+	key ed25519.PublicKey
+}
+
+func newFakeServer() *fakeServer {
+	return &fakeServer{passcode: map[string]string{"ali": "1234", "bianca": "5678", "carol": "1111"},
+		logins: map[string]fakeLogin{}, keyFor: map[string]ed25519.PublicKey{}}
+}
+
+func (s *fakeServer) forget(user string) { s.mu.Lock(); delete(s.logins, user); s.mu.Unlock() }
+
+// login records user as logged in from ip, as the real server does on GRANTED.
+func (s *fakeServer) login(user, ip string, key ed25519.PublicKey) {
+	s.mu.Lock()
+	s.logins[user] = fakeLogin{ip, key}
+	s.mu.Unlock()
+}
+
+// fakeDir is one terminal's view of the fake server: it knows the
+// terminal's IP and key as a real server learns them from the connection.
+type fakeDir struct {
+	s   *fakeServer
+	ip  string
+	key ed25519.PublicKey
+}
+
+func (d *fakeDir) Auth(ctx context.Context, user, cred string) error {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	if d.s.authErr != nil {
+		return d.s.authErr
+	}
+	if cred != credential.FromDigits(user, []byte(d.s.passcode[user])) {
+		return directory.ErrRefused
+	}
+	d.s.logins[user] = fakeLogin{d.ip, d.key}
+	return nil
+}
+
+func (d *fakeDir) Lookup(ctx context.Context, self, target string) (directory.Entry, error) {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	me, ok := d.s.logins[self]
+	t, ok2 := d.s.logins[target]
+	if !ok || !ok2 || me.ip != d.ip {
+		return directory.Entry{}, fmt.Errorf("%s is %w", target, directory.ErrNotFound)
+	}
+	key := t.key
+	if k, ok := d.s.keyFor[target]; ok {
+		key = k
+	}
+	e := directory.Entry{UserID: target, Address: t.ip, Key: key}
+	if key != nil {
+		e.KeyText = transport.KeyString(key)
+	}
+	return e, nil
+}
+
+func (d *fakeDir) Logout(ctx context.Context, user string) error {
+	d.s.forget(user)
+	return nil
+}
+
+// fakeKeypad is a console keypad fed by Press.
+type fakeKeypad struct {
+	console bool
+	mu      sync.Mutex
+	keys    chan string
+}
+
+func (k *fakeKeypad) Kind() string {
+	if k.console {
+		return "console"
+	}
+	return "rpio"
+}
+
+func (k *fakeKeypad) ReadPasscode(ctx context.Context, started func()) ([]byte, error) {
+	ch := make(chan string, 64)
+	k.mu.Lock()
+	k.keys = ch
+	k.mu.Unlock()
+	defer func() { k.mu.Lock(); k.keys = nil; k.mu.Unlock() }()
+	started()
+	var digits []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case key := <-ch:
+			switch key {
+			case "A":
+				return digits, nil
+			case "C":
+				return nil, errors.New("keypad: passcode entry cancelled")
+			default:
+				digits = append(digits, key...)
+			}
+		}
+	}
+}
+
+func (k *fakeKeypad) Press(key string) error {
+	if !k.console {
+		return ErrNoConsole
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys == nil {
+		return errors.New("keypad: no passcode entry in progress")
+	}
+	k.keys <- key
+	return nil
+}
+
+// term is one in-process terminal with its listeners.
+type term struct {
+	*Terminal
+	ip, sock string
+	id       *transport.Identity
+	dir      *fakeDir
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("PI2PI_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("test", t.Name())
+	}
+	return quiet
+}
+
+// newTerm starts a terminal on ip:port talking to srv.
+func newTerm(t *testing.T, srv *fakeServer, mode transport.Mode, ip string, port int, tweak ...func(*Options)) *term {
+	t.Helper()
+	id, err := transport.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tc := &transport.Config{Mode: mode, LocalIP: mustAddr(ip)}
+	var key ed25519.PublicKey
+	if mode == transport.Secure {
+		tc.Identity = id
+		key = id.Public
+	}
+	fd := &fakeDir{s: srv, ip: ip, key: key}
+	opt := Options{Directory: fd, Transport: tc, Keypad: &fakeKeypad{console: true}, PeerPort: port,
+		Timeout: 2 * time.Second, PeersFile: filepath.Join(dir, "peers"), Log: testLogger(t),
+		Info: control.Status{Security: string(mode)}}
+	for _, f := range tweak {
+		f(&opt)
+	}
+	tm := &term{Terminal: New(opt), ip: ip, sock: filepath.Join(dir, "control.sock"), id: id, dir: fd}
+	pl, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := net.Listen("unix", tm.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &controlsock.Server{Handler: tm.Terminal, Daemon: "test", Log: testLogger(t)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = tm.ServePeers(pl) }()
+	go func() { defer wg.Done(); _ = cs.Serve(cl) }()
+	t.Cleanup(func() {
+		pl.Close()
+		cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tm.Shutdown(ctx)
+		cs.Close()
+		wg.Wait()
+	})
+	return tm
+}
+
+// pair starts ali on 127.0.0.2 and bianca on 127.0.0.3, both logged in,
+// bianca waiting for a chat.
+func pair(t *testing.T, mode transport.Mode) (srv *fakeServer, aliT, biancaT *term, ali, bianca *user) {
+	leaktest.Check(t)
+	srv = newFakeServer()
+	port := freePort(t, "127.0.0.2", "127.0.0.3")
+	aliT = newTerm(t, srv, mode, "127.0.0.2", port)
+	biancaT = newTerm(t, srv, mode, "127.0.0.3", port)
+	ali, bianca = attach(t, aliT.sock), attach(t, biancaT.sock)
+	ali.logIn("ali", "1234")
+	bianca.logIn("bianca", "5678")
+	bianca.must(control.Request{Op: control.OpWait})
+	return
+}
