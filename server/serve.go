@@ -117,6 +117,8 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Loading a large state leaves garbage behind: give it back now.
+	debug.FreeOSMemory()
 	l, err := listener(*listen)
 	if err != nil {
 		return err

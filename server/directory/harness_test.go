@@ -61,7 +61,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 var passcodes = map[string]string{"ali": "1234", "bianca": "5678"}
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	addr     string
 	mode     transport.Mode
 	dir      *Directory
@@ -92,7 +92,7 @@ type harnessOpts struct {
 var cheapParams = userstore.Params{Memory: userstore.DefaultParams.Memory, Time: userstore.DefaultParams.Time, Threads: 1}
 
 // startServer runs a directory on 127.0.0.1 with users ali and bianca.
-func startServer(t *testing.T, o harnessOpts) *harness {
+func startServer(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	if o.mode == "" {
 		o.mode = transport.Plain
@@ -272,4 +272,8 @@ func (tm *terminal) login(user, digits string) wire.Message {
 
 func (tm *terminal) lookup(user, target string) wire.Message {
 	return tm.send(wire.Message{Type: wire.LookupReq, UserID: user, Lookup: target})
+}
+
+func credentialOf(user string) string {
+	return credential.FromDigits(user, []byte(passcodes[user]))
 }
