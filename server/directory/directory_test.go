@@ -80,7 +80,9 @@ func TestPlainClientOnSecureServerIsRefusedAndLogged(t *testing.T) {
 	if _, err := wire.NewDecoder(c).Next(); err == nil {
 		t.Fatal("a secure server answered a plain-text request")
 	}
-	waitFor(t, func() bool { return bytes.Contains([]byte(h.logs.String()), []byte("refused a plain-text client on a secure server")) })
+	waitFor(t, func() bool {
+		return bytes.Contains([]byte(h.logs.String()), []byte("refused a plain-text client on a secure server"))
+	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {

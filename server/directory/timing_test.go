@@ -80,4 +80,3 @@ func TestRefusalTimingIsUniform(t *testing.T) {
 		}
 	}
 }
-
