@@ -83,6 +83,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "pi2pi-server: %v\n\n%s", err, usage)
@@ -129,5 +130,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // run prints the one usage text
 	return fs
 }
