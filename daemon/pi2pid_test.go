@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,6 +374,33 @@ func TestMissingServerExits2(t *testing.T) {
 	}
 }
 
-// scanLines is used by tests that read a process's output line by line.
-var _ = bufio.NewScanner
-var _ = io.Discard
+// SIGTERM mid-chat: the peer sees a clean end, the daemon exits 0.
+func TestSIGTERMEndsChatPolitely(t *testing.T) {
+	srv := startServer(t, "secure", map[string]string{"ali": "1234", "bianca": "5678"})
+	port := freePort(t, "127.0.0.2", "127.0.0.3")
+	aliD := startDaemon(t, srv.addr, "127.0.0.2", port, "secure")
+	biancaD := startDaemon(t, srv.addr, "127.0.0.3", port, "secure")
+	ali, bianca := attach(t, aliD.socket), attach(t, biancaD.socket)
+	ali.logIn("ali", "1234")
+	bianca.logIn("bianca", "5678")
+	bianca.must(control.Request{Op: control.OpWait})
+	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.next(control.EventChatStart)
+	if err := aliD.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
+		t.Fatalf("bianca's chat ended with %q, want a clean end", ev.Error)
+	}
+	select {
+	case <-aliD.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pi2pid did not exit after SIGTERM")
+	}
+	if code := aliD.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if !strings.Contains(aliD.Logs(), "stopped") {
+		t.Fatalf("logs:\n%s", aliD.Logs())
+	}
+}

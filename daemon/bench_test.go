@@ -1,0 +1,193 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+// Benchmarks of the built binaries against a real pi2pi-server on
+// loopback. Run them bounded, e.g.:
+//
+//	go test -run '^$' -bench . -benchtime 200x ./daemon/
+
+// chatPair starts a server and two logged-in daemons; bianca waits.
+func chatPair(b *testing.B, mode string) (ali, bianca *user) {
+	srv := startServer(b, mode, map[string]string{"ali": "1234", "bianca": "5678"})
+	port := freePort(b, "127.0.0.2", "127.0.0.3")
+	aliD := startDaemon(b, srv.addr, "127.0.0.2", port, mode)
+	biancaD := startDaemon(b, srv.addr, "127.0.0.3", port, mode)
+	ali, bianca = attach(b, aliD.socket), attach(b, biancaD.socket)
+	ali.logIn("ali", "1234")
+	bianca.logIn("bianca", "5678")
+	bianca.must(control.Request{Op: control.OpWait})
+	return ali, bianca
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	return d[int(float64(len(d)-1)*p)]
+}
+
+// BenchmarkChatSetup: chat request until both sides are chatting.
+func BenchmarkChatSetup(b *testing.B) {
+	for _, mode := range []string{"plain", "secure"} {
+		b.Run(mode, func(b *testing.B) {
+			ali, bianca := chatPair(b, mode)
+			var d []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+				bianca.next(control.EventChatStart)
+				d = append(d, time.Since(start))
+				b.StopTimer()
+				ali.must(control.Request{Op: control.OpEnd})
+				bianca.next(control.EventChatEnd)
+				ali.next(control.EventChatEnd)
+				for bianca.must(control.Request{Op: control.OpStatus}).Status.State != "logged-in" {
+					time.Sleep(time.Millisecond)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(percentile(d, 0.5).Microseconds())/1000, "ms-p50")
+			b.ReportMetric(float64(percentile(d, 0.99).Microseconds())/1000, "ms-p99")
+		})
+	}
+}
+
+// BenchmarkChatLine: one line from ali's control client to bianca's.
+func BenchmarkChatLine(b *testing.B) {
+	for _, mode := range []string{"plain", "secure"} {
+		b.Run(mode, func(b *testing.B) {
+			ali, bianca := chatPair(b, mode)
+			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			bianca.next(control.EventChatStart)
+			var d []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				if err := ali.c.Send(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"}); err != nil {
+					b.Fatal(err)
+				}
+				bianca.readText("\n")
+				d = append(d, time.Since(start))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(percentile(d, 0.5).Microseconds()), "us-p50")
+			b.ReportMetric(float64(percentile(d, 0.99).Microseconds()), "us-p99")
+		})
+	}
+}
+
+// BenchmarkBulk: throughput of 64 KiB chunks from one control client to the
+// other through both daemons.
+func BenchmarkBulk(b *testing.B) {
+	for _, mode := range []string{"plain", "secure"} {
+		b.Run(mode, func(b *testing.B) {
+			ali, bianca := chatPair(b, mode)
+			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			bianca.next(control.EventChatStart)
+			chunk := strings.Repeat("x", 64<<10)
+			b.SetBytes(int64(len(chunk)))
+			done := make(chan int)
+			go func() {
+				n := 0
+				for n < b.N*len(chunk) {
+					ev, ok := <-bianca.c.Events()
+					if !ok {
+						break
+					}
+					n += len(ev.Text)
+				}
+				done <- n
+			}()
+			b.ResetTimer()
+			for range b.N {
+				if err := ali.c.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if n := <-done; n != b.N*len(chunk) {
+				b.Fatalf("received %d bytes", n)
+			}
+		})
+	}
+}
+
+// BenchmarkIdle measures an idle, logged-in-less pi2pid: resident memory,
+// wake-ups per second (context switches of all its threads) and the size of
+// the stripped binary.
+func BenchmarkIdle(b *testing.B) {
+	dir := b.TempDir()
+	stripped := filepath.Join(dir, "pi2pid")
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", stripped, ".").CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	fi, err := os.Stat(stripped)
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := freePort(b, "127.0.0.2")
+	d := startDaemon(b, "127.0.0.1:1", "127.0.0.2", port, "secure")
+	pid := d.cmd.Process.Pid
+	time.Sleep(500 * time.Millisecond) // let start-up settle
+	b.ResetTimer()
+	var rss, wakeups float64
+	for range b.N {
+		before := switches(b, pid)
+		time.Sleep(time.Second)
+		wakeups = float64(switches(b, pid) - before)
+		rss = float64(vmRSS(b, pid))
+	}
+	b.StopTimer()
+	b.ReportMetric(rss/1024, "MiB-RSS")
+	b.ReportMetric(wakeups, "wakeups/s")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-stripped")
+}
+
+// switches sums the voluntary and involuntary context switches of every
+// thread of pid.
+func switches(b *testing.B, pid int) int {
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/status")
+	if err != nil || len(tasks) == 0 {
+		b.Fatalf("reading /proc: %v", err)
+	}
+	n := 0
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // thread exited
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				x, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += x
+			}
+		}
+	}
+	return n
+}
+
+// vmRSS returns the resident set of pid in KiB.
+func vmRSS(b *testing.B, pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			x, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return x
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
