@@ -30,7 +30,10 @@ func startPythonServer(t testing.TB, args ...string) *pyServer {
 	needPython(t)
 	argv := append([]string{"python3", "-u", coursePeer, "server", "--listen", "127.0.0.1:0"}, args...)
 	p := startProc(t, "python server", false, argv...)
-	if err := p.waitFor("Server listening on", startTimeout); err != nil {
+	err := p.waitUntil(startTimeout, "its address", func(out string) bool {
+		return strings.Contains(out, "Server listening on") && addrRE.MatchString(out)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return &pyServer{addr: addrRE.FindString(p.Stdout()), p: p}
@@ -78,12 +81,12 @@ func TestInteropDaemonWithPythonServer(t *testing.T) {
 			roundTrip(t, ali, bianca)
 
 			// A wrong passcode is refused.
-			if out, code := ali.tryLogin("ali", "0000"); code != 1 {
+			carol := startTerminal(t, srv)
+			if out, code := carol.tryLogin("ali", "0000"); code != 1 {
 				t.Errorf("wrong passcode against the course server: exit %d:\n%s", code, out)
 			}
 			// NOTFOUND with "location": calling someone not logged in fails
 			// cleanly.
-			ali.login("ali")
 			if out := ali.refusedCall("nobody"); strings.Contains(out, established) {
 				t.Errorf("calling an unknown user connected:\n%s", out)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
@@ -123,7 +124,7 @@ func TestImpersonationThirdTerminal(t *testing.T) {
 			ali.login("ali")
 			bianca.login("bianca")
 			carol.login("carol")
-			in := bianca.answer()
+			in := attach(t, bianca)
 			id := terminalIdentity(t, carol)
 			for _, claim := range []string{"ali", "Ali", "ALI"} {
 				status, err := claimToBe(mode, carol.ip, bianca.listenAddr(), id, claim)
@@ -137,9 +138,9 @@ func TestImpersonationThirdTerminal(t *testing.T) {
 			if status, err := claimToBe(mode, carol.ip, bianca.listenAddr(), id, "carol"); status != wire.Accepted {
 				t.Errorf("carol as herself: status %q, %v; want ACCEPTED", status, err)
 			}
-			in.expect(received("carol"))
-			if strings.Contains(in.p.Output(), received("ali")) {
-				t.Errorf("bianca was shown a chat from ali:\n%s", in.p.Output())
+			ev, ok := in.next(control.EventChatStart, stepTimeout)
+			if !ok || ev.Peer != "carol" {
+				t.Errorf("bianca's first chat: %+v, want one from carol (and none from \"ali\")", ev)
 			}
 		})
 	}
@@ -154,7 +155,7 @@ func TestImpersonationWrongKey(t *testing.T) {
 	ali, bianca := startTerminal(t, srv), startTerminal(t, srv)
 	ali.login("ali")
 	bianca.login("bianca")
-	in := bianca.answer()
+	in := attach(t, bianca)
 	stranger, err := transport.GenerateIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -164,14 +165,16 @@ func TestImpersonationWrongKey(t *testing.T) {
 	} else {
 		t.Logf("stranger as ali: status %q, %v", status, err)
 	}
-	if strings.Contains(in.p.Output(), "Connection received") {
-		t.Fatalf("bianca was shown a chat:\n%s", in.p.Output())
+	if ev, ok := in.next(control.EventChatStart, 200*time.Millisecond); ok {
+		t.Fatalf("bianca was handed a chat: %+v", ev)
 	}
 	// The control: ali's real key from ali's address is accepted.
 	if status, err := claimToBe("secure", ali.ip, bianca.listenAddr(), terminalIdentity(t, ali), "ali"); status != wire.Accepted {
 		t.Fatalf("ali's real key from ali's address: status %q, %v; want ACCEPTED", status, err)
 	}
-	in.expect(received("ali"))
+	if ev, ok := in.next(control.EventChatStart, stepTimeout); !ok || ev.Peer != "ali" {
+		t.Fatalf("bianca's chat: %+v, want one from ali", ev)
+	}
 }
 
 // TestMITMServerHop: a man in the middle with its own keys between ali and
@@ -185,6 +188,11 @@ func TestMITMServerHop(t *testing.T) {
 	// Pinned on first use, through the proxy while it is honest.
 	tofu := startTerminal(t, srv, viaServer(px.addr()))
 	tofu.login("ali")
+	tofu.logout()
+	if err := px.settle(stepTimeout); err != nil {
+		t.Fatal(err)
+	}
+	px.forget() // what the honest relay saw
 	px.mitm.Store(true)
 	out, code := tofu.tryLogin("ali", passcodes["ali"])
 	if code == 0 || strings.Contains(out, "Logged in.") {
@@ -206,7 +214,7 @@ func TestMITMServerHop(t *testing.T) {
 	for _, r := range px.recordings() {
 		up, down, _ := r.snapshot()
 		if len(up)+len(down) > 0 {
-			t.Errorf("the man in the middle read %d bytes of clear text: %q", len(up)+len(down), up)
+			t.Errorf("the man in the middle read %d bytes of clear text: %.200q", len(up)+len(down), up)
 		}
 	}
 	// No one got logged in through him.
@@ -244,7 +252,7 @@ func TestMITMPeerHop(t *testing.T) {
 	}
 	for _, r := range px.recordings() {
 		if up, _, _ := r.snapshot(); len(up) > 0 {
-			t.Errorf("the man in the middle read clear text from ali: %q", up)
+			t.Errorf("the man in the middle read clear text from ali: %.200q", up)
 		}
 	}
 	in.p.stop()
@@ -328,13 +336,12 @@ func TestReplay(t *testing.T) {
 		t.Errorf("a replayed login put ali back in the directory: %+v", rep)
 	}
 
-	in := cs.bianca.answer()
+	in := attach(t, cs.bianca)
 	for _, r := range chats {
 		replay(cs.bianca.listenAddr(), r)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if strings.Contains(in.p.Output(), "Connection received") {
-		t.Errorf("a replayed chat connection reached bianca:\n%s", in.p.Output())
+	if ev, ok := in.next(control.EventChatStart, 300*time.Millisecond); ok {
+		t.Errorf("a replayed chat connection reached bianca: %+v", ev)
 	}
 }
 

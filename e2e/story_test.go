@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"strings"
+
+	"github.com/pi2pi/pi2pi/internal/wire"
 	"testing"
 	"time"
 )
@@ -138,24 +140,35 @@ func TestThreeTerminals(t *testing.T) {
 }
 
 // TestSessionTimeout: a login the server has not heard from for longer than
-// --session-timeout is forgotten; logging in again brings it back.
+// --session-timeout is forgotten, and the user logs in again; a terminal
+// whose keepalive is shorter than the timeout stays logged in.
 func TestSessionTimeout(t *testing.T) {
 	t.Parallel()
-	const timeout = 2 * time.Second
-	srv := startServer(t, "secure", []string{"ali", "bianca"}, withServerArgs("--session-timeout", timeout.String()))
+	const timeout = 3 * time.Second
+	srv := startServer(t, "secure", []string{"ali", "bianca", "carol"}, withServerArgs("--session-timeout", timeout.String()))
 	ali, bianca := startTerminal(t, srv), startTerminal(t, srv)
+	carol := startTerminal(t, srv, withDaemonArgs("--keepalive", "1s"))
 	ali.login("ali")
 	bianca.login("bianca")
+	carol.login("carol")
 	time.Sleep(timeout + 1500*time.Millisecond)
 
-	bianca.answer()
+	attach(t, bianca)
 	out := ali.refusedCall("bianca")
 	if strings.Contains(out, established) {
 		t.Fatalf("a call after the sessions timed out connected:\n%s", out)
 	}
-	ali.login("ali")
-	bianca.login("bianca")
+	// Carol's keepalive kept her in the directory.
+	if rep := directLookup(t, srv, carol, "carol"); rep.Status != wire.Success {
+		t.Errorf("carol, with a 1s keepalive, was dropped: %+v", rep)
+	}
+	for _, tm := range []*terminal{ali, bianca} {
+		user := tm.user
+		tm.ctl("", "logout") // may fail: the server already forgot us
+		tm.login(user)
+	}
 	roundTrip(t, ali, bianca)
+	roundTrip(t, carol, ali)
 }
 
 // TestServerRestartDuringChat: once two terminals chat, the server is idle;
@@ -223,4 +236,21 @@ func TestWrongPasscode(t *testing.T) {
 		t.Errorf("the passcode appears in pi2pictl's output:\n%s", out)
 	}
 	ali.login("ali")
+}
+
+// TestLoginFromPipe: the scripted form of the contract,
+// `printf 'ali\n1234\n' | pi2pictl login`, with both answers already in
+// the pipe before pi2pictl asks for them. Repeated, since a line read
+// early must not be lost.
+func TestLoginFromPipe(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "plain", []string{"ali"})
+	ali := startTerminal(t, srv)
+	for i := range 5 {
+		out, errOut, code := ali.ctl("ali\n"+passcodes["ali"]+"\n", "login")
+		if code != 0 || !strings.Contains(out, "Logged in.") {
+			t.Fatalf("try %d: printf 'ali\\n%s\\n' | pi2pictl login: exit %d\n%s%s", i, passcodes["ali"], code, out, errOut)
+		}
+		ali.logout()
+	}
 }

@@ -364,11 +364,23 @@ func (tm *terminal) ctl(stdin string, args ...string) (stdout, stderr string, co
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-// tryLogin logs user in with digits on the console keypad.
+// tryLogin logs user in with digits on the console keypad, typing each
+// answer once pi2pictl asks for it, as a person would.
 func (tm *terminal) tryLogin(user, digits string) (out string, code int) {
 	tm.t.Helper()
-	stdout, stderr, code := tm.ctl(user+"\n"+digits+"\n", "login")
-	return stdout + stderr, code
+	p := startProc(tm.t, "pi2pictl login@"+tm.ip, true, ctlBin, "--socket", tm.sock, "login")
+	if p.waitFor("Login:", stepTimeout) == nil {
+		p.write(user + "\n")
+		if p.waitFor("Enter passcode", stepTimeout) == nil {
+			p.write(digits + "\n")
+		}
+	}
+	p.closeStdin()
+	code, err := p.wait(30 * time.Second)
+	if err != nil {
+		tm.t.Fatalf("pi2pictl login: %v\n%s", err, p.Output())
+	}
+	return p.Output(), code
 }
 
 // login logs user in with the right passcode and fails the test otherwise.
@@ -412,6 +424,65 @@ func (tm *terminal) status() control.Status {
 func (tm *terminal) identityFile() string { return filepath.Join(tm.stateDir, "identity.key") }
 
 // --------------------------------------------------------------------- chat
+
+// attachedReceiver is a control connection attached to take incoming chats
+// (what `pi2pictl wait` does), for tests that must know it is attached
+// before anyone calls.
+type attachedReceiver struct {
+	t testing.TB
+	c *control.Client
+}
+
+// attach connects to the terminal's control socket and attaches.
+func attach(t testing.TB, tm *terminal) *attachedReceiver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	c, err := control.Dial(ctx, tm.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := &attachedReceiver{t: t, c: c}
+	r.wait()
+	return r
+}
+
+// wait attaches for the next chat.
+func (r *attachedReceiver) wait() {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	if _, err := r.c.Call(ctx, control.Request{Op: control.OpWait}); err != nil {
+		r.t.Fatalf("wait: %v", err)
+	}
+}
+
+// next returns the next event named name, or false after timeout.
+func (r *attachedReceiver) next(name string, timeout time.Duration) (control.Reply, bool) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-r.c.Events():
+			if !ok {
+				return control.Reply{}, false
+			}
+			if ev.Event == name {
+				return ev, true
+			}
+		case <-deadline:
+			return control.Reply{}, false
+		}
+	}
+}
+
+// ended waits for the chat to end.
+func (r *attachedReceiver) ended() {
+	r.t.Helper()
+	if _, ok := r.next(control.EventChatEnd, stepTimeout); !ok {
+		r.t.Fatal("no chat-end event")
+	}
+}
 
 // chatSession is one pi2pictl chat or wait, fed line by line.
 type chatSession struct {

@@ -35,7 +35,9 @@ import threading
 
 
 def say(*args):
-    print(*args, flush=True)
+    # One write per line, so that a reader never sees half of it.
+    sys.stdout.write(" ".join(str(a) for a in args) + "\n")
+    sys.stdout.flush()
 
 
 def split_addr(s, default_port):
