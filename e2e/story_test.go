@@ -153,11 +153,12 @@ func TestSessionTimeout(t *testing.T) {
 	carol.login("carol")
 	time.Sleep(timeout + 1500*time.Millisecond)
 
-	attach(t, bianca)
+	watcher := attach(t, bianca)
 	out := ali.refusedCall("bianca")
 	if strings.Contains(out, established) {
 		t.Fatalf("a call after the sessions timed out connected:\n%s", out)
 	}
+	watcher.c.Close()
 	// Carol's keepalive kept her in the directory.
 	if rep := directLookup(t, srv, carol, "carol"); rep.Status != wire.Success {
 		t.Errorf("carol, with a 1s keepalive, was dropped: %+v", rep)
