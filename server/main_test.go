@@ -354,3 +354,40 @@ func TestSIGKILLKeepsUsersSessionsAndCounters(t *testing.T) {
 	}
 	t.Logf("%d users added, %d granted, %d with counted failures (%d checked)", len(added), len(granted), len(failures), checked)
 }
+
+func TestSIGHUPReloadsUsersKeepingSessions(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	pi2piServer(t, "1234\n", "user", "add", "ali", "--users", users, "--state-dir", dir)
+	s := start(t, "", "serve", "--users", users, "--state-dir", dir, "--security", "plain")
+	if st, err := login(s.addr, "127.0.0.2", "ali", "1234"); err != nil || st != wire.Granted {
+		t.Fatalf("login: %s %v", st, err)
+	}
+	pi2piServer(t, "5678\n", "user", "add", "bianca", "--users", users, "--state-dir", dir)
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && strings.Count(s.stderr.String(), "users file loaded") == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.stderr.String(), "users file loaded") || !strings.Contains(s.stderr.String(), "users=2") {
+		t.Fatalf("no reload logged:\n%s", s.stderr)
+	}
+	if st, _ := login(s.addr, "127.0.0.3", "bianca", "5678"); st != wire.Granted {
+		t.Fatalf("bianca after reload: %s", st)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := d.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	wire.Write(c, wire.Message{Type: wire.LookupReq, UserID: "ali", Lookup: "bianca"})
+	if m, err := wire.NewDecoder(c).Decode(); err != nil || m.Status != wire.Success || m.Address != "127.0.0.3" {
+		t.Fatalf("ali's session did not survive the reload: %+v %v", m, err)
+	}
+	if strings.Contains(s.stderr.String(), credential.FromDigits("ali", []byte("1234"))) {
+		t.Error("a passcode reached the log")
+	}
+}
