@@ -25,7 +25,11 @@ type fakeHandler struct {
 	handle       func(c *Conn, req control.Request) control.Reply
 }
 
-func (h *fakeHandler) Connected(c *Conn) { h.mu.Lock(); h.connected = append(h.connected, c); h.mu.Unlock() }
+func (h *fakeHandler) Connected(c *Conn) {
+	h.mu.Lock()
+	h.connected = append(h.connected, c)
+	h.mu.Unlock()
+}
 func (h *fakeHandler) Disconnected(*Conn) {
 	h.mu.Lock()
 	h.disconnected++

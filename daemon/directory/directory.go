@@ -53,7 +53,7 @@ var (
 // Client is the real Directory.
 type Client struct {
 	Addr      string
-	Transport *transport.Config   // mode, identity and source IP
+	Transport *transport.Config    // mode, identity and source IP
 	Verify    transport.VerifyFunc // server pin; required in secure mode
 	Timeout   time.Duration        // per request; 10s when zero
 }
