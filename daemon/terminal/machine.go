@@ -1,6 +1,7 @@
 package terminal
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -63,6 +64,8 @@ func (m *Machine) Transition(from, to State, l Labels) error {
 	if m.state != from || !Allowed(from, to) {
 		return &ErrTransition{Current: m.state, From: from, To: to}
 	}
+	// The log line names who was involved, even on the way out.
+	logUser, logPeer := m.user, m.peer
 	if l.UserID != "" {
 		m.user = l.UserID
 	}
@@ -77,8 +80,9 @@ func (m *Machine) Transition(from, to State, l Labels) error {
 	}
 	m.state = to
 	c := Change{From: from, To: to, UserID: m.user, Peer: m.peer}
+	logUser, logPeer = cmp.Or(c.UserID, logUser), cmp.Or(c.Peer, logPeer)
 	m.log.Info(fmt.Sprintf("state %s -> %s", from, to),
-		"USERID", c.UserID, "PEER", c.Peer, "STATE", to.String())
+		"USERID", logUser, "PEER", logPeer, "STATE", to.String())
 	if m.notify != nil {
 		m.notify(c)
 	}
