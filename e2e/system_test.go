@@ -365,7 +365,8 @@ func (tm *terminal) ctl(stdin string, args ...string) (stdout, stderr string, co
 }
 
 // tryLogin logs user in with digits on the console keypad, typing each
-// answer once pi2pictl asks for it, as a person would.
+// answer once pi2pictl asks for it, as a person would. Its input stays open
+// until it is done (TestLoginFromPipe covers the fully scripted form).
 func (tm *terminal) tryLogin(user, digits string) (out string, code int) {
 	tm.t.Helper()
 	p := startProc(tm.t, "pi2pictl login@"+tm.ip, true, ctlBin, "--socket", tm.sock, "login")
@@ -375,8 +376,7 @@ func (tm *terminal) tryLogin(user, digits string) (out string, code int) {
 			p.write(digits + "\n")
 		}
 	}
-	p.closeStdin()
-	code, err := p.wait(30 * time.Second)
+	code, err := p.wait(stepTimeout)
 	if err != nil {
 		tm.t.Fatalf("pi2pictl login: %v\n%s", err, p.Output())
 	}
