@@ -1,0 +1,89 @@
+package netserve
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/internal/transport"
+	"github.com/pi2pi/pi2pi/internal/wire"
+)
+
+func echoStatus(_ context.Context, p Peer, m wire.Message) (wire.Message, bool) {
+	if m.Type != wire.LookupReq {
+		return wire.Message{}, false
+	}
+	return wire.Message{Type: wire.LookupReply, Status: wire.NotFound, Address: p.IP.String()}, true
+}
+
+func serve(t *testing.T, lim Limits) (*Server, string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Transport: &transport.Config{Mode: transport.Plain}, Handler: HandlerFunc(echoStatus), Limits: lim}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, l); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, l.Addr().String()
+}
+
+func dialFrom(t *testing.T, ip, addr string) net.Conn {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+func TestPerAddressCap(t *testing.T) {
+	lim := DefaultLimits
+	lim.MaxConnsPerIP = 3
+	s, addr := serve(t, lim)
+	for i := 0; i < 3; i++ {
+		dialFrom(t, "127.0.0.2", addr)
+	}
+	for i := 0; i < 100 && s.Open() < 3; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	over := dialFrom(t, "127.0.0.2", addr)
+	if _, err := io.ReadAll(over); err != nil {
+		t.Fatalf("the 4th connection from one address was not closed at once: %v", err)
+	}
+	other := dialFrom(t, "127.0.0.3", addr)
+	io.WriteString(other, `{"msgtype":"LOOKUPREQ"}`)
+	m, err := wire.NewDecoder(other).Decode()
+	if err != nil || m.Address != "127.0.0.3" {
+		t.Fatalf("another address: %+v %v", m, err)
+	}
+}
+
+func TestShutdownClosesConnections(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{Transport: &transport.Config{Mode: transport.Plain}, Handler: HandlerFunc(echoStatus), Limits: DefaultLimits}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, l) }()
+	c := dialFrom(t, "127.0.0.2", l.Addr().String())
+	for i := 0; i < 100 && s.Open() < 1; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("connection not closed on shutdown: %v", err)
+	}
+}
