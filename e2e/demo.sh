@@ -90,10 +90,22 @@ for u in ali bianca; do
 $(cat "$RUN/$u.log")"
 done
 
-for u in ali bianca; do
-	printf '%s\n%s\n' "$u" "${PIN[$u]}" | "$BIN/pi2pictl" --socket "$RUN/$u.sock" login >"$RUN/$u.login" 2>&1 ||
-		die "$u could not log in: $(cat "$RUN/$u.login")"
-done
+# login USER: answer pi2pictl's questions as a person would, each once it
+# is asked.
+login() {
+	local u=$1 pid rc=0
+	mkfifo "$RUN/$u.login.in"
+	"$BIN/pi2pictl" --socket "$RUN/$u.sock" login <"$RUN/$u.login.in" >"$RUN/$u.login" 2>&1 &
+	pid=$!
+	exec 5>"$RUN/$u.login.in"
+	wait_for "$RUN/$u.login" "Login:" && echo "$u" >&5
+	wait_for "$RUN/$u.login" "Enter passcode" && echo "${PIN[$u]}" >&5
+	wait "$pid" || rc=$?
+	exec 5>&-
+	[ "$rc" = 0 ] || die "$u could not log in: $(cat "$RUN/$u.login")"
+}
+login ali
+login bianca
 
 # The round trip: bianca waits, ali calls; each types through a FIFO.
 mkfifo "$RUN/ali.in" "$RUN/bianca.in"
@@ -126,17 +138,20 @@ wait_for "$RUN/bianca.chat" "Connection ended" || true
 exec 4>&-
 wait "$APID" "$BPID" 2>/dev/null || true
 
-# Side by side, with what each user typed in italics' stead marked "> ".
+# Side by side; "> " marks what each user typed (the seeds' italics).
 {
-	echo "ali@${IP[ali]} (typed: > Hello, are you there?)"
-	cat "$RUN/ali.login" "$RUN/ali.chat"
+	echo "ali @ ${IP[ali]}"
+	cat "$RUN/ali.login"
+	awk '/Yes, here I am!/ && !done { print "> Hello, are you there?"; done = 1 } { print }' "$RUN/ali.chat"
 } >"$RUN/ali.txt"
 {
-	echo "bianca@${IP[bianca]} (typed: > Yes, here I am!)"
-	cat "$RUN/bianca.login" "$RUN/bianca.chat"
+	echo "bianca @ ${IP[bianca]}"
+	cat "$RUN/bianca.login"
+	awk '{ print } /Hello, are you there\?/ && !done { print "> Yes, here I am!"; done = 1 }' "$RUN/bianca.chat"
 } >"$RUN/bianca.txt"
 echo
-pr -m -t -w 120 "$RUN/ali.txt" "$RUN/bianca.txt"
+awk 'NR == FNR { a[FNR] = $0; n = FNR; next } { b[FNR] = $0; m = FNR }
+	END { for (i = 1; i <= (n > m ? n : m); i++) printf "%-66s %s\n", a[i], b[i] }' "$RUN/ali.txt" "$RUN/bianca.txt"
 cat <<MSG
 
 The system is still running (state, logs and sockets in .demo/):
