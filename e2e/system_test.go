@@ -109,10 +109,12 @@ const (
 // running in parallel never share an address (each listens on port 8085).
 var lastHost atomic.Uint32
 
-// nextIP returns a loopback address no other terminal of this run uses.
+// nextIP returns a loopback address no other terminal of this run uses. It
+// starts at 127.0.1.1, clear of the addresses of `make demo` (127.0.0.2
+// and .3), which may be running beside the tests.
 func nextIP() string {
-	n := lastHost.Add(1) + 1 // 127.0.0.2 first
-	return fmt.Sprintf("127.0.%d.%d", n/250, n%250+1)
+	n := lastHost.Add(1) - 1
+	return fmt.Sprintf("127.0.%d.%d", n/250+1, n%250+1)
 }
 
 func mustAddr(ip string) netip.Addr { return netip.MustParseAddr(ip) }
