@@ -27,7 +27,7 @@ var units = []string{"pi2pid.service", "pi2pid.socket", "pi2pid-control.socket",
 // /usr/sbin/pi2pid and /usr/sbin/pi2pi-server, and kill; man pages are
 // looked up in deploy/man, so a missing page fails too.
 func TestUnitsVerify(t *testing.T) {
-	need(t, "systemd-analyze", "man")
+	need(t, "systemd-analyze")
 	root := t.TempDir()
 	sysunits := filepath.Join(root, "usr/lib/systemd")
 	if err := os.MkdirAll(sysunits, 0o755); err != nil {
@@ -54,7 +54,12 @@ func TestUnitsVerify(t *testing.T) {
 		t.Skip("no kill command on PATH (apt-get install procps)")
 	}
 	copyFile(t, kill, filepath.Join(root, "usr/bin/kill"), 0o755)
-	args := append([]string{"verify", "--root=" + root}, units...)
+	args := []string{"verify", "--root=" + root}
+	if _, err := exec.LookPath("man"); err != nil {
+		t.Log("man is not installed (apt-get install man-db): the Documentation= man pages are not checked")
+		args = append(args, "--man=no")
+	}
+	args = append(args, units...)
 	out, err := runErr(filepath.Join(deploy.Dir(), "systemd"), []string{"MANPATH=" + filepath.Join(deploy.Dir(), "man")}, "systemd-analyze", args...)
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("systemd-analyze verify is not clean (%v):\n%s", err, out)
