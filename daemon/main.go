@@ -139,6 +139,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	term.Shutdown(sctx)
+	_ = dir.Close()
 	ctl.Close()
 	log.Info("stopped")
 	return runErr

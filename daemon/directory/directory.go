@@ -1,6 +1,8 @@
 // Package directory is pi2pid's client of the pi2pi-server: AUTHREQ,
-// LOOKUPREQ and LOGOUTREQ, one TCP (or TLS) connection per request as
-// course-style servers expect, each with a deadline.
+// LOOKUPREQ and LOGOUTREQ, each with a deadline. In plain mode it opens one
+// TCP connection per request, as course-style servers expect; in secure
+// mode it keeps one TLS connection to our own server for successive
+// requests (see Client).
 //
 // The daemon talks to it through the Directory interface so that tests can
 // put a fake in its place.
@@ -15,6 +17,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,12 +53,128 @@ var (
 	ErrNotTLS      = errors.New("the server does not speak TLS")
 )
 
+// DefaultIdleTimeout is how long a secure connection to the server is kept
+// for the next request when Client.IdleTimeout is zero. It is well under
+// pi2pi-server's own idle limit (60s), so the server rarely closes first.
+const DefaultIdleTimeout = 30 * time.Second
+
 // Client is the real Directory.
+//
+// In plain mode it opens one connection per request, as course-style
+// servers expect. In secure mode, where the server is ours and answers any
+// number of requests on one connection, it keeps the last connection open
+// for IdleTimeout and sends the next request on it, which saves a TLS
+// handshake per request. Set the fields before the first request; after
+// changing Verify or Transport, call CloseIdle.
 type Client struct {
-	Addr      string
-	Transport *transport.Config    // mode, identity and source IP
-	Verify    transport.VerifyFunc // server pin; required in secure mode
-	Timeout   time.Duration        // per request; 10s when zero
+	Addr        string
+	Transport   *transport.Config    // mode, identity and source IP
+	Verify      transport.VerifyFunc // server pin; required in secure mode
+	Timeout     time.Duration        // per request; 10s when zero
+	IdleTimeout time.Duration        // secure mode: keep a connection this long; DefaultIdleTimeout when zero
+
+	mu     sync.Mutex
+	idle   *serverConn // at most one connection waits for the next request
+	closed bool
+}
+
+// serverConn is a connection to the server with its decoder, which must
+// outlive one request: it may hold bytes already read.
+type serverConn struct {
+	conn  *transport.Conn
+	addr  string
+	dec   *wire.Decoder
+	timer *time.Timer // closes the connection when it has been idle too long
+}
+
+// staleError marks a failure that shows a reused connection was already
+// dead: the request may be retried once on a fresh connection.
+type staleError struct{ err error }
+
+func (e *staleError) Error() string { return e.err.Error() }
+func (e *staleError) Unwrap() error { return e.err }
+
+func unwrapStale(err error) error {
+	var s *staleError
+	if errors.As(err, &s) {
+		return s.err
+	}
+	return err
+}
+
+// brokenRead reports a read that failed because the connection was gone
+// before any of the reply arrived.
+func brokenRead(err error) bool {
+	return !isTimeout(err) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed))
+}
+
+func (c *Client) reuse() bool { return c.Transport.Mode == transport.Secure }
+
+func (c *Client) idleTimeout() time.Duration {
+	if c.IdleTimeout > 0 {
+		return c.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+// takeIdle returns the kept connection, if any, for one request.
+func (c *Client) takeIdle() *serverConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sc := c.idle
+	c.idle = nil
+	if sc == nil {
+		return nil
+	}
+	sc.timer.Stop()
+	if sc.addr != c.Addr {
+		sc.conn.Close()
+		return nil
+	}
+	return sc
+}
+
+// putIdle keeps sc for the next request, or closes it when one is kept
+// already or the client is closed.
+func (c *Client) putIdle(sc *serverConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.idle != nil {
+		sc.conn.Close()
+		return
+	}
+	c.idle = sc
+	sc.timer = time.AfterFunc(c.idleTimeout(), func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.idle == sc {
+			c.idle = nil
+			sc.conn.Close()
+		}
+	})
+}
+
+// CloseIdle closes the connection kept for the next request, if any. Later
+// requests open a new one.
+func (c *Client) CloseIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle != nil {
+		c.idle.timer.Stop()
+		c.idle.conn.Close()
+		c.idle = nil
+	}
+}
+
+// Close closes the kept connection and keeps none from now on; requests
+// still work, one connection each.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.CloseIdle()
+	return nil
 }
 
 // Auth implements Directory.
@@ -121,31 +240,66 @@ func (c *Client) timeout() time.Duration {
 	return 10 * time.Second
 }
 
-// roundTrip opens a connection, sends req, reads one reply of type want and
-// closes the connection.
+// roundTrip sends req and reads one reply of type want. In secure mode it
+// first tries the connection kept from an earlier request; when that one
+// turns out to be dead (the server closed it while idle, or restarted), it
+// retries once on a fresh connection. A fresh connection is never retried,
+// nor is a request that timed out.
 func (c *Client) roundTrip(ctx context.Context, req wire.Message, want string) (wire.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	verify := c.Verify
-	conn, err := c.Transport.Dial(ctx, c.Addr, verify)
+	if sc := c.takeIdle(); sc != nil {
+		rep, err := c.exchange(ctx, sc, req, want)
+		var stale *staleError
+		if !errors.As(err, &stale) || ctx.Err() != nil {
+			return rep, unwrapStale(err)
+		}
+	}
+	conn, err := c.Transport.Dial(ctx, c.Addr, c.Verify)
 	if err != nil {
 		return wire.Message{}, c.dialError(err)
 	}
-	defer conn.Close()
+	rep, err := c.exchange(ctx, &serverConn{conn: conn, addr: c.Addr, dec: wire.NewDecoder(conn)}, req, want)
+	return rep, unwrapStale(err)
+}
+
+// exchange runs one request on sc under ctx's deadline. On success sc goes
+// back to the pool (secure mode) or is closed; on failure it is closed.
+func (c *Client) exchange(ctx context.Context, sc *serverConn, req wire.Message, want string) (wire.Message, error) {
+	keep := false
+	defer func() {
+		if keep {
+			c.putIdle(sc)
+		} else {
+			sc.conn.Close()
+		}
+	}()
 	dl, _ := ctx.Deadline()
-	_ = conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if err := wire.Write(conn, req); err != nil {
-		return wire.Message{}, fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)
+	_ = sc.conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { _ = sc.conn.SetDeadline(time.Unix(1, 0)) })
+	if err := wire.Write(sc.conn, req); err != nil {
+		stop()
+		if isTimeout(err) {
+			return wire.Message{}, fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)
+		}
+		return wire.Message{}, &staleError{fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)}
 	}
-	rep, err := wire.NewDecoder(conn).Decode()
+	rep, err := sc.dec.Decode()
+	// When stop reports false the deadline has been moved to the past:
+	// the connection cannot serve another request.
+	stopped := stop()
 	if err != nil {
-		return wire.Message{}, c.readError(req.Type, err)
+		rerr := c.readError(req.Type, err)
+		if brokenRead(err) {
+			return wire.Message{}, &staleError{rerr}
+		}
+		return wire.Message{}, rerr
 	}
 	if rep.Type != want {
 		return wire.Message{}, fmt.Errorf("%w: the server at %s answered %s with %q", ErrMalformed, c.Addr, req.Type, rep.Type)
 	}
+	// Anything buffered past the reply is not ours to answer: start afresh.
+	keep = stopped && c.reuse() && sc.dec.Buffered() == 0
 	return rep, nil
 }
 

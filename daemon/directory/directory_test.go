@@ -231,6 +231,7 @@ func TestSecureTOFUAndKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Verify = kh.Verify("pi2pi-server", "SHA256:wrong")
+	c.CloseIdle() // the kept connection was checked against the old pin
 	if err := c.Auth(context.Background(), "ali", "x"); !errors.Is(err, ErrKeyChanged) || !strings.Contains(err.Error(), "--server-fingerprint") {
 		t.Fatalf("err = %v", err)
 	}
