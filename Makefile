@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BUILDFLAGS := -trimpath
 # System tools the tests use (systemd user manager, qemu-user, lintian, ...).
-APT_TOOLS := systemd systemd-container dbus-user-session tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump
+APT_TOOLS := systemd man-db procps tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump
 FUZZTIME  ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
