@@ -56,9 +56,10 @@ type proxy struct {
 	mitm   atomic.Bool
 	id     *transport.Identity // the man in the middle's keys
 
-	mu    sync.Mutex
-	conns []*recording
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	conns  []*recording
+	active map[net.Conn]bool // open sockets, both sides
+	wg     sync.WaitGroup
 }
 
 // startProxy listens on listen and relays to target.
@@ -72,13 +73,44 @@ func startProxy(t testing.TB, listen, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, ln: ln, target: target, id: id}
+	p := &proxy{t: t, ln: ln, target: target, id: id, active: map[net.Conn]bool{}}
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
+		p.cut()
 		p.wg.Wait()
 	})
 	return p
+}
+
+// track remembers an open socket until it is closed by cut or untrack.
+func (p *proxy) track(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active[c] = true
+}
+
+func (p *proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.active, c)
+}
+
+// cut breaks every connection in progress, as taking over a network path
+// does: terminals that keep a connection to the server open must dial
+// again, through whatever the proxy has become.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.active {
+		c.Close()
+	}
+}
+
+// setMITM turns the man in the middle on or off, cutting what is open.
+func (p *proxy) setMITM(on bool) {
+	p.mitm.Store(on)
+	p.cut()
 }
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
@@ -94,8 +126,10 @@ func (p *proxy) serve() {
 		p.conns = append(p.conns, rec)
 		p.mu.Unlock()
 		p.wg.Add(1)
+		p.track(c)
 		go func() {
 			defer p.wg.Done()
+			defer p.untrack(c)
 			if p.mitm.Load() {
 				p.interpose(c, rec)
 			} else {
@@ -122,6 +156,8 @@ func (p *proxy) relay(c net.Conn, rec *recording) {
 	if err != nil {
 		return
 	}
+	p.track(up)
+	defer p.untrack(up)
 	defer up.Close()
 	pipe(c, up, rec)
 }
@@ -168,6 +204,8 @@ func (p *proxy) interpose(c net.Conn, rec *recording) {
 	if err != nil {
 		return
 	}
+	p.track(raw)
+	defer p.untrack(raw)
 	back, err := cfg.Client(ctx, raw, func(ed25519.PublicKey) error { return nil })
 	if err != nil {
 		return
@@ -295,6 +333,9 @@ func claimToBe(mode, fromIP, callee string, id *transport.Identity, initiator st
 	rep, err := ask(c, wire.Message{Type: wire.ConnectReq, Initiator: initiator})
 	if err != nil {
 		return "", err
+	}
+	if rep.Status != wire.Accepted && rep.Reason != "" {
+		return rep.Status, fmt.Errorf("reason %q", rep.Reason)
 	}
 	return rep.Status, nil
 }

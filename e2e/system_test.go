@@ -422,6 +422,22 @@ func (tm *terminal) status() control.Status {
 	return *rep.Status
 }
 
+// waitState waits until the daemon reports state (e.g. "logged-in").
+func (tm *terminal) waitState(state string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		st := tm.status()
+		if st.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("terminal %s stays in state %q, want %q", tm.ip, st.State, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // identityFile is where the daemon keeps its key.
 func (tm *terminal) identityFile() string { return filepath.Join(tm.stateDir, "identity.key") }
 
