@@ -166,7 +166,7 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // newTerm starts a terminal on ip:port talking to srv.
-func newTerm(t *testing.T, srv *fakeServer, mode transport.Mode, ip string, port int, tweak ...func(*Options)) *term {
+func newTerm(t testing.TB, srv *fakeServer, mode transport.Mode, ip string, port int, tweak ...func(*Options)) *term {
 	t.Helper()
 	id, err := transport.GenerateIdentity()
 	if err != nil {
@@ -214,7 +214,7 @@ func newTerm(t *testing.T, srv *fakeServer, mode transport.Mode, ip string, port
 
 // pair starts ali on 127.0.0.2 and bianca on 127.0.0.3, both logged in,
 // bianca waiting for a chat.
-func pair(t *testing.T, mode transport.Mode) (srv *fakeServer, aliT, biancaT *term, ali, bianca *user) {
+func pair(t testing.TB, mode transport.Mode) (srv *fakeServer, aliT, biancaT *term, ali, bianca *user) {
 	leaktest.Check(t)
 	srv = newFakeServer()
 	port := freePort(t, "127.0.0.2", "127.0.0.3")

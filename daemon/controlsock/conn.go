@@ -1,8 +1,6 @@
 package controlsock
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"net"
 	"sync"
@@ -121,9 +119,16 @@ func (c *Conn) flushAndClose() {
 	}
 }
 
+// writeChunk is how much encoded output the writer gathers before one
+// write to the socket; maxKeep bounds the buffer it keeps between batches.
+const (
+	writeChunk = 64 << 10
+	maxKeep    = 256 << 10
+)
+
 func (c *Conn) writeLoop() {
-	w := bufio.NewWriterSize(c.nc, 64<<10)
 	var batch []control.Reply
+	var buf []byte
 	for {
 		c.mu.Lock()
 		for len(c.q) == 0 && !c.closed && !c.flush {
@@ -138,30 +143,35 @@ func (c *Conn) writeLoop() {
 		clear(c.q)
 		c.q = c.q[:0]
 		c.mu.Unlock()
-		lines := 0
-		for _, r := range batch {
+		buf = buf[:0]
+		lines := 0 // chat text in buf
+		for i, r := range batch {
 			if r.Event == control.EventLine {
 				lines += len(r.Text)
 			}
-			b, err := json.Marshal(r)
-			if err == nil {
-				b = append(b, '\n')
-				_, err = w.Write(b)
+			buf = control.AppendReply(buf, r)
+			buf = append(buf, '\n')
+			if len(buf) < writeChunk && i < len(batch)-1 {
+				continue
 			}
-			if err != nil {
+			if _, err := c.nc.Write(buf); err != nil {
 				c.Close()
 				return
 			}
+			buf = buf[:0]
+			// Text that has gone out no longer counts against the
+			// backlog: let the peer's reader go on while we write the rest.
+			if lines > 0 {
+				c.mu.Lock()
+				c.lineBytes -= lines
+				c.cond.Broadcast()
+				c.mu.Unlock()
+				lines = 0
+			}
 		}
-		if err := w.Flush(); err != nil {
-			c.Close()
-			return
-		}
-		if lines > 0 {
-			c.mu.Lock()
-			c.lineBytes -= lines
-			c.cond.Broadcast()
-			c.mu.Unlock()
+		clear(batch) // drop the text
+		if cap(buf) > maxKeep {
+			buf = nil
 		}
 	}
 }

@@ -131,12 +131,13 @@ func (s *Server) ServeConn(nc net.Conn) {
 		<-writerDone
 	}()
 	r := bufio.NewReaderSize(nc, 64<<10)
+	var scratch []byte // for lines longer than r's buffer
 	ht := s.HelloTimeout
 	if ht == 0 {
 		ht = 10 * time.Second
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(ht))
-	line, err := readLine(r)
+	line, err := readLine(r, &scratch)
 	if err != nil {
 		log.Info("control client left before its hello", "err", err)
 		return
@@ -160,7 +161,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.Handler.Connected(c)
 	defer s.Handler.Disconnected(c)
 	for {
-		line, err := readLine(r)
+		line, err := readLine(r, &scratch)
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
 				c.result(control.Reply{Code: control.CodeUsage, Error: err.Error()})
@@ -193,21 +194,26 @@ func versionMessage(client int) string {
 
 var errLineTooLong = fmt.Errorf("request line over %d bytes", control.MaxLine)
 
-func readLine(r *bufio.Reader) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, isPrefix, err := r.ReadLine()
+// readLine returns the next line without its end. The line is valid until
+// the next read: it lies in r's buffer, or in *scratch when it is longer.
+func readLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	line, isPrefix, err := r.ReadLine()
+	if err != nil || !isPrefix {
+		return line, err
+	}
+	buf := append((*scratch)[:0], line...)
+	for isPrefix {
+		line, isPrefix, err = r.ReadLine()
 		if err != nil {
 			return nil, err
 		}
-		line = append(line, chunk...)
-		if len(line) > control.MaxLine {
+		buf = append(buf, line...)
+		if len(buf) > control.MaxLine {
 			return nil, errLineTooLong
 		}
-		if !isPrefix {
-			return line, nil
-		}
 	}
+	*scratch = buf
+	return buf, nil
 }
 
 // knownOps are the requests a client may send.
@@ -220,8 +226,8 @@ var knownOps = map[string]bool{
 // DecodeRequest parses one request line. On error the returned Request
 // still carries the ID when it could be read, so the refusal can name it.
 func DecodeRequest(line []byte) (control.Request, error) {
-	var req control.Request
-	if err := json.Unmarshal(line, &req); err != nil {
+	req, err := control.ParseRequest(line)
+	if err != nil {
 		var id struct {
 			ID int `json:"id"`
 		}

@@ -40,6 +40,7 @@ func (e *VersionError) Error() string {
 type Client struct {
 	conn   net.Conn
 	wmu    sync.Mutex
+	wbuf   []byte // encoded request, reused under wmu
 	mu     sync.Mutex
 	nextID int
 	wait   map[int]chan Reply
@@ -80,7 +81,8 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 		return nil, fmt.Errorf("talking to pi2pid: %w", err)
 	}
 	r := bufio.NewReaderSize(conn, 64<<10)
-	line, err := readLine(r)
+	var scratch []byte
+	line, err := readLine(r, &scratch)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("talking to pi2pid: %w", err)
@@ -107,21 +109,26 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 	return c, nil
 }
 
-func readLine(r *bufio.Reader) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, isPrefix, err := r.ReadLine()
+// readLine returns the next line without its end. The line is valid until
+// the next read: it lies in r's buffer, or in *scratch when it is longer.
+func readLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	line, isPrefix, err := r.ReadLine()
+	if err != nil || !isPrefix {
+		return line, err
+	}
+	buf := append((*scratch)[:0], line...)
+	for isPrefix {
+		line, isPrefix, err = r.ReadLine()
 		if err != nil {
 			return nil, err
 		}
-		line = append(line, chunk...)
-		if len(line) > MaxLine {
+		buf = append(buf, line...)
+		if len(buf) > MaxLine {
 			return nil, fmt.Errorf("control line over %d bytes", MaxLine)
 		}
-		if !isPrefix {
-			return line, nil
-		}
 	}
+	*scratch = buf
+	return buf, nil
 }
 
 func (c *Client) readLoop(r *bufio.Reader) {
@@ -145,14 +152,15 @@ func (c *Client) readLoop(r *bufio.Reader) {
 		close(c.events)
 		close(c.done)
 	}()
+	var scratch []byte
 	for {
 		var line []byte
-		line, err = readLine(r)
+		line, err = readLine(r, &scratch)
 		if err != nil {
 			return
 		}
 		var rep Reply
-		if err = json.Unmarshal(line, &rep); err != nil {
+		if rep, err = ParseReply(line); err != nil {
 			err = fmt.Errorf("pi2pid sent malformed JSON: %w", err)
 			return
 		}
@@ -229,13 +237,12 @@ func (c *Client) send(req Request) (chan Reply, error) {
 	ch := make(chan Reply, 1)
 	c.wait[req.ID] = ch
 	c.mu.Unlock()
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	b = append(b, '\n')
 	c.wmu.Lock()
-	_, err = c.conn.Write(b)
+	c.wbuf = append(AppendRequest(c.wbuf[:0], req), '\n')
+	_, err := c.conn.Write(c.wbuf)
+	if cap(c.wbuf) > 2*MaxLine {
+		c.wbuf = nil
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrClosed, err)

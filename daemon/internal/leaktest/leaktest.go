@@ -36,6 +36,7 @@ func leaks() []string {
 		if !strings.Contains(g, "github.com/pi2pi/pi2pi/") ||
 			strings.Contains(g, "leaktest.leaks") ||
 			strings.Contains(g, "testing.(*T).Run") ||
+			strings.Contains(g, "testing.(*B).") && !strings.Contains(g, "created by github.com/pi2pi") ||
 			strings.Contains(g, "testing.tRunner") && !strings.Contains(g, "created by github.com/pi2pi") ||
 			strings.Contains(g, "testing.runTests") ||
 			strings.Contains(g, "testing.(*M).") {
