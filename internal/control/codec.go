@@ -100,6 +100,10 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if j := safeRun(s, i); j > i {
+			i = j
+			continue
+		}
 		if safeASCII[s[i]] {
 			i++
 			continue
@@ -368,8 +372,14 @@ func (p *parser) string(v *string) bool {
 	start := p.i
 	// The common case: no escapes, so the value is a plain copy.
 	b, i := p.b, p.i
-	for i < len(b) && plainInString[b[i]] {
-		i++
+	for {
+		if j := plainRun(b, i); j > i {
+			i = j
+		} else if i < len(b) && plainInString[b[i]] {
+			i++
+		} else {
+			break
+		}
 	}
 	p.i = i
 	if p.i == len(p.b) || p.b[p.i] < 0x20 {
