@@ -125,7 +125,7 @@ func (in *Incoming) Accept() (*Chat, error) {
 const WriteTimeout = 30 * time.Second
 
 // ReadChunk bounds the text handed to the receiver at once.
-const ReadChunk = 16 << 10
+const ReadChunk = 64 << 10
 
 // Chat is the chat phase of one peer connection.
 type Chat struct {
