@@ -57,7 +57,7 @@ demo-stop:
 	@bash e2e/demo.sh stop
 
 statechart:
-	$(GO) run ./daemon/terminal/gen -out docs/statechart.md
+	$(GO) generate ./daemon/terminal
 
 cross:
 	GOOS=linux   GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
