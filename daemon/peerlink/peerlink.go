@@ -124,8 +124,11 @@ func (in *Incoming) Accept() (*Chat, error) {
 // ends the chat.
 const WriteTimeout = 30 * time.Second
 
-// ReadChunk bounds the text handed to the receiver at once.
-const ReadChunk = 64 << 10
+// ReadChunk bounds the text handed to the receiver at once. One chunk must
+// fit a control line (control.MaxLine) even when every byte of it is
+// escaped there as \u00XX, six bytes. Bigger chunks save little in bulk
+// chat and make every event queued for a slow client bigger.
+const ReadChunk = 16 << 10
 
 // Chat is the chat phase of one peer connection.
 type Chat struct {

@@ -9,8 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
+
+// TestReadChunkFitsAControlLine: the daemon hands each chunk to pi2pictl as
+// one control line, where control characters and invalid UTF-8 grow to six
+// bytes each; the line must stay within the client's limit.
+func TestReadChunkFitsAControlLine(t *testing.T) {
+	for _, b := range []string{"\x01", "\xff"} {
+		line := control.AppendReply(nil, control.Reply{Type: control.TypeEvent, Event: control.EventLine,
+			Peer: strings.Repeat("u", 32), Text: strings.Repeat(b, ReadChunk)})
+		if len(line)+1 > control.MaxLine {
+			t.Fatalf("a chunk of %d bytes %q encodes to a control line of %d bytes, over control.MaxLine (%d)",
+				ReadChunk, b, len(line)+1, control.MaxLine)
+		}
+	}
+}
 
 func TestRequestAccept(t *testing.T) {
 	a, b := net.Pipe()
