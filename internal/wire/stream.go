@@ -57,31 +57,41 @@ func (d *Decoder) Next() ([]byte, error) {
 		d.buf = append(d.buf, c)
 		break
 	}
+	// Scan what is buffered a chunk at a time rather than a byte at a
+	// time, never taking more than one byte past the limit.
 	depth, inString, escaped := 1, false, false
 	for depth > 0 {
-		c, err := d.r.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				return nil, io.ErrUnexpectedEOF
+		if d.r.Buffered() == 0 {
+			if _, err := d.r.Peek(1); err != nil {
+				if err == io.EOF {
+					return nil, io.ErrUnexpectedEOF
+				}
+				return nil, err
 			}
-			return nil, err
 		}
-		d.buf = append(d.buf, c)
+		chunk, _ := d.r.Peek(min(d.r.Buffered(), MaxMessage+1-len(d.buf)))
+		i := 0
+		for i < len(chunk) && depth > 0 {
+			c := chunk[i]
+			i++
+			switch {
+			case escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case c == '"':
+				inString = !inString
+			case inString:
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+			}
+		}
+		d.buf = append(d.buf, chunk[:i]...)
+		_, _ = d.r.Discard(i)
 		if len(d.buf) > MaxMessage {
 			return nil, ErrTooLarge
-		}
-		switch {
-		case escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
 		}
 	}
 	// Swallow one trailing newline (and a CR before it) when it is already

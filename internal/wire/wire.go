@@ -9,11 +9,9 @@
 package wire
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Message types: the six of the seeds plus the logout extension.
@@ -83,127 +81,122 @@ type field struct {
 	omitEmpty bool
 }
 
-// fields returns the keys sent for m.Type, in the seeds' order.
-func (m Message) fields() ([]field, error) {
+// fields returns the keys sent for m.Type, in the seeds' order: the first n
+// entries of fs. An array rather than a slice keeps it off the heap.
+func (m Message) fields() (fs [4]field, n int, err error) {
 	switch m.Type {
 	case AuthReq:
-		return []field{{"userid", m.UserID, false}, {"passcode", m.Passcode, false}}, nil
+		return [4]field{{"userid", m.UserID, false}, {"passcode", m.Passcode, false}}, 2, nil
 	case AuthReply:
-		return []field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false}}, nil
+		return [4]field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false}}, 2, nil
 	case LookupReq:
-		return []field{{"userid", m.UserID, false}, {"lookup", m.Lookup, false}}, nil
+		return [4]field{{"userid", m.UserID, false}, {"lookup", m.Lookup, false}}, 2, nil
 	case LookupReply:
-		return []field{
+		return [4]field{
 			{"status", strings.ToUpper(m.Status), false},
 			{"answer", m.Answer, false},
 			{"address", m.Address, false},
 			{"encryptionkey", m.EncryptionKey, false},
-		}, nil
+		}, 4, nil
 	case ConnectReq:
-		return []field{{"initiator", m.Initiator, false}}, nil
+		return [4]field{{"initiator", m.Initiator, false}}, 1, nil
 	case ConnectReply:
-		return []field{{"status", strings.ToUpper(m.Status), false}, {"reason", m.Reason, true}}, nil
+		return [4]field{{"status", strings.ToUpper(m.Status), false}, {"reason", m.Reason, true}}, 2, nil
 	case LogoutReq:
-		return []field{{"userid", m.UserID, false}}, nil
+		return [4]field{{"userid", m.UserID, false}}, 1, nil
 	case LogoutReply:
-		return []field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false}}, nil
+		return [4]field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false}}, 2, nil
 	}
-	return nil, fmt.Errorf("wire: cannot send unknown msgtype %q", m.Type)
+	return fs, 0, fmt.Errorf("wire: cannot send unknown msgtype %q", m.Type)
 }
 
 // Marshal returns the compact JSON encoding of m followed by '\n'.
 func Marshal(m Message) ([]byte, error) {
-	fs, err := m.fields()
+	fs, n, err := m.fields()
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.WriteString(`{"msgtype":`)
-	writeString(&b, m.Type)
-	for _, f := range fs {
+	// Size the buffer for the common case of nothing to escape, so that
+	// the message is built in one allocation.
+	size := len(`{"msgtype":""}`) + 1 + len(m.Type)
+	for _, f := range fs[:n] {
+		size += len(`,"":""`) + len(f.key) + len(f.value)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"msgtype":`...)
+	b = appendJSONString(b, m.Type)
+	for _, f := range fs[:n] {
 		if f.omitEmpty && f.value == "" {
 			continue
 		}
-		b.WriteByte(',')
-		writeString(&b, f.key)
-		b.WriteByte(':')
-		writeString(&b, f.value)
+		b = append(b, ',', '"')
+		b = append(b, f.key...) // keys are plain ASCII
+		b = append(b, '"', ':')
+		b = appendJSONString(b, f.value)
 	}
-	b.WriteString("}\n")
-	if b.Len() > MaxMessage {
-		return nil, fmt.Errorf("wire: %s message is %d bytes, over the %d-byte limit", m.Type, b.Len(), MaxMessage)
+	b = append(b, '}', '\n')
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("wire: %s message is %d bytes, over the %d-byte limit", m.Type, len(b), MaxMessage)
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
-// writeString writes s as a JSON string without HTML escaping.
-func writeString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // cannot fail for a string
-	b.Truncate(b.Len() - 1)
-}
-
-// Unmarshal decodes one JSON object. It fails on anything that is not an
-// object or lacks a string msgtype; fields of the wrong type are recorded in
-// Message.Invalid rather than failing, so that the receiver can answer with
-// the refusal that fits the msgtype.
-func Unmarshal(data []byte) (Message, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return Message{}, fmt.Errorf("wire: not a JSON object: %w", err)
-	}
-	if raw == nil {
-		return Message{}, fmt.Errorf("wire: not a JSON object")
-	}
-	var m Message
-	mt, ok := raw["msgtype"]
-	if !ok {
-		return Message{}, fmt.Errorf("wire: message has no msgtype")
-	}
-	if err := json.Unmarshal(mt, &m.Type); err != nil || string(mt) == "null" {
-		return Message{}, fmt.Errorf("wire: msgtype is not a string")
-	}
-	m.Type = strings.ToUpper(strings.TrimSpace(m.Type))
-	// A key that does not belong to the msgtype is an unknown key, ignored
-	// whatever its type (seed rule); only the message's own keys can make
-	// it invalid. For an unknown msgtype every key counts.
-	own := ownKeys[m.Type]
-	get := func(dst *string, keys ...string) {
-		for _, k := range keys {
-			v, ok := raw[k]
-			if !ok {
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json writes it with HTML escaping off: '"', '\\' and control
+// characters escaped (\b \f \n \r \t short, the others as \u00XX), invalid
+// UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped, everything else as
+// is. FuzzMarshalString holds it to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
 				continue
 			}
-			if string(v) == "null" {
-				return
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 			}
-			if err := json.Unmarshal(v, dst); err != nil {
-				*dst = ""
-				if (own == "" || strings.Contains(own, " "+k+" ")) && !slices.Contains(m.Invalid, k) {
-					m.Invalid = append(m.Invalid, k)
-				}
-			}
-			return
+			i++
+			start = i
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
 	}
-	get(&m.UserID, "userid")
-	get(&m.Passcode, "passcode")
-	get(&m.Lookup, "lookup")
-	get(&m.Status, "status", "answer")
-	get(&m.Answer, "answer")
-	get(&m.Address, "address", "location")
-	get(&m.EncryptionKey, "encryptionkey", "key")
-	get(&m.Initiator, "initiator")
-	get(&m.Reason, "reason")
-	// The seeds name the CONNECTREPLY field "answer" in one place and
-	// "status" in the examples: Status holds whichever was sent. In the
-	// other replies "answer" is a field of its own, never a status.
-	if _, ok := raw["status"]; !ok && m.Type != ConnectReply {
-		m.Status = ""
-	}
-	m.Status = strings.ToUpper(strings.TrimSpace(m.Status))
-	return m, nil
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // ownKeys lists, for each msgtype, the keys (and their accepted aliases)

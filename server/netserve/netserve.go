@@ -202,25 +202,103 @@ func (p *peekConn) CloseWrite() error {
 	return nil
 }
 
-// deadlineReader moves the read deadline from "idle" to "message" when the
-// first byte of a message arrives.
+// deadlineReader enforces the two read deadlines of a message: IdleTimeout
+// for its first byte and MessageTimeout, counted from that byte, for the
+// rest. A deadline costs a timer update, so it is only moved when it
+// matters: the message deadline is armed only when the message does not
+// arrive in the read that brought its first byte (the usual case is one
+// read per message), and the idle deadline is renewed only when it has
+// drifted more than idleSlack below IdleTimeout, which makes the idle
+// limit at most idleSlack shorter, never longer.
 type deadlineReader struct {
-	c        net.Conn
-	awaiting bool
-	msg      time.Duration
+	c         net.Conn
+	idle, msg time.Duration
+
+	awaiting bool      // no byte of the next message has arrived yet
+	started  time.Time // when the first byte of the current message arrived
+	msgArmed bool      // the read deadline is started+msg
+	// idleUntil is the read deadline in force when it is an idle deadline,
+	// zero when it is a message deadline.
+	idleUntil time.Time
+}
+
+// slack returns how far a renewed deadline may lag behind its full length.
+func slack(d time.Duration) time.Duration { return d / 32 }
+
+// awaitMessage prepares for the next message. buffered tells whether some
+// of it has already been read.
+func (d *deadlineReader) awaitMessage(buffered bool) {
+	now := time.Now()
+	d.msgArmed = false
+	if buffered {
+		d.awaiting, d.started = false, now
+		return
+	}
+	d.awaiting = true
+	if d.idleUntil.Sub(now) < d.idle-slack(d.idle) {
+		d.idleUntil = now.Add(d.idle)
+		_ = d.c.SetReadDeadline(d.idleUntil)
+	}
 }
 
 func (d *deadlineReader) Read(b []byte) (int, error) {
+	if !d.awaiting && !d.msgArmed {
+		// A second read for one message: the rest must come in time.
+		d.msgArmed, d.idleUntil = true, time.Time{}
+		_ = d.c.SetReadDeadline(d.started.Add(d.msg))
+	}
 	n, err := d.c.Read(b)
-	if n > 0 && d.awaiting {
-		d.awaiting = false
-		_ = d.c.SetReadDeadline(time.Now().Add(d.msg))
+	if d.awaiting && !onlySpace(b[:n]) {
+		d.awaiting, d.started = false, time.Now()
 	}
 	return n, err
 }
 
+// onlySpace reports whether b holds nothing but the whitespace allowed
+// between messages: a newline that trails the previous message in a
+// packet of its own does not start the next message's clock.
+func onlySpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeDeadline renews the write deadline when less than WriteTimeout minus
+// its slack is left.
+type writeDeadline struct {
+	c     net.Conn
+	limit time.Duration
+	until time.Time
+}
+
+func (w *writeDeadline) renew() {
+	now := time.Now()
+	if w.until.Sub(now) < w.limit-slack(w.limit) {
+		w.until = now.Add(w.limit)
+		_ = w.c.SetWriteDeadline(w.until)
+	}
+}
+
+// connLog builds the per-connection logger only when something is logged:
+// most connections log nothing.
+type connLog struct {
+	base *slog.Logger
+	ip   netip.Addr
+	l    *slog.Logger
+}
+
+func (c *connLog) get() *slog.Logger {
+	if c.l == nil {
+		c.l = c.base.With("remote_ip", c.ip.String())
+	}
+	return c.l
+}
+
 func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
-	log := s.Log.With("remote_ip", ip.String())
+	log := connLog{base: s.Log, ip: ip}
 	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
@@ -231,7 +309,7 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 		pc := &peekConn{Conn: raw, r: bufio.NewReaderSize(raw, 16)}
 		first, err := pc.r.Peek(1)
 		if err != nil {
-			log.Debug("connection closed before the TLS handshake", "err", err)
+			log.get().Debug("connection closed before the TLS handshake", "err", err)
 			return
 		}
 		if first[0] == '{' || first[0] == ' ' || first[0] == '\n' || first[0] == '\r' || first[0] == '\t' {
@@ -241,7 +319,7 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 				s.plainWarned, lvl = time.Now(), slog.LevelWarn
 			}
 			s.mu.Unlock()
-			log.Log(ctx, lvl, "refused a plain-text client on a secure server: the client must use --security secure "+
+			log.get().Log(ctx, lvl, "refused a plain-text client on a secure server: the client must use --security secure "+
 				"(or run this server with --security plain for course-style terminals)")
 			return
 		}
@@ -249,50 +327,48 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 		tc, err := s.Transport.Server(hctx, pc, nil)
 		cancel()
 		if err != nil {
-			log.Info("TLS handshake failed", "err", err)
+			log.get().Info("TLS handshake failed", "err", err)
 			return
 		}
 		conn = tc
 		peer.Key = tc.PeerKey()
 	}
-	dr := &deadlineReader{c: conn, msg: s.Limits.MessageTimeout}
+	dr := &deadlineReader{c: conn, idle: s.Limits.IdleTimeout, msg: s.Limits.MessageTimeout}
+	wd := &writeDeadline{c: conn, limit: s.Limits.WriteTimeout}
 	dec := wire.NewDecoder(dr)
 	for {
-		if dec.Buffered() > 0 {
-			dr.awaiting = false
-			_ = conn.SetReadDeadline(time.Now().Add(s.Limits.MessageTimeout))
-		} else {
-			dr.awaiting = true
-			_ = conn.SetReadDeadline(time.Now().Add(s.Limits.IdleTimeout))
-		}
+		dr.awaitMessage(dec.Buffered() > 0)
 		raw, err := dec.Next()
 		if err != nil {
-			logReadError(log, err)
+			logReadError(&log, err)
 			return
 		}
 		m, err := wire.Unmarshal(raw)
 		if err != nil {
-			log.Info("closing connection: message is not a pi2pi request", "err", err)
+			log.get().Info("closing connection: message is not a pi2pi request", "err", err)
 			return
 		}
 		reply, keep := s.Handler.Handle(ctx, peer, m)
 		if !keep {
-			log.Info("closing connection: unexpected msgtype", "msgtype", clip(m.Type))
+			log.get().Info("closing connection: unexpected msgtype", "msgtype", clip(m.Type))
 			return
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(s.Limits.WriteTimeout))
+		wd.renew()
 		if err := wire.Write(conn, reply); err != nil {
-			log.Info("write failed", "err", err)
+			log.get().Info("write failed", "err", err)
 			return
 		}
 	}
 }
 
-func logReadError(log *slog.Logger, err error) {
+func logReadError(cl *connLog, err error) {
 	var ne net.Error
-	switch {
-	case errors.Is(err, io.EOF):
+	if errors.Is(err, io.EOF) {
 		// The client is done: the normal end of a connection.
+		return
+	}
+	log := cl.get()
+	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		log.Info("closing connection: client too slow or idle")
 	case errors.Is(err, wire.ErrTooLarge):

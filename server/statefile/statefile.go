@@ -7,6 +7,7 @@ package statefile
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -17,8 +18,10 @@ type Writer struct {
 	path     string
 	snapshot func() []byte
 
-	reqs  chan chan error
-	dirty chan struct{}
+	reqs chan chan error
+	// dirty is set by MarkDirty and read at each tick: a flag rather than
+	// a channel, so that marking (once per lookup) never wakes the writer.
+	dirty atomic.Bool
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -33,7 +36,6 @@ func New(path string, interval time.Duration, snapshot func() []byte) *Writer {
 		path:     path,
 		snapshot: snapshot,
 		reqs:     make(chan chan error, 64),
-		dirty:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -62,9 +64,8 @@ func (w *Writer) Save() error {
 // waiting for it. Use it for changes that may be lost in a crash, such as
 // the time of a user's last request.
 func (w *Writer) MarkDirty() {
-	select {
-	case w.dirty <- struct{}{}:
-	default:
+	if !w.dirty.Load() {
+		w.dirty.Store(true)
 	}
 }
 
@@ -87,16 +88,12 @@ func (w *Writer) loop(interval time.Duration) {
 	defer close(w.done)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	pendingDirty := false
 	for {
 		select {
 		case <-w.stop:
 			return
-		case <-w.dirty:
-			pendingDirty = true
 		case <-tick.C:
-			if pendingDirty {
-				pendingDirty = false
+			if w.dirty.Swap(false) {
 				_ = w.write()
 			}
 		case ch := <-w.reqs:
@@ -111,7 +108,7 @@ func (w *Writer) loop(interval time.Duration) {
 					more = false
 				}
 			}
-			pendingDirty = false
+			w.dirty.Store(false)
 			err := w.write()
 			for _, c := range waiting {
 				c <- err
