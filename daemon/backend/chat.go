@@ -155,10 +155,12 @@ func (t *Terminal) incoming(raw net.Conn) {
 	log = log.With("PEER", initiator)
 	refuse := func(reason string, verifying bool) {
 		log.Info("chat request refused", "reason", reason)
-		_ = in.Refuse(reason)
+		// Back to listening before the answer goes out: a caller that
+		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
 			t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
 		}
+		_ = in.Refuse(reason)
 	}
 	s, self, _ := t.m.State()
 	switch s {
