@@ -48,6 +48,7 @@ const (
 	phLogin      phase = iota // reading the user ID at "Login: "
 	phLoggingIn               // login requested, waiting for passcode entry to start
 	phPasscode                // the passcode is being entered
+	phVerifying               // the passcode was sent, waiting for the daemon's verdict
 	phDest                    // at "Enter destination user ID: ", attached for incoming chats
 	phConnecting              // chat requested
 	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
@@ -84,13 +85,19 @@ type engine struct {
 	user         string // who logs in
 	peer         string // who we chat with
 	keypad       string // "console" or "gpio", from the status
-	loginShown   bool   // "Enter passcode on keypad." printed for this login
 	started      bool   // the current chat has started
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
 	exit         error
 	done         bool
+
+	// passcodeStarted is set once passcode entry has begun for the
+	// current login attempt. The daemon may announce that start twice
+	// (the login result may name the keypad, and the "passcode" event
+	// comes before or after it, even after the keys we send); only the
+	// first announcement counts.
+	passcodeStarted bool
 
 	results  chan result
 	readReq  chan struct{}
@@ -432,24 +439,30 @@ func (e *engine) onLoginLine(line string) {
 }
 
 func (e *engine) login() {
-	e.loginShown = false
+	e.passcodeStarted = false
 	e.setPhase(phLoggingIn)
 	e.call(control.OpLogin, control.Request{Op: control.OpLogin, UserID: e.user})
 }
 
-// startPasscode begins passcode entry on the keypad the daemon named.
+// startPasscode begins passcode entry on the keypad the daemon named. The
+// daemon announces that its keypad listens with the "passcode" event, and
+// may also name the keypad in the login result; startPasscode acts once
+// per login attempt, on whichever comes first: a second announcement,
+// even one arriving after the passcode was sent, changes nothing.
+//
+// The "reading-passcode" state event is no such announcement: pi2pid
+// sends it before its keypad listens, and console keys sent then are
+// refused.
 func (e *engine) startPasscode(keypad string) {
-	if e.phase != phLoggingIn {
+	if e.phase != phLoggingIn || e.passcodeStarted {
 		return
 	}
+	e.passcodeStarted = true
 	if keypad != "" {
 		e.keypad = keypad
 	}
 	e.setPhase(phPasscode)
-	if !e.loginShown {
-		e.loginShown = true
-		e.out.Println(linePasscode)
-	}
+	e.out.Println(linePasscode)
 	if e.keypad != "console" || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
 	}
@@ -485,7 +498,7 @@ func (e *engine) sendPasscodeLine(line string) {
 		e.onPasscodeDone(err)
 		return
 	}
-	e.setPhase(phLoggingIn) // read no more lines; wait for the outcome
+	e.setPhase(phVerifying) // read no more lines; wait for the outcome
 	go func() {
 		for _, k := range keys {
 			if err := e.pressKey(k); err != nil {
@@ -499,6 +512,9 @@ func (e *engine) sendPasscodeLine(line string) {
 
 func (e *engine) onPasscodeDone(err error) {
 	if err == nil {
+		if e.phase == phPasscode {
+			e.setPhase(phVerifying)
+		}
 		return // the outcome arrives as a login event
 	}
 	switch {
@@ -513,8 +529,17 @@ func (e *engine) onPasscodeDone(err error) {
 	}
 }
 
+// loggingIn reports whether a login attempt is under way.
+func (e *engine) loggingIn() bool {
+	switch e.phase {
+	case phLoggingIn, phPasscode, phVerifying:
+		return true
+	}
+	return false
+}
+
 func (e *engine) loginFailed(code, msg string) {
-	if e.phase != phLoggingIn && e.phase != phPasscode {
+	if !e.loggingIn() {
 		return
 	}
 	e.out.Errorln(loginRefusal(code, msg))
@@ -526,7 +551,7 @@ func (e *engine) loginFailed(code, msg string) {
 }
 
 func (e *engine) loggedIn(user string) {
-	if e.phase != phLoggingIn && e.phase != phPasscode {
+	if !e.loggingIn() {
 		return
 	}
 	if user != "" {
@@ -625,7 +650,6 @@ func (e *engine) onResult(r result) {
 			if control.CodeOf(r.err) == control.CodeState && e.flow == flowShell {
 				// Someone logged in meanwhile; check.
 				if st, err := e.status(); err == nil && loggedIn(st) {
-					e.setPhase(phPasscode)
 					e.loggedIn(st.UserID)
 					return
 				}
@@ -677,10 +701,6 @@ func (e *engine) onEvent(ev control.Reply) {
 	switch ev.Event {
 	case control.EventPasscode:
 		e.startPasscode(ev.Keypad)
-	case control.EventState:
-		if ev.State == "reading-passcode" && e.phase == phLoggingIn {
-			e.startPasscode("")
-		}
 	case control.EventLogin:
 		if ev.OK {
 			e.loggedIn(ev.UserID)
@@ -777,7 +797,7 @@ func (e *engine) chatEnded(why string) {
 }
 
 func (e *engine) onLoggedOut(why string) {
-	if e.phase == phLogin || e.phase == phLoggingIn || e.phase == phPasscode {
+	if e.phase == phLogin || e.loggingIn() {
 		return
 	}
 	if e.phase == phChat || e.phase == phEnding {
@@ -805,7 +825,7 @@ func (e *engine) onInterrupt() {
 		if e.flow != flowShell {
 			e.quitAfterEnd = true
 		}
-	case phLoggingIn, phPasscode:
+	case phLoggingIn, phPasscode, phVerifying:
 		if e.keypad == "console" {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		} else {

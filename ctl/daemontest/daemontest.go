@@ -21,6 +21,30 @@ const (
 	PeerAccepts = "accepts"
 )
 
+// Steps of Options.Login: what the fake sends, in order, when it accepts
+// a login request. As pi2pid does, the fake takes console keys only once
+// it has announced that passcode entry started (LoginResult or
+// LoginPasscodeEvent); a client must act on the first announcement and
+// ignore any other.
+const (
+	// LoginResult is the OK result of the login request, naming the
+	// keypad: it announces that passcode entry started.
+	LoginResult = "result"
+	// LoginQuietResult is the OK result naming no keypad, as pi2pid
+	// sends it: passcode entry has not necessarily started yet.
+	LoginQuietResult = "quiet-result"
+	// LoginPasscodeEvent is the "passcode" event, naming the keypad: it
+	// announces that passcode entry started.
+	LoginPasscodeEvent = "passcode"
+	// LoginStateEvent is the "state" event for "reading-passcode". It
+	// announces nothing: the keypad may not listen yet.
+	LoginStateEvent = "state"
+	// LoginAwaitKey holds the steps after it until the first key press
+	// arrives, and sends them before that key's result: they then reach
+	// the client after it has begun sending the passcode.
+	LoginAwaitKey = "await-key"
+)
+
 // Daemon is a fake pi2pid.
 type Daemon struct {
 	// Socket is the control socket's path.
@@ -44,6 +68,10 @@ type Daemon struct {
 	user      string
 	digits    string
 	loginConn *conn
+	loginReq  control.Request
+	login     []string // Options.Login
+	afterKey  []string // login steps held until the first key press
+	listening bool     // passcode entry was announced: keys are taken
 	waiter    *conn
 	owner     *conn
 	peer      string
@@ -62,6 +90,11 @@ type Options struct {
 	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
 	// accepts, everyone else is not found.
 	Callees map[string]string
+	// Login scripts the answer to a login request with the Login* steps,
+	// in order; every request must get its result, so include LoginResult
+	// or LoginQuietResult. Nil means LoginQuietResult then
+	// LoginPasscodeEvent.
+	Login []string
 }
 
 type conn struct {
@@ -100,7 +133,7 @@ func Start(t *testing.T, o Options) *Daemon {
 	d := &Daemon{
 		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
 		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
-		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out",
+		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out", login: o.Login,
 		conns: map[*conn]bool{}, attached: make(chan struct{}, 10),
 	}
 	if o.LoggedInAs != "" {
@@ -190,10 +223,18 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			return
 		}
 		d.state, d.user, d.digits, d.loginConn = "reading-passcode", req.UserID, "", c
-		c.send(ok(req))
-		ev := event(control.EventPasscode)
-		ev.Keypad = d.keypad
-		c.send(ev)
+		steps := d.login
+		if steps == nil {
+			steps = []string{LoginQuietResult, LoginPasscodeEvent}
+		}
+		d.afterKey, d.loginReq, d.listening = nil, req, false
+		for i, step := range steps {
+			if step == LoginAwaitKey {
+				d.afterKey = steps[i+1:]
+				break
+			}
+			d.loginStep(c, req, step)
+		}
 	case control.OpKey:
 		if d.keypad != "console" {
 			c.send(refuse(req, control.CodeNoConsole, "pi2pid has no console keypad"))
@@ -203,7 +244,15 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			c.send(refuse(req, control.CodeState, "not reading a passcode"))
 			return
 		}
+		if !d.listening {
+			c.send(refuse(req, control.CodeUsage, "keypad: no passcode entry in progress: run pi2pictl login first"))
+			return
+		}
 		d.Keys <- req.Key
+		for _, step := range d.afterKey {
+			d.loginStep(d.loginConn, d.loginReq, step)
+		}
+		d.afterKey = nil
 		c.send(ok(req))
 		switch req.Key {
 		case "A":
@@ -291,6 +340,31 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 		c.send(rep)
 	default:
 		c.send(refuse(req, control.CodeUsage, "unknown op "+req.Op))
+	}
+}
+
+// loginStep sends one step of Options.Login to c, the connection that
+// made login request req.
+func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
+	switch step {
+	case LoginResult:
+		d.listening = true
+		rep := ok(req)
+		rep.Keypad = d.keypad
+		c.send(rep)
+	case LoginQuietResult:
+		c.send(ok(req))
+	case LoginPasscodeEvent:
+		d.listening = true
+		ev := event(control.EventPasscode)
+		ev.Keypad, ev.UserID = d.keypad, req.UserID
+		c.send(ev)
+	case LoginStateEvent:
+		ev := event(control.EventState)
+		ev.State, ev.UserID = "reading-passcode", req.UserID
+		c.send(ev)
+	default:
+		d.t.Errorf("daemontest: unknown login step %q", step)
 	}
 }
 

@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/ctl/screen"
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+// The daemon may announce the start of passcode entry twice (the login
+// result naming the keypad, and the "passcode" event), in either order and
+// possibly after the passcode was already sent; the "reading-passcode"
+// state event comes too, but announces nothing. Passcode entry must start
+// exactly once: starting it again after the digits went out read a second
+// passcode line and failed with "no passcode given: stdin ended", and
+// starting it on the state event sent keys before pi2pid's keypad
+// listened (both made the e2e TestLoginFromPipe flaky).
+func TestLoginAnnouncementOrders(t *testing.T) {
+	for _, steps := range announcementOrders() {
+		t.Run(strings.Join(steps, ","), func(t *testing.T) {
+			d := daemontest.Start(t, daemontest.Options{Login: steps})
+			out, errOut, code := pipeRun(t, d, "ali\n1234\n", "login")
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+			}
+			if want := "Login: ali\nEnter passcode on keypad.\nLogged in.\n"; out != want {
+				t.Fatalf("stdout:\n%q\nwant\n%q", out, want)
+			}
+			if got := keys(d); got != "1,2,3,4,A" {
+				t.Fatalf("keys = %s, want 1,2,3,4,A", got)
+			}
+		})
+	}
+}
+
+// announcementOrders lists every order of a login's answers (a result
+// always among them, at least one announcement), with those after
+// LoginAwaitKey held back until the passcode is being sent.
+func announcementOrders() [][]string {
+	var orders [][]string
+	var permute func(done, left []string)
+	permute = func(done, left []string) {
+		if len(left) == 0 {
+			for held := len(done); held >= 1 && !noneAnnounces(done[:held]); held-- {
+				o := append(append([]string{}, done[:held]...), daemontest.LoginAwaitKey)
+				orders = append(orders, append(o, done[held:]...))
+			}
+			return
+		}
+		for i := range left {
+			rest := append(append([]string{}, left[:i]...), left[i+1:]...)
+			permute(append(append([]string{}, done...), left[i]), rest)
+		}
+	}
+	for _, set := range [][]string{
+		{daemontest.LoginResult},
+		{daemontest.LoginResult, daemontest.LoginPasscodeEvent},
+		{daemontest.LoginResult, daemontest.LoginStateEvent},
+		{daemontest.LoginResult, daemontest.LoginPasscodeEvent, daemontest.LoginStateEvent},
+		{daemontest.LoginQuietResult, daemontest.LoginPasscodeEvent},
+		{daemontest.LoginQuietResult, daemontest.LoginPasscodeEvent, daemontest.LoginStateEvent},
+	} {
+		permute(nil, set)
+	}
+	return orders
+}
+
+// noneAnnounces reports whether no step announces passcode entry.
+func noneAnnounces(steps []string) bool {
+	for _, s := range steps {
+		if s == daemontest.LoginResult || s == daemontest.LoginPasscodeEvent {
+			return false
+		}
+	}
+	return true
+}
+
+// TestLoginPasscodeStartsOnce drives the engine's handlers directly, in
+// every order of a login's answers and the passcode line, so that no
+// scheduling can hide a wrong start: the state event starts nothing, and
+// once the passcode line was sent no announcement may ask for another.
+func TestLoginPasscodeStartsOnce(t *testing.T) {
+	for _, order := range announcementOrders() {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			d := daemontest.Start(t, daemontest.Options{})
+			var stdout, stderr syncBuffer
+			e := newLoginEngine(t, d, &stdout, &stderr)
+			e.login()
+			select { // the daemon is reading a passcode from now on
+			case r := <-e.results:
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no login result")
+			}
+			started, sent := false, false
+			for _, step := range order {
+				switch step {
+				case daemontest.LoginAwaitKey:
+					if !e.wantLine() {
+						t.Fatalf("phase %d: not reading the passcode line", e.phase)
+					}
+					e.onLine("1234", nil)
+					sent = true
+				case daemontest.LoginResult:
+					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, Keypad: "console"}})
+					started = true
+				case daemontest.LoginQuietResult:
+					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true}})
+				case daemontest.LoginPasscodeEvent:
+					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+					started = true
+				case daemontest.LoginStateEvent:
+					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: "reading-passcode", UserID: "ali"})
+				}
+				want := phLoggingIn
+				switch {
+				case sent:
+					want = phVerifying
+				case started:
+					want = phPasscode
+				}
+				if e.phase != want || e.wantLine() != (want == phPasscode) {
+					t.Fatalf("after %s: phase %d (wants a line: %v), want phase %d", step, e.phase, e.wantLine(), want)
+				}
+				if e.done {
+					t.Fatalf("after %s: the login ended: %v; stderr %q", step, e.exit, stderr.String())
+				}
+			}
+			select {
+			case err := <-e.passDone:
+				e.onPasscodeDone(err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the passcode was not sent")
+			}
+			if e.phase != phVerifying || e.done {
+				t.Fatalf("after sending the keys: phase %d, done %v", e.phase, e.done)
+			}
+			if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,A" {
+				t.Fatalf("keys = %s", got)
+			}
+			e.out.Flush()
+			if n := strings.Count(stdout.String(), linePasscode); n != 1 {
+				t.Fatalf("%q printed %d times; stdout %q", linePasscode, n, stdout.String())
+			}
+		})
+	}
+}
+
+// newLoginEngine is the engine of `pi2pictl login ali` with stdin a pipe,
+// connected to d, before its loop runs.
+func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *syncBuffer) *engine {
+	t.Helper()
+	inv := &Invocation{Env: &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr}, Socket: d.Socket}
+	c, err := inv.Client(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	out := screen.New(&screen.Plain{Stdout: stdout, Stderr: stderr})
+	t.Cleanup(out.Close)
+	return &engine{
+		flow: flowLogin, inv: inv, client: c, out: out, in: newPipeLines(inv.Env.Stdin),
+		recent: &recentUsers{}, user: "ali", keypad: "console", phase: phLogin,
+		results: make(chan result, 8), readReq: make(chan struct{}), linesCh: make(chan lineResult, 1),
+		passDone: make(chan error, 1),
+	}
+}
