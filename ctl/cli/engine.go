@@ -213,6 +213,10 @@ func (e *engine) run() error {
 		}
 	case flowLogin:
 		if loggedIn(st) {
+			if e.user != "" && e.user != st.UserID {
+				e.fail("pi2pid is logged in as " + peertext.Clean(st.UserID) + "; run `pi2pictl logout` first to log in as " + e.user)
+				return e.exit
+			}
 			e.out.Println("Already logged in as " + st.UserID + ".")
 			return nil
 		}

@@ -170,3 +170,17 @@ func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *syncBuff
 		passDone: make(chan error, 1),
 	}
 }
+
+func TestLoginAsSomeoneElseWhenLoggedIn(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+	out, errOut, code := pipeRun(t, d, "", "login", "bianca")
+	if code != 1 || out != "" || !strings.Contains(errOut, "pi2pid is logged in as ali; run `pi2pictl logout` first") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	for _, user := range []string{"ali", "Ali"} {
+		out, errOut, code = pipeRun(t, d, "", "login", user)
+		if code != 0 || out != "Already logged in as ali.\n" {
+			t.Fatalf("login %s: exit %d\nstdout %q\nstderr %q", user, code, out, errOut)
+		}
+	}
+}
