@@ -1,6 +1,6 @@
 // Command pi2pid is the pi2pi terminal daemon. It owns the keypad, the peer
 // port 8085, the control socket used by pi2pictl and the terminal's state
-// machine; see daemon/README-section.md.
+// machine; see the README, "pi2pid, the terminal daemon".
 package main
 
 import (
