@@ -170,13 +170,6 @@ func (p *proc) wait(timeout time.Duration) (int, error) {
 	return p.cmd.ProcessState.ExitCode(), nil
 }
 
-// signal sends sig to the program.
-func (p *proc) signal(sig syscall.Signal) {
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(sig)
-	}
-}
-
 // kill ends the program's process group at once.
 func (p *proc) kill() {
 	if !p.exited() {
@@ -199,6 +192,3 @@ func (p *proc) stop() {
 		p.kill()
 	}
 }
-
-// pid returns the program's process ID.
-func (p *proc) pid() int { return p.cmd.Process.Pid }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -243,9 +242,6 @@ func (s *server) restart() {
 	s.stop()
 	s.start()
 }
-
-// reload makes the server re-read its users file.
-func (s *server) reload() { s.p.signal(syscall.SIGHUP) }
 
 // fingerprint returns the server's key fingerprint.
 func (s *server) fingerprint() string {

@@ -30,7 +30,6 @@ func TestPlainTranscript(t *testing.T) {
 // recorder checks that Display calls never overlap.
 type recorder struct {
 	mu    sync.Mutex
-	busy  bool
 	lines []string
 	t     *testing.T
 }
