@@ -2,6 +2,7 @@ package directory
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,13 +28,16 @@ import (
 	"github.com/pi2pi/pi2pi/server/userstore"
 )
 
-// The benchmarks compare the directory with a do-nothing floor server in
-// the same run: it accepts, decodes one JSON object, writes a canned reply
-// (and closes, or reads the next one on a persistent connection). Ratios
-// (server rate / floor rate) are what to record: on a 2-core machine the
-// load generator shares the CPU with the server.
+// The lookup benchmarks compare the directory with a do-nothing floor
+// server in the same run: it accepts, decodes one JSON object, writes a
+// canned reply (and closes, or reads the next one on a persistent
+// connection). The same client code drives both, in alternating rounds.
+// The ratio (server rate / floor rate, metric "server/floor") is what to
+// record: on a 2-core machine the load generator shares the CPU with the
+// server, and other work on the machine moves absolute rates from one
+// second to the next.
 //
-//	go test -run '^$' -bench . -benchtime 2s ./server/directory
+//	go test -run '^$' -bench 'Lookup(PerConnection|Persistent)' -benchtime 1s ./server/directory
 
 var cannedReply = []byte(`{"msgtype":"LOOKUPREPLY","status":"SUCCESS","answer":"bianca","address":"127.0.0.3","encryptionkey":""}` + "\n")
 
@@ -102,7 +106,7 @@ func lookupOf(i int) []byte {
 }
 
 func dialFrom(ip, addr string) (net.Conn, error) {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second, Control: bindNoPort}
 	return d.Dial("tcp", addr)
 }
 
@@ -128,69 +132,117 @@ func oneShot(ip, addr string, req []byte) error {
 	return nil
 }
 
-func BenchmarkLookupPerConnection(b *testing.B) {
-	run := func(b *testing.B, addr string) {
-		var next atomic.Int64
-		b.SetParallelism(2)
-		b.ResetTimer()
-		start := time.Now()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(next.Add(1))
-			req := lookupOf(i)
-			for pb.Next() {
-				if err := oneShot(clientIP(i), addr, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+// compare measures floor and server in alternating rounds within one run,
+// in the order floor, server, server, floor (twice), so that load from
+// elsewhere on the machine and its drift fall on both alike. do makes n
+// requests to addr and returns the time they took. It reports each side's
+// rate and their ratio, the figure to record.
+func compare(b *testing.B, floor, server string, do func(addr string, n int) (time.Duration, error)) {
+	const rounds = 8
+	per := max(1, b.N/rounds)
+	var took [2]time.Duration
+	var done [2]int
+	for r := range rounds {
+		side := r % 2
+		if r/2%2 == 1 {
+			side = 1 - side
+		}
+		addr := floor
+		if side == 1 {
+			addr = server
+		}
+		d, err := do(addr, per)
+		if err != nil {
+			b.Fatal(err)
+		}
+		took[side] += d
+		done[side] += per
 	}
-	b.Run("floor", func(b *testing.B) { run(b, startFloor(b, false)) })
-	b.Run("server", func(b *testing.B) { run(b, startBenchServer(b).addr) })
+	floorRate := float64(done[0]) / took[0].Seconds()
+	serverRate := float64(done[1]) / took[1].Seconds()
+	b.ReportMetric(float64((took[0]+took[1]).Nanoseconds())/float64(done[0]+done[1]), "ns/op")
+	b.ReportMetric(floorRate, "floor-req/s")
+	b.ReportMetric(serverRate, "server-req/s")
+	b.ReportMetric(serverRate/floorRate, "server/floor")
 }
 
-func BenchmarkLookupPersistent(b *testing.B) {
-	run := func(b *testing.B, addr string, clients int) {
-		conns := make([]net.Conn, clients)
-		for i := range conns {
-			c, err := dialFrom(clientIP(i), addr)
-			if err != nil {
-				b.Fatal(err)
+// BenchmarkLookupPerConnection: lookups, one per connection as course
+// clients make them, from 2×GOMAXPROCS clients at once.
+func BenchmarkLookupPerConnection(b *testing.B) {
+	floor, server := startFloor(b, false), startBenchServer(b).addr
+	workers := 2 * runtime.GOMAXPROCS(0)
+	b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+		compare(b, floor, server, func(addr string, n int) (time.Duration, error) {
+			var left atomic.Int64
+			left.Store(int64(n))
+			errs := make(chan error, workers)
+			start := time.Now()
+			for i := range workers {
+				go func() {
+					req := lookupOf(i)
+					for left.Add(-1) >= 0 {
+						if err := oneShot(clientIP(i), addr, req); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
 			}
-			defer c.Close()
-			conns[i] = c
-		}
-		var left atomic.Int64
-		left.Store(int64(b.N))
-		var wg sync.WaitGroup
-		b.ResetTimer()
-		start := time.Now()
-		for i, c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				req := lookupOf(i)
-				r := bufio.NewReader(c)
-				for left.Add(-1) >= 0 {
-					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-					if _, err := c.Write(req); err != nil {
-						b.Error(err)
-						return
+			var err error
+			for range workers {
+				err = cmp.Or(err, <-errs)
+			}
+			return time.Since(start), err
+		})
+	})
+}
+
+// BenchmarkLookupPersistent: lookups on persistent connections, each
+// client sending a request and reading the reply in turn.
+func BenchmarkLookupPersistent(b *testing.B) {
+	floor, server := startFloor(b, true), startBenchServer(b).addr
+	for _, clients := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			compare(b, floor, server, func(addr string, n int) (time.Duration, error) {
+				conns := make([]net.Conn, clients)
+				for i := range conns {
+					c, err := dialFrom(clientIP(i), addr)
+					if err != nil {
+						return 0, err
 					}
-					if _, err := r.ReadSlice('\n'); err != nil {
-						b.Error(err)
-						return
-					}
+					defer c.Close()
+					conns[i] = c
 				}
-			}()
-		}
-		wg.Wait()
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
-	}
-	for _, n := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("floor/clients=%d", n), func(b *testing.B) { run(b, startFloor(b, true), n) })
-		b.Run(fmt.Sprintf("server/clients=%d", n), func(b *testing.B) { run(b, startBenchServer(b).addr, n) })
+				var left atomic.Int64
+				left.Store(int64(n))
+				errs := make(chan error, clients)
+				start := time.Now()
+				for i, c := range conns {
+					go func() {
+						req := lookupOf(i)
+						r := bufio.NewReader(c)
+						for left.Add(-1) >= 0 {
+							_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+							if _, err := c.Write(req); err != nil {
+								errs <- err
+								return
+							}
+							if _, err := r.ReadSlice('\n'); err != nil {
+								errs <- err
+								return
+							}
+						}
+						errs <- nil
+					}()
+				}
+				var err error
+				for range clients {
+					err = cmp.Or(err, <-errs)
+				}
+				return time.Since(start), err
+			})
+		})
 	}
 }
 

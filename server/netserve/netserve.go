@@ -266,6 +266,33 @@ func onlySpace(b []byte) bool {
 	return true
 }
 
+// readState is the reading side of a connection: its deadlines and its
+// decoder, whose 4 KiB buffer is reused from one connection to the next
+// (a course client opens a connection for every request).
+type readState struct {
+	dr  deadlineReader
+	dec *wire.Decoder // reads from dr
+}
+
+var readStates = sync.Pool{New: func() any {
+	st := &readState{}
+	st.dec = wire.NewDecoder(&st.dr)
+	return st
+}}
+
+func getReadState(c net.Conn, lim Limits) *readState {
+	st := readStates.Get().(*readState)
+	st.dr = deadlineReader{c: c, idle: lim.IdleTimeout, msg: lim.MessageTimeout}
+	return st
+}
+
+// putReadState drops what the connection left buffered and recycles st.
+func putReadState(st *readState) {
+	st.dec.Reader().Reset(&st.dr)
+	st.dr = deadlineReader{}
+	readStates.Put(st)
+}
+
 // writeDeadline renews the write deadline when less than WriteTimeout minus
 // its slack is left.
 type writeDeadline struct {
@@ -298,10 +325,9 @@ func (c *connLog) get() *slog.Logger {
 }
 
 func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
+	// No SetNoDelay: the net package already turns Nagle off on every TCP
+	// connection it accepts, systemd-passed listeners included.
 	log := connLog{base: s.Log, ip: ip}
-	if tc, ok := raw.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	var conn net.Conn = raw
 	peer := Peer{IP: ip}
 	if s.Transport != nil && s.Transport.Mode == transport.Secure {
@@ -333,9 +359,10 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 		conn = tc
 		peer.Key = tc.PeerKey()
 	}
-	dr := &deadlineReader{c: conn, idle: s.Limits.IdleTimeout, msg: s.Limits.MessageTimeout}
-	wd := &writeDeadline{c: conn, limit: s.Limits.WriteTimeout}
-	dec := wire.NewDecoder(dr)
+	st := getReadState(conn, s.Limits)
+	defer putReadState(st)
+	dr, dec := &st.dr, st.dec
+	wd := writeDeadline{c: conn, limit: s.Limits.WriteTimeout}
 	for {
 		dr.awaitMessage(dec.Buffered() > 0)
 		raw, err := dec.Next()

@@ -87,3 +87,41 @@ func TestShutdownClosesConnections(t *testing.T) {
 		t.Fatalf("connection not closed on shutdown: %v", err)
 	}
 }
+
+// TestNothingCarriesOverBetweenConnections: what a connection leaves
+// unread when it ends is not served on the next one (read buffers are
+// reused between connections).
+func TestNothingCarriesOverBetweenConnections(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := func(_ context.Context, p Peer, m wire.Message) (wire.Message, bool) {
+		if m.Type != wire.LookupReq {
+			return wire.Message{}, false
+		}
+		return wire.Message{Type: wire.LookupReply, Status: wire.NotFound, Answer: m.UserID}, true
+	}
+	s := &Server{Transport: &transport.Config{Mode: transport.Plain}, Handler: HandlerFunc(echo), Limits: DefaultLimits}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, l); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := l.Addr().String()
+	for i := 0; i < 20; i++ {
+		c := dialFrom(t, "127.0.0.2", addr)
+		// The unknown msgtype closes the connection with the rest unread.
+		io.WriteString(c, `{"msgtype":"SHUTDOWN"}{"msgtype":"LOOKUPREQ","userid":"left"}{"msgtype":"LOOK`)
+		if b, _ := io.ReadAll(c); len(b) > 0 {
+			t.Fatalf("answered %q", b)
+		}
+		c.Close()
+		c = dialFrom(t, "127.0.0.3", addr)
+		io.WriteString(c, `{"msgtype":"LOOKUPREQ","userid":"new"}`)
+		m, err := wire.NewDecoder(c).Decode()
+		if err != nil || m.Answer != "new" {
+			t.Fatalf("connection after an unfinished one: %+v %v", m, err)
+		}
+		c.Close()
+	}
+}
