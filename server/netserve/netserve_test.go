@@ -125,3 +125,44 @@ func TestNothingCarriesOverBetweenConnections(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestMessageDeadlines: the rest of a message must come within
+// MessageTimeout of its first byte, also when that byte arrived with the
+// previous message; a lone newline after a message does not start that
+// clock.
+func TestMessageDeadlines(t *testing.T) {
+	lim := DefaultLimits
+	lim.MessageTimeout = 300 * time.Millisecond
+	lim.IdleTimeout = 10 * time.Second
+	_, addr := serve(t, lim)
+
+	t.Run("stalled after a complete message", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.2", addr)
+		start := time.Now()
+		io.WriteString(c, `{"msgtype":"LOOKUPREQ"}{"msgtype":"LOOK`)
+		d := wire.NewDecoder(c)
+		if _, err := d.Decode(); err != nil {
+			t.Fatalf("first reply: %v", err)
+		}
+		if _, err := d.Decode(); err == nil {
+			t.Fatal("answered half a message")
+		}
+		if el := time.Since(start); el > 3*time.Second {
+			t.Fatalf("half a message kept the connection %v; MessageTimeout is %v", el, lim.MessageTimeout)
+		}
+	})
+	t.Run("newline in a packet of its own", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.2", addr)
+		d := wire.NewDecoder(c)
+		io.WriteString(c, `{"msgtype":"LOOKUPREQ"}`)
+		if _, err := d.Decode(); err != nil {
+			t.Fatalf("first reply: %v", err)
+		}
+		io.WriteString(c, "\n")
+		time.Sleep(3 * lim.MessageTimeout)
+		io.WriteString(c, `{"msgtype":"LOOKUPREQ"}`)
+		if _, err := d.Decode(); err != nil {
+			t.Fatalf("a newline after a message started the message clock: %v", err)
+		}
+	})
+}
