@@ -739,6 +739,12 @@ func (e *engine) chatStarted(ev control.Reply) {
 	e.peer = ev.Peer
 	e.recent.add(ev.Peer)
 	if ev.Direction == "incoming" {
+		if e.rl != nil && e.phase == phDest {
+			// Keep the prompt the chat interrupted on screen, as in the
+			// seeds' transcript; what was half typed there is dropped.
+			e.out.Println(strings.TrimRight(promptDest, " "))
+			e.out.Do(func() { e.rl.Operation.SetBuffer("") })
+		}
 		e.out.Println(fmt.Sprintf(lineReceivedFmt, peertext.Clean(ev.Peer)))
 	} else {
 		e.out.Println(lineEstablished)
