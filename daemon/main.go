@@ -25,8 +25,8 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/notify"
 	"github.com/pi2pi/pi2pi/daemon/sockets"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
-	"github.com/pi2pi/pi2pi/server/journalslog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

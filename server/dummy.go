@@ -8,9 +8,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/server/dummy"
-	"github.com/pi2pi/pi2pi/server/journalslog"
 	"github.com/pi2pi/pi2pi/server/netserve"
 )
 

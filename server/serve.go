@@ -16,10 +16,10 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/server/directory"
 	"github.com/pi2pi/pi2pi/server/guard"
-	"github.com/pi2pi/pi2pi/server/journalslog"
 	"github.com/pi2pi/pi2pi/server/netserve"
 	"github.com/pi2pi/pi2pi/server/sessions"
 	"github.com/pi2pi/pi2pi/server/userstore"

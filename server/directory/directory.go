@@ -211,7 +211,7 @@ func (d *Directory) lookup(p netserve.Peer, m wire.Message) wire.Message {
 		return notFound
 	}
 	if !d.sessions.Touch(req, p.IP, p.Key) {
-		d.log.Info("lookup refused: requester not logged in from this address and key", "user", req, "remote_ip", p.IP.String())
+		d.log.Debug("lookup refused: requester not logged in from this address and key", "user", req, "remote_ip", p.IP.String())
 		return notFound
 	}
 	s, ok := d.sessions.Get(target)
