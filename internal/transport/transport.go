@@ -215,6 +215,7 @@ func (c *Config) Dial(ctx context.Context, addr string, verify VerifyFunc) (*Con
 	d := net.Dialer{Timeout: DefaultHandshakeTimeout}
 	if c.LocalIP.IsValid() && !c.LocalIP.IsUnspecified() {
 		d.LocalAddr = &net.TCPAddr{IP: c.LocalIP.AsSlice()}
+		d.Control = bindNoPort
 	}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
