@@ -23,6 +23,10 @@ import (
 // Group owns the control socket when it exists.
 const Group = "pi2pi"
 
+// lookupGroup finds Group; tests replace it to check the chown without
+// adding a group to the system.
+var lookupGroup = user.LookupGroup
+
 // Listeners are the daemon's two listeners.
 type Listeners struct {
 	Peer, Control net.Listener
@@ -125,7 +129,7 @@ func ListenUnix(path string, log *slog.Logger) (net.Listener, error) {
 		l.Close()
 		return nil, err
 	}
-	if g, err := user.LookupGroup(Group); err == nil {
+	if g, err := lookupGroup(Group); err == nil {
 		gid, _ := strconv.Atoi(g.Gid)
 		if err := os.Chown(path, -1, gid); err != nil {
 			log.Warn("cannot give the control socket to group "+Group+"; only this user can use pi2pictl", "err", err)
