@@ -3,6 +3,8 @@ package control
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/pi2pi/pi2pi/internal/jsontext"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,7 +26,7 @@ func AppendRequest(b []byte, r Request) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, int64(r.ID), 10)
 	b = append(b, `,"op":`...)
-	b = appendString(b, r.Op)
+	b = jsontext.AppendString(b, r.Op)
 	if r.Version != 0 {
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, int64(r.Version), 10)
@@ -47,7 +49,7 @@ func AppendReply(b []byte, r Reply) []byte {
 		return append(b, j...)
 	}
 	b = append(b, `{"type":`...)
-	b = appendString(b, r.Type)
+	b = jsontext.AppendString(b, r.Type)
 	if r.ID != 0 {
 		b = append(b, `,"id":`...)
 		b = strconv.AppendInt(b, int64(r.ID), 10)
@@ -79,75 +81,7 @@ func appendField(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, key...), s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// safeASCII holds the bytes that appendString copies as they are: ASCII
-// except control characters, '"', '\\', '<', '>' and '&'.
-var safeASCII = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendString quotes s as encoding/json does with HTML escaping on:
-// control characters, <, > and & as \u00XX (or \n, \t, \r, \b, \f),
-// invalid UTF-8 as \ufffd, and U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if j := safeRun(s, i); j > i {
-			i = j
-			continue
-		}
-		if safeASCII[s[i]] {
-			i++
-			continue
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsontext.AppendString(append(b, key...), s)
 }
 
 // ParseRequest decodes one request line as json.Unmarshal would.
@@ -353,15 +287,6 @@ func (p *parser) bool(v *bool) bool {
 	return p.delimited()
 }
 
-// plainInString holds the bytes that stand for themselves inside a JSON
-// string: all but '"', '\\' and control characters.
-var plainInString = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // string parses a JSON string holding valid UTF-8. Escapes are decoded;
 // \u escapes of surrogates (pairs included) are left to encoding/json.
 func (p *parser) string(v *string) bool {
@@ -371,17 +296,7 @@ func (p *parser) string(v *string) bool {
 	p.i++
 	start := p.i
 	// The common case: no escapes, so the value is a plain copy.
-	b, i := p.b, p.i
-	for {
-		if j := plainRun(b, i); j > i {
-			i = j
-		} else if i < len(b) && plainInString[b[i]] {
-			i++
-		} else {
-			break
-		}
-	}
-	p.i = i
+	p.i = jsontext.PlainEnd(p.b, p.i)
 	if p.i == len(p.b) || p.b[p.i] < 0x20 {
 		return false
 	}

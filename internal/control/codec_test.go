@@ -115,29 +115,3 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	})
 }
-
-// TestRuns checks the word-at-a-time scans against byte-wise ones for
-// every byte value at every position of a word.
-func TestRuns(t *testing.T) {
-	for c := range 256 {
-		for pos := range 16 {
-			b := []byte(strings.Repeat("a", 20))
-			b[pos] = byte(c)
-			s := string(b)
-			wantSafe := 0
-			for wantSafe < len(s) && safeASCII[s[wantSafe]] {
-				wantSafe++
-			}
-			if got := safeRun(s, 0); got > wantSafe || got < wantSafe-7 || got%8 != 0 {
-				t.Fatalf("safeRun with %#x at %d = %d, first unsafe byte at %d", c, pos, got, wantSafe)
-			}
-			wantPlain := 0
-			for wantPlain < len(b) && plainInString[b[wantPlain]] {
-				wantPlain++
-			}
-			if got := plainRun(b, 0); got > wantPlain || got < wantPlain-7 || got%8 != 0 {
-				t.Fatalf("plainRun with %#x at %d = %d, first special byte at %d", c, pos, got, wantPlain)
-			}
-		}
-	}
-}

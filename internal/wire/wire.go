@@ -11,7 +11,8 @@ package wire
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/pi2pi/pi2pi/internal/jsontext"
 )
 
 // Message types: the six of the seeds plus the logout extension.
@@ -124,7 +125,7 @@ func Marshal(m Message) ([]byte, error) {
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"msgtype":`...)
-	b = appendJSONString(b, m.Type)
+	b = jsontext.AppendStringNoEscapeHTML(b, m.Type)
 	for _, f := range fs[:n] {
 		if f.omitEmpty && f.value == "" {
 			continue
@@ -132,71 +133,13 @@ func Marshal(m Message) ([]byte, error) {
 		b = append(b, ',', '"')
 		b = append(b, f.key...) // keys are plain ASCII
 		b = append(b, '"', ':')
-		b = appendJSONString(b, f.value)
+		b = jsontext.AppendStringNoEscapeHTML(b, f.value)
 	}
 	b = append(b, '}', '\n')
 	if len(b) > MaxMessage {
 		return nil, fmt.Errorf("wire: %s message is %d bytes, over the %d-byte limit", m.Type, len(b), MaxMessage)
 	}
 	return b, nil
-}
-
-// appendJSONString appends s as a JSON string, byte for byte as
-// encoding/json writes it with HTML escaping off: '"', '\\' and control
-// characters escaped (\b \f \n \r \t short, the others as \u00XX), invalid
-// UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped, everything else as
-// is. FuzzMarshalString holds it to encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // ownKeys lists, for each msgtype, the keys (and their accepted aliases)

@@ -1,4 +1,4 @@
-package control
+package jsontext
 
 // Word-at-a-time scans for the long runs of ordinary text that make up
 // chat: they skip 8 bytes per step while no byte in them needs attention.
@@ -33,12 +33,15 @@ func lessMask(x uint64, n byte) uint64 { return (x - lsb*uint64(n)) &^ x }
 
 // safeRun returns the index of the first byte of s at or after i that
 // appendString cannot copy as it is, or a lower index from which a
-// byte-wise scan must continue.
-func safeRun(s string, i int) int {
+// byte-wise scan must continue. html adds '<', '>' and '&' to the bytes
+// that need attention.
+func safeRun(s string, i int, html bool) int {
 	for ; i+8 <= len(s); i += 8 {
 		x := word(s, i)
-		m := x | lessMask(x, 0x20) | byteMask(x, '"') | byteMask(x, '\\') |
-			byteMask(x, '<') | byteMask(x, '>') | byteMask(x, '&')
+		m := x | lessMask(x, 0x20) | byteMask(x, '"') | byteMask(x, '\\')
+		if html {
+			m |= byteMask(x, '<') | byteMask(x, '>') | byteMask(x, '&')
+		}
 		if m&msb != 0 {
 			return i
 		}
