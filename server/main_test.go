@@ -131,7 +131,7 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 		fp, _, _ := pi2piServer(t, "", "fingerprint", "--state-dir", dir)
 		out, e, code := pi2piServer(t, "", "probe", s.addr, "--user", "prober", "--passcode", "2468",
 			"--server-fingerprint", strings.TrimSpace(fp))
-		if code != 0 || !strings.Contains(out, " 0 failed") {
+		if code != 0 || !strings.Contains(out, " 0 failed, 0 skipped\n") {
 			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.stderr)
 		}
 		if !strings.Contains(s.stderr.String(), "refused a plain-text client on a secure server") {
@@ -150,7 +150,7 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 			t.Errorf("no warning about plain mode:\n%s", s.stderr)
 		}
 		out, e, code := pi2piServer(t, "", "probe", s.addr, "--user", "prober", "--passcode", "2468", "--security", "plain")
-		if code != 0 {
+		if code != 0 || !strings.Contains(out, " 0 failed, 0 skipped\n") {
 			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.stderr)
 		}
 		s.kill()
@@ -158,7 +158,7 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 	t.Run("dummy", func(t *testing.T) {
 		s := start(t, "", "dummy")
 		out, e, code := pi2piServer(t, "", "probe", s.addr, "--security", "plain")
-		if code != 0 || !strings.Contains(out, "course 3: LOOKUPREQ ali→bianca is SUCCESS") {
+		if code != 0 || !strings.Contains(out, "course 3: LOOKUPREQ ali→bianca is SUCCESS") || !strings.Contains(out, " 0 failed, 0 skipped\n") {
 			t.Fatalf("probe exit %d:\n%s%s", code, out, e)
 		}
 		// The dummy is not our directory: probing it as one fails, non-zero.

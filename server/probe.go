@@ -46,7 +46,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fmt.Fprintf(stdout, "probe: %d passed, %d failed\n", res.Passed, res.Failed)
+	fmt.Fprintf(stdout, "probe: %d passed, %d failed, %d skipped\n", res.Passed, res.Failed, res.Skipped)
 	if res.Failed > 0 {
 		return errFailed
 	}
