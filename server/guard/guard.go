@@ -14,16 +14,12 @@
 package guard
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -117,20 +113,10 @@ func New(opts Options) (*Guard, error) {
 }
 
 // Close writes the counters and stops the background writer.
-func (g *Guard) Close() error {
-	if g.w == nil {
-		return nil
-	}
-	return g.w.Close()
-}
+func (g *Guard) Close() error { return g.w.Close() }
 
 // Save blocks until every change so far is on disk.
-func (g *Guard) Save() error {
-	if g.w == nil {
-		return nil
-	}
-	return g.w.Save()
-}
+func (g *Guard) Save() error { return g.w.Save() }
 
 func (g *Guard) refill(b *bucket, now time.Time) {
 	if g.policy.SourceRefill > 0 && now.After(b.At) {
@@ -311,55 +297,38 @@ func (g *Guard) snapshot() []byte {
 func ReadFile(path string) (map[string]*Account, map[netip.Addr]*bucket, error) {
 	accounts := map[string]*Account{}
 	sources := map[netip.Addr]*bucket{}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return accounts, sources, nil
-	}
+	data, err := statefile.Read(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := parse(bytes.NewReader(data), accounts, sources); err != nil {
-		return nil, nil, fmt.Errorf("failure counters %s: %w (fix or remove the file)", path, err)
-	}
-	return accounts, sources, nil
-}
-
-func parse(r io.Reader, accounts map[string]*Account, sources map[netip.Addr]*bucket) error {
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if len(f) != 4 {
-			return fmt.Errorf("line %d: want 4 fields", n)
-		}
+	if err := statefile.Records(data, 4, func(f []string) error {
 		ns, err := strconv.ParseInt(f[3], 10, 64)
 		if err != nil {
-			return fmt.Errorf("line %d: bad time", n)
+			return errors.New("bad time")
 		}
 		switch f[0] {
 		case "account":
 			c, err := strconv.Atoi(f[2])
 			if err != nil {
-				return fmt.Errorf("line %d: bad count", n)
+				return errors.New("bad count")
 			}
 			accounts[f[1]] = &Account{Failures: c, Last: time.Unix(0, ns)}
 		case "source":
 			ip, err := netip.ParseAddr(f[1])
 			if err != nil {
-				return fmt.Errorf("line %d: bad address", n)
+				return errors.New("bad address")
 			}
 			t, err := strconv.ParseFloat(f[2], 64)
 			if err != nil {
-				return fmt.Errorf("line %d: bad tokens", n)
+				return errors.New("bad tokens")
 			}
 			sources[ip] = &bucket{Tokens: t, At: time.Unix(0, ns)}
 		default:
-			return fmt.Errorf("line %d: unknown record %q", n, f[0])
+			return fmt.Errorf("unknown record %q", f[0])
 		}
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("failure counters %s: %w (fix or remove the file)", path, err)
 	}
-	return sc.Err()
+	return accounts, sources, nil
 }

@@ -6,16 +6,13 @@
 package sessions
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,11 +73,11 @@ func Open(opts Options) (*Table, error) {
 		t.now = time.Now
 	}
 	if opts.Path != "" {
-		data, err := os.ReadFile(opts.Path)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		data, err := statefile.Read(opts.Path)
+		if err != nil {
 			return nil, err
 		}
-		if err := t.parse(data); err != nil {
+		if err := statefile.Records(data, 4, t.record); err != nil {
 			return nil, fmt.Errorf("sessions file %s: %w (fix or remove it; users will log in again)", opts.Path, err)
 		}
 		t.w = statefile.New(opts.Path, 5*time.Second, t.snapshot)
@@ -89,26 +86,10 @@ func Open(opts Options) (*Table, error) {
 }
 
 // Close writes the table and stops the background writer.
-func (t *Table) Close() error {
-	if t.w == nil {
-		return nil
-	}
-	return t.w.Close()
-}
+func (t *Table) Close() error { return t.w.Close() }
 
 // Save blocks until every change so far is on disk.
-func (t *Table) Save() error {
-	if t.w == nil {
-		return nil
-	}
-	return t.w.Save()
-}
-
-func (t *Table) dirty() {
-	if t.w != nil {
-		t.w.MarkDirty()
-	}
-}
+func (t *Table) Save() error { return t.w.Save() }
 
 func (t *Table) expired(e entry, now time.Time) bool {
 	return t.timeout > 0 && now.UnixNano()-e.last > int64(t.timeout)
@@ -152,12 +133,12 @@ func (t *Table) Touch(user string, ip netip.Addr, key ed25519.PublicKey) bool {
 	}
 	if t.expired(e, now) {
 		delete(t.m, user)
-		t.dirty()
+		t.w.MarkDirty()
 		return false
 	}
 	e.last = now.UnixNano()
 	t.m[user] = e
-	t.dirty()
+	t.w.MarkDirty()
 	return true
 }
 
@@ -190,7 +171,7 @@ func (t *Table) Sweep() int {
 		}
 	}
 	if n > 0 {
-		t.dirty()
+		t.w.MarkDirty()
 	}
 	return n
 }
@@ -208,7 +189,7 @@ func (t *Table) Retain(keep func(user string) bool) int {
 		}
 	}
 	if n > 0 {
-		t.dirty()
+		t.w.MarkDirty()
 	}
 	return n
 }
@@ -250,36 +231,25 @@ func (t *Table) snapshot() []byte {
 	return b.Bytes()
 }
 
-func (t *Table) parse(data []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	n := 0
-	for sc.Scan() {
-		n++
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if len(f) != 4 {
-			return fmt.Errorf("line %d: want 4 fields", n)
-		}
-		ip, err := netip.ParseAddr(f[1])
-		if err != nil {
-			return fmt.Errorf("line %d: bad address", n)
-		}
-		last, err := strconv.ParseInt(f[3], 10, 64)
-		if err != nil {
-			return fmt.Errorf("line %d: bad time", n)
-		}
-		e := entry{ip: ip, last: last}
-		if f[2] != "-" {
-			k, err := transport.ParseKeyString(f[2])
-			if err != nil {
-				return fmt.Errorf("line %d: %v", n, err)
-			}
-			copy(e.key[:], k)
-			e.hasKey = true
-		}
-		t.m[f[0]] = e
+// record adds one "USER IP KEY|- LAST-NS" line of the state file.
+func (t *Table) record(f []string) error {
+	ip, err := netip.ParseAddr(f[1])
+	if err != nil {
+		return errors.New("bad address")
 	}
-	return sc.Err()
+	last, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return errors.New("bad time")
+	}
+	e := entry{ip: ip, last: last}
+	if f[2] != "-" {
+		k, err := transport.ParseKeyString(f[2])
+		if err != nil {
+			return err
+		}
+		copy(e.key[:], k)
+		e.hasKey = true
+	}
+	t.m[f[0]] = e
+	return nil
 }

@@ -1,11 +1,17 @@
 // Package statefile keeps one small state file of pi2pi-server up to date on
 // disk with group commits: many callers that each need "my change is on disk
 // before I answer" share one atomic write, so a login flood costs a handful
-// of fsyncs rather than one per login.
+// of fsyncs rather than one per login. It also reads such files back: text,
+// one record a line, fields separated by white space, '#' comments.
 package statefile
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +20,8 @@ import (
 )
 
 // Writer writes the bytes returned by Snapshot to Path, atomically.
+// A nil *Writer stands for state kept in memory only: its methods do
+// nothing and return nil.
 type Writer struct {
 	path     string
 	snapshot func() []byte
@@ -46,6 +54,9 @@ func New(path string, interval time.Duration, snapshot func() []byte) *Writer {
 // Save returns once a write that started after the call has completed, so
 // every change made before Save is on disk when it returns nil.
 func (w *Writer) Save() error {
+	if w == nil {
+		return nil
+	}
 	ch := make(chan error, 1)
 	select {
 	case w.reqs <- ch:
@@ -64,13 +75,16 @@ func (w *Writer) Save() error {
 // waiting for it. Use it for changes that may be lost in a crash, such as
 // the time of a user's last request.
 func (w *Writer) MarkDirty() {
-	if !w.dirty.Load() {
+	if w != nil && !w.dirty.Load() {
 		w.dirty.Store(true)
 	}
 }
 
 // Close writes pending changes and stops the writer.
 func (w *Writer) Close() error {
+	if w == nil {
+		return nil
+	}
 	var err error
 	w.once.Do(func() {
 		close(w.stop)
@@ -115,4 +129,36 @@ func (w *Writer) loop(interval time.Duration) {
 			}
 		}
 	}
+}
+
+// Read returns the content of the state file at path; a missing file is
+// empty.
+func Read(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// Records calls record with the white-space separated fields of each line
+// of data, skipping blank lines and '#' comments. Every record has exactly
+// n fields. Errors, record's included, name the line: "line 3: bad time".
+func Records(data []byte, n int, record func(fields []string) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	line := 0
+	for sc.Scan() {
+		line++
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) != n {
+			return fmt.Errorf("line %d: want %d fields", line, n)
+		}
+		if err := record(f); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+	return sc.Err()
 }
