@@ -1,12 +1,8 @@
 package backend
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 
@@ -21,25 +17,10 @@ type keyBook struct {
 }
 
 func (k *keyBook) read() (map[string]string, error) {
-	m := map[string]string{}
 	if k.path == "" {
-		return m, nil
+		return map[string]string{}, nil
 	}
-	data, err := os.ReadFile(k.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		user, fp, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if ok && !strings.HasPrefix(user, "#") {
-			m[user] = strings.TrimSpace(fp)
-		}
-	}
-	return m, nil
+	return transport.ReadFingerprints(k.path)
 }
 
 // changed returns a warning for people when user's key differs from the

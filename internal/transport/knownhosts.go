@@ -73,11 +73,16 @@ func (k *KnownHosts) Lookup(host string) (string, bool) {
 	return fp, ok
 }
 
-func (k *KnownHosts) read() (map[string]string, error) {
-	hosts := map[string]string{}
-	f, err := os.Open(k.Path)
+func (k *KnownHosts) read() (map[string]string, error) { return ReadFingerprints(k.Path) }
+
+// ReadFingerprints reads a file of "name fingerprint" lines, the format of
+// KnownHosts and of pi2pid's record of the keys its peers last used. Blank
+// lines and lines starting with '#' are skipped; a missing file holds none.
+func ReadFingerprints(path string) (map[string]string, error) {
+	m := map[string]string{}
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return hosts, nil
+		return m, nil
 	}
 	if err != nil {
 		return nil, err
@@ -89,10 +94,10 @@ func (k *KnownHosts) read() (map[string]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		host, fp, ok := strings.Cut(line, " ")
+		name, fp, ok := strings.Cut(line, " ")
 		if ok {
-			hosts[host] = strings.TrimSpace(fp)
+			m[name] = strings.TrimSpace(fp)
 		}
 	}
-	return hosts, sc.Err()
+	return m, sc.Err()
 }

@@ -143,3 +143,21 @@ func TestKnownHostsUnreadable(t *testing.T) {
 		t.Fatal("unreadable known_hosts accepted a key")
 	}
 }
+
+func TestReadFingerprints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	if m, err := ReadFingerprints(path); err != nil || len(m) != 0 {
+		t.Fatalf("missing file: %v, %v", m, err)
+	}
+	data := "# comment\n\n  srv-a:8082 SHA256:aaa  \nlonely\n#srv-b SHA256:bbb\nsrv-c SHA256:ccc"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadFingerprints(path)
+	if err != nil || len(m) != 2 || m["srv-a:8082"] != "SHA256:aaa" || m["srv-c"] != "SHA256:ccc" {
+		t.Fatalf("ReadFingerprints = %v, %v", m, err)
+	}
+	if _, err := ReadFingerprints(t.TempDir()); err == nil {
+		t.Fatal("ReadFingerprints(a directory) succeeded")
+	}
+}
