@@ -137,7 +137,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		ht = 10 * time.Second
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(ht))
-	line, err := readLine(r, &scratch)
+	line, err := control.ReadLine(r, &scratch)
 	if err != nil {
 		log.Info("control client left before its hello", "err", err)
 		return
@@ -161,10 +161,10 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.Handler.Connected(c)
 	defer s.Handler.Disconnected(c)
 	for {
-		line, err := readLine(r, &scratch)
+		line, err := control.ReadLine(r, &scratch)
 		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				c.result(control.Reply{Code: control.CodeUsage, Error: err.Error()})
+			if errors.Is(err, control.ErrLineTooLong) {
+				c.result(control.Reply{Code: control.CodeUsage, Error: fmt.Sprintf("request line over %d bytes", control.MaxLine)})
 				c.flushAndClose()
 			}
 			log.Info("control client disconnected")
@@ -190,30 +190,6 @@ func versionMessage(client int) string {
 		return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pid (and restart it)", control.Version, client)
 	}
 	return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pictl", control.Version, client)
-}
-
-var errLineTooLong = fmt.Errorf("request line over %d bytes", control.MaxLine)
-
-// readLine returns the next line without its end. The line is valid until
-// the next read: it lies in r's buffer, or in *scratch when it is longer.
-func readLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
-	line, isPrefix, err := r.ReadLine()
-	if err != nil || !isPrefix {
-		return line, err
-	}
-	buf := append((*scratch)[:0], line...)
-	for isPrefix {
-		line, isPrefix, err = r.ReadLine()
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, line...)
-		if len(buf) > control.MaxLine {
-			return nil, errLineTooLong
-		}
-	}
-	*scratch = buf
-	return buf, nil
 }
 
 // knownOps are the requests a client may send.

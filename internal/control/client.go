@@ -82,7 +82,7 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 	}
 	r := bufio.NewReaderSize(conn, 64<<10)
 	var scratch []byte
-	line, err := readLine(r, &scratch)
+	line, err := ReadLine(r, &scratch)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("talking to pi2pid: %w", err)
@@ -109,28 +109,6 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 	return c, nil
 }
 
-// readLine returns the next line without its end. The line is valid until
-// the next read: it lies in r's buffer, or in *scratch when it is longer.
-func readLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
-	line, isPrefix, err := r.ReadLine()
-	if err != nil || !isPrefix {
-		return line, err
-	}
-	buf := append((*scratch)[:0], line...)
-	for isPrefix {
-		line, isPrefix, err = r.ReadLine()
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, line...)
-		if len(buf) > MaxLine {
-			return nil, fmt.Errorf("control line over %d bytes", MaxLine)
-		}
-	}
-	*scratch = buf
-	return buf, nil
-}
-
 func (c *Client) readLoop(r *bufio.Reader) {
 	var err error
 	defer func() {
@@ -155,7 +133,7 @@ func (c *Client) readLoop(r *bufio.Reader) {
 	var scratch []byte
 	for {
 		var line []byte
-		line, err = readLine(r, &scratch)
+		line, err = ReadLine(r, &scratch)
 		if err != nil {
 			return
 		}

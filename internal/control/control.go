@@ -19,7 +19,9 @@
 package control
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 )
 
 // Version is the control protocol version. Bump it on any incompatible
@@ -28,6 +30,32 @@ const Version = 1
 
 // MaxLine bounds one JSON line in either direction.
 const MaxLine = 256 << 10
+
+// ErrLineTooLong is returned by ReadLine for a line over MaxLine bytes.
+var ErrLineTooLong = fmt.Errorf("control line over %d bytes", MaxLine)
+
+// ReadLine returns the next line of a control connection (either side)
+// without its end, or ErrLineTooLong. The line is valid until the next
+// read: it lies in r's buffer, or in *scratch when it is longer.
+func ReadLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	line, isPrefix, err := r.ReadLine()
+	if err != nil || !isPrefix {
+		return line, err
+	}
+	buf := append((*scratch)[:0], line...)
+	for isPrefix {
+		line, isPrefix, err = r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, line...)
+		if len(buf) > MaxLine {
+			return nil, ErrLineTooLong
+		}
+	}
+	*scratch = buf
+	return buf, nil
+}
 
 // Operations a client may request.
 const (
