@@ -417,26 +417,39 @@ func (e *engine) onEOF() {
 	}
 }
 
-func (e *engine) onLoginLine(line string) {
+// userIDLine handles a line typed at a prompt that asks for a user ID: a
+// blank line is ignored, a /command runs, and anything else must be a user
+// ID. A user ID is echoed, kept in the history and returned; anything else
+// is refused with a message ending in hint, and the reason returned.
+// Blank lines and commands return "", nil.
+func (e *engine) userIDLine(line, hint string) (string, error) {
 	line = strings.TrimSpace(line)
 	if line == "" {
-		return
+		return "", nil
 	}
 	if strings.HasPrefix(line, "/") {
 		e.saveHistory(line)
 		e.shellCommand(line)
-		return
+		return "", nil
 	}
 	user, err := wire.NormalizeUserID(line)
 	if err != nil {
-		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v", line, err))
-		if e.flow == flowLogin && e.stdin == nil {
-			e.finish(usageErrorf("login: %v", err))
-		}
-		return
+		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v%s", line, err, hint))
+		return "", err
 	}
 	e.out.Answered(line)
 	e.saveHistory(user)
+	return user, nil
+}
+
+func (e *engine) onLoginLine(line string) {
+	user, err := e.userIDLine(line, "")
+	if err != nil && e.flow == flowLogin && e.stdin == nil {
+		e.finish(usageErrorf("login: %v", err))
+	}
+	if user == "" {
+		return
+	}
 	e.recent.add(user)
 	e.user = user
 	e.login()
@@ -576,22 +589,10 @@ func (e *engine) enterDest() {
 }
 
 func (e *engine) onDestLine(line string) {
-	line = strings.TrimSpace(line)
-	if line == "" {
+	peer, _ := e.userIDLine(line, " (type /help for commands)")
+	if peer == "" {
 		return
 	}
-	if strings.HasPrefix(line, "/") {
-		e.saveHistory(line)
-		e.shellCommand(line)
-		return
-	}
-	peer, err := wire.NormalizeUserID(line)
-	if err != nil {
-		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v (type /help for commands)", line, err))
-		return
-	}
-	e.out.Answered(line)
-	e.saveHistory(peer)
 	e.peer = peer
 	e.chat()
 }
