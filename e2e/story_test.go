@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 
 	"github.com/pi2pi/pi2pi/internal/wire"
@@ -222,6 +223,35 @@ func TestServerRestartAfterChat(t *testing.T) {
 	srv.restart()
 	roundTrip(t, ali, bianca)
 	roundTrip(t, bianca, ali)
+}
+
+// TestLoginAfterServerLostItsState: the server comes back with its state
+// directory wiped (plain mode: a secure server would also have a new key,
+// which the terminal refuses). pi2pid still believes it is logged in, but
+// `pi2pictl login` has it ask the server first, and logs in afresh.
+func TestLoginAfterServerLostItsState(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "plain", []string{"ali"})
+	ali := startTerminal(t, srv)
+	ali.login("ali")
+	srv.stop()
+	for _, f := range []string{srv.stateDir, srv.users} {
+		if err := os.RemoveAll(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.addUser("ali", passcodes["ali"]) // the new pepper needs a new enrolment
+	srv.start()
+	if st := ali.status(); st.State != "logged-in" {
+		t.Fatalf("pi2pid noticed before the login (its keepalive is minutes away): %+v", st)
+	}
+	out := ali.login("ali")
+	if strings.Contains(out, "Already logged in") || !strings.Contains(out, "the server no longer knows that login") {
+		t.Fatalf("pi2pictl login after the server lost its state:\n%s", out)
+	}
+	if rep := directLookup(t, srv, ali, "ali"); rep.Status != wire.Success {
+		t.Fatalf("the server does not know ali after the new login: %+v", rep)
+	}
 }
 
 // TestWrongPasscode: the seeds' refusal, and the terminal stays usable.

@@ -193,6 +193,21 @@ func TestLoginAlreadyLoggedIn(t *testing.T) {
 	}
 }
 
+// pi2pid logged in as ali, but the server forgot it: login logs in afresh.
+func TestLoginAfterTheServerForgot(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", ServerForgot: true})
+	out, errOut, code := pipeRun(t, d, "bianca\n5678\n", "login")
+	if code != 0 || out != "Login: bianca\nEnter passcode on keypad.\nLogged in.\n" ||
+		!strings.Contains(errOut, "the server no longer knows that login") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	d = daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", ServerForgot: true})
+	out, errOut, code = pipeRun(t, d, "1234\n", "login", "ali")
+	if code != 0 || out != "Login: ali\nEnter passcode on keypad.\nLogged in.\n" {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+}
+
 func TestChatFromPipe(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012"})
 	r := start(t, d, "chat", "bianca")

@@ -212,7 +212,7 @@ func (e *engine) run() error {
 			e.setPhase(phLogin)
 		}
 	case flowLogin:
-		if loggedIn(st) {
+		if loggedIn(st) && e.stillLoggedIn(st.UserID) {
 			if e.user != "" && e.user != st.UserID {
 				e.fail("pi2pid is logged in as " + peertext.Clean(st.UserID) + "; run `pi2pictl logout` first to log in as " + e.user)
 				return e.exit
@@ -270,6 +270,21 @@ func (e *engine) run() error {
 	}
 	e.out.Flush()
 	return e.exit
+}
+
+// stillLoggedIn asks pi2pid to confirm its login of user with the server
+// (a login request without a user ID). When the server had forgotten it,
+// pi2pid is logged out now and stillLoggedIn says so on stderr. Any other
+// answer, a pi2pid too old to check included, counts as logged in.
+func (e *engine) stillLoggedIn(user string) bool {
+	ctx, cancel := callCtx()
+	defer cancel()
+	rep, err := e.client.Call(ctx, control.Request{Op: control.OpLogin})
+	if err != nil || rep.State != "logged-out" {
+		return true
+	}
+	e.out.Errorln("pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again.")
+	return false
 }
 
 func (e *engine) status() (*control.Status, error) {

@@ -77,6 +77,7 @@ type Daemon struct {
 	peer      string
 	conns     map[*conn]bool
 	attached  chan struct{}
+	forgot    bool // the server forgot the login (Options.ServerForgot)
 }
 
 // Options configure a Daemon.
@@ -95,6 +96,10 @@ type Options struct {
 	// or LoginQuietResult. Nil means LoginQuietResult then
 	// LoginPasscodeEvent.
 	Login []string
+	// ServerForgot: the server no longer knows the LoggedInAs login, so
+	// the first login request logs out first, as pi2pid does after its
+	// check with the server (and one without a user ID stops there).
+	ServerForgot bool
 }
 
 type conn struct {
@@ -138,6 +143,7 @@ func Start(t *testing.T, o Options) *Daemon {
 	}
 	if o.LoggedInAs != "" {
 		d.state, d.user = "logged-in", o.LoggedInAs
+		d.forgot = o.ServerForgot
 	}
 	go d.accept()
 	t.Cleanup(func() {
@@ -218,6 +224,21 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			Security: "plain", Keypad: d.keypad, Listen: "127.0.0.2:8085", Peer: d.peer}
 		c.send(rep)
 	case control.OpLogin:
+		if d.state == "logged-in" && d.forgot {
+			d.forgot = false
+			d.state, d.user, d.owner = "logged-out", "", nil
+			ev := event(control.EventLoggedOut)
+			ev.Error = "the server no longer knows you are logged in: log in again"
+			for o := range d.conns {
+				o.send(ev)
+			}
+			if req.UserID == "" {
+				rep := ok(req)
+				rep.State = "logged-out"
+				c.send(rep)
+				return
+			}
+		}
 		if d.state != "logged-out" {
 			c.send(refuse(req, control.CodeState, "already logged in as "+d.user+": log out first"))
 			return

@@ -430,6 +430,79 @@ func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
 	u.waitState("logged-out")
 }
 
+// A login requested while logged in first asks the server: "already logged
+// in" while it knows us, else logged-out (as the keepalive does) and the
+// new login goes ahead.
+func TestLoginConfirmsWithServer(t *testing.T) {
+	leaktest.Check(t)
+	srv := newFakeServer()
+	port := freePort(t, "127.0.0.2")
+	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port) // keepalive: 5 min, out of the way
+	u := attach(t, tm.sock)
+	u.logIn("ali", "1234")
+
+	// Known: today's answer, for the same user, another one, or none.
+	srv.mu.Lock()
+	before := srv.lookups
+	srv.mu.Unlock()
+	for _, who := range []string{"ali", "bianca", ""} {
+		if msg := u.refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeState); !strings.Contains(msg, "already logged in as ali") {
+			t.Fatal(msg)
+		}
+	}
+	srv.mu.Lock()
+	asked := srv.lookups - before
+	srv.mu.Unlock()
+	if asked != 3 {
+		t.Fatalf("%d lookups for 3 login requests, want 3", asked)
+	}
+	// Unreachable: stay logged in.
+	srv.mu.Lock()
+	srv.lookupErr = fmt.Errorf("%w: no answer", directory.ErrUnreachable)
+	srv.mu.Unlock()
+	u.refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+	srv.mu.Lock()
+	srv.lookupErr = nil
+	srv.mu.Unlock()
+	if s := u.state(); s != "logged-in" {
+		t.Fatalf("state %s after an unanswered check, want logged-in", s)
+	}
+
+	// Forgotten, no user ID: only the check; logged out, no new login.
+	srv.forget("ali")
+	if r := u.must(control.Request{Op: control.OpLogin}); r.State != "logged-out" {
+		t.Fatalf("%+v", r)
+	}
+	if ev := u.next(control.EventLoggedOut); ev.UserID != "ali" || !strings.Contains(ev.Error, "log in again") {
+		t.Fatalf("%+v", ev)
+	}
+	if s := u.state(); s != "logged-out" {
+		t.Fatalf("state %s, want logged-out", s)
+	}
+
+	// Forgotten, with a user ID: logged out, then the new login goes ahead.
+	u.logIn("ali", "1234")
+	srv.forget("ali")
+	u.ev = nil
+	u.logIn("bianca", "5678")
+	var states []string
+	loggedOut := false
+	for _, ev := range u.ev {
+		switch ev.Event {
+		case control.EventState:
+			states = append(states, ev.State)
+		case control.EventLoggedOut:
+			loggedOut = ev.UserID == "ali"
+		}
+	}
+	if want := "logged-out,reading-passcode,authenticating,logged-in"; strings.Join(states, ",") != want || !loggedOut {
+		t.Fatalf("states %v (want %s), EventLoggedOut for ali: %v", states, want, loggedOut)
+	}
+	if st := u.must(control.Request{Op: control.OpStatus}).Status; st.UserID != "bianca" {
+		t.Fatalf("%+v", st)
+	}
+}
+
 func TestStateEventsReachEveryClient(t *testing.T) {
 	_, _, _, ali, _ := pair(t, transport.Plain)
 	var states []string

@@ -28,6 +28,9 @@ type fakeServer struct {
 	passcode map[string]string
 	logins   map[string]fakeLogin
 	authErr  error // when set, Auth fails with it
+	// lookupErr, when set, makes Lookup fail with it (server unreachable).
+	lookupErr error
+	lookups   int // Lookup calls
 	// keyFor overrides the key handed out for a user (impersonation tests).
 	keyFor map[string]ed25519.PublicKey
 }
@@ -75,6 +78,10 @@ func (d *fakeDir) Auth(ctx context.Context, user, cred string) error {
 func (d *fakeDir) Lookup(ctx context.Context, self, target string) (directory.Entry, error) {
 	d.s.mu.Lock()
 	defer d.s.mu.Unlock()
+	d.s.lookups++
+	if d.s.lookupErr != nil {
+		return directory.Entry{}, d.s.lookupErr
+	}
 	me, ok := d.s.logins[self]
 	t, ok2 := d.s.logins[target]
 	if !ok || !ok2 || me.ip != d.ip {

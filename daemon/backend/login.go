@@ -14,12 +14,28 @@ import (
 
 // startLogin begins passcode entry for userID and returns at once; the
 // outcome comes as EventLogin.
+//
+// While logged in, it first asks the server (the keepalive's self-lookup)
+// whether it still knows us: when it does, the answer is "already logged
+// in"; when it has forgotten us (a timeout, a restart that lost its
+// state), the terminal logs out as the keepalive does and the login goes
+// ahead. Without userID it only confirms: the reply then says the
+// terminal is logged out, and a new login is up to the client.
 func (t *Terminal) startLogin(userID string) control.Reply {
 	user, err := wire.NormalizeUserID(userID)
+	s, cur, peer := t.m.State()
+	if s == terminal.LoggedIn && (err == nil || userID == "") {
+		if !t.confirmLogin(cur) {
+			return fail(control.CodeState, "already logged in as %s: run pi2pictl logout first", cur)
+		}
+		if userID == "" {
+			return control.Reply{State: terminal.LoggedOut.String()}
+		}
+		s, cur, peer = t.m.State()
+	}
 	if err != nil {
 		return fail(control.CodeUsage, "bad user ID: %v", err)
 	}
-	s, cur, peer := t.m.State()
 	if s != terminal.LoggedOut {
 		if s == terminal.ReadingPasscode || s == terminal.Authenticating {
 			return stateError(s, cur, peer)
@@ -163,6 +179,27 @@ func (t *Terminal) keepalive(user string) (loggedOut bool) {
 	if s != terminal.LoggedIn && s != terminal.Chatting {
 		return false // a chat is being set up; it does its own lookups
 	}
+	return t.checkWithServer(user, "keepalive")
+}
+
+// confirmLogin asks the server whether it still knows user, logged in
+// here, before a new login is refused as "already logged in". It reports
+// whether the terminal is logged out now.
+func (t *Terminal) confirmLogin(user string) (loggedOut bool) {
+	if t.checkWithServer(user, "login") {
+		return true
+	}
+	// The keepalive may have logged us out during the lookup.
+	s, _, _ := t.m.State()
+	return s == terminal.LoggedOut
+}
+
+// checkWithServer looks user up as itself. When the server answers
+// NOTFOUND it no longer knows the login: any chat ends, the terminal moves
+// to logged-out, the keepalive stops and clients get EventLoggedOut. Any
+// other failure leaves the terminal logged in. It reports whether it
+// logged the terminal out.
+func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
 	_, err := t.opt.Directory.Lookup(ctx, user, user)
 	cancel()
@@ -170,10 +207,10 @@ func (t *Terminal) keepalive(user string) (loggedOut bool) {
 		return false
 	}
 	if !errors.Is(err, directory.ErrNotFound) {
-		t.log.Warn("keepalive lookup failed; staying logged in", "USERID", user, "err", err)
+		t.log.Warn(why+" lookup failed; staying logged in", "USERID", user, "err", err)
 		return false
 	}
-	t.log.Warn("the server no longer knows we are logged in", "USERID", user)
+	t.log.Warn("the server no longer knows we are logged in", "USERID", user, "check", why)
 	t.mu.Lock()
 	ch := t.chat
 	t.mu.Unlock()
@@ -184,6 +221,7 @@ func (t *Terminal) keepalive(user string) (loggedOut bool) {
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
 		return false // a new chat started meanwhile; try again next tick
 	}
+	t.stopKeepalive()
 	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user,
 		Error: "the server no longer knows you are logged in (it may have restarted or timed you out): log in again"})
 	return true

@@ -61,8 +61,12 @@ func ReadLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
 const (
 	OpHello  = "hello"  // Version: the client's version
 	OpStatus = "status" // Result.Status
-	OpLogin  = "login"  // UserID; starts passcode entry, outcome as EventLogin
-	OpKey    = "key"    // Key: one keypad key ("0"-"9", "A"-"D", "*", "#"), console keypad only
+	// OpLogin while logged in first has pi2pid confirm its login with the
+	// server: still known, it is refused (CodeState); forgotten, pi2pid
+	// logs out (EventLoggedOut) and goes on. Without UserID it only
+	// confirms, and Result.State is "logged-out" when the server forgot.
+	OpLogin  = "login" // UserID; starts passcode entry, outcome as EventLogin
+	OpKey    = "key"   // Key: one keypad key ("0"-"9", "A"-"D", "*", "#"), console keypad only
 	OpLogout = "logout"
 	OpChat   = "chat"   // UserID: the callee; result once the chat started or was refused
 	OpWait   = "wait"   // attach: take the next incoming chat
