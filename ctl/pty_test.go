@@ -1,66 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"golang.org/x/sys/unix"
 )
 
-// buildCtl builds pi2pictl once per test binary.
-var buildCtl = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "pi2pictl-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "pi2pictl")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func ctlBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := buildCtl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-// screenLog collects what a program writes to its terminal.
-type screenLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *screenLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *screenLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // ptyRun is pi2pictl running on a pseudo-terminal.
 type ptyRun struct {
 	master *os.File
-	screen *screenLog
+	screen *testbin.Buffer
 	cmd    *exec.Cmd
 }
 
@@ -92,7 +52,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 
 func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
 	t.Helper()
-	bin := ctlBinary(t)
+	bin := testbin.Build(t, "./ctl")
 	master, slave := openPTY(t)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TERM=xterm"}, env...)
@@ -102,7 +62,7 @@ func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
 		t.Fatal(err)
 	}
 	slave.Close()
-	r := &ptyRun{master: master, screen: &screenLog{}, cmd: cmd}
+	r := &ptyRun{master: master, screen: &testbin.Buffer{}, cmd: cmd}
 	go func() {
 		buf := make([]byte, 4096)
 		for {

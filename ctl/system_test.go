@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -13,26 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // These tests drive the real programs: pi2pi-server, two pi2pid with the
 // console keypad on loopback addresses, and pi2pictl through pipes, and
 // check the transcripts of the initiator and the receiver.
-
-var buildSystem = sync.OnceValues(func() (string, error) {
-	ctl, err := buildCtl()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Dir(ctl)
-	for _, p := range []struct{ pkg, name string }{{"../server", "pi2pi-server"}, {"../daemon", "pi2pid"}} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, p.name), p.pkg).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("go build %s: %v\n%s", p.pkg, err, out)
-		}
-	}
-	return dir, nil
-})
 
 // system is one server and the terminals started for a test.
 type system struct {
@@ -48,67 +34,19 @@ func newSystem(t *testing.T, security string) *system {
 	if testing.Short() {
 		t.Skip("starts the real programs; skipped with -short")
 	}
-	bin, err := buildSystem()
-	if err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{"./server", "./daemon"} {
+		testbin.Build(t, dir)
 	}
+	bin := filepath.Dir(testbin.Build(t, "./ctl"))
 	return &system{t: t, bin: bin, dir: t.TempDir(), security: security}
 }
 
-// start runs a program until the test ends and waits for a line of its
-// stderr containing ready.
+// start runs a program until the test ends and waits for its output to
+// contain ready.
 func (s *system) start(ready string, name string, args ...string) {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(s.bin, name), args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	var seen []string
-	timeout := time.After(15 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				s.t.Fatalf("%s exited before it was ready:\n%s", name, strings.Join(seen, "\n"))
-			}
-			seen = append(seen, l)
-			if strings.Contains(l, ready) {
-				go func() {
-					for range lines {
-					}
-				}()
-				return
-			}
-		case <-timeout:
-			s.t.Fatalf("%s never said %q:\n%s", name, ready, strings.Join(seen, "\n"))
-		}
-	}
+	p := testbin.Start(s.t, exec.Command(filepath.Join(s.bin, name), args...))
+	p.WaitLog(s.t, ready)
 }
 
 // startServer adds the users and starts pi2pi-server on 127.0.0.1.

@@ -1,0 +1,70 @@
+package testbin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Process is a started program whose stdout and stderr are collected.
+type Process struct {
+	Cmd  *exec.Cmd
+	out  Buffer
+	done chan struct{}
+}
+
+// Start starts cmd with its stdout and stderr collected, and stops it when
+// the test ends: SIGINT, then SIGKILL after 10 seconds. When the test has
+// failed, the program's output is logged.
+func Start(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
+	p := &Process{Cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.out, &p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", filepath.Base(cmd.Path), p.Logs())
+		}
+	})
+	return p
+}
+
+// Logs returns the program's output so far.
+func (p *Process) Logs() string { return p.out.String() }
+
+// Done is closed once the program has exited (and Cmd.ProcessState is set).
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// WaitLog waits until the program's output contains s. The test fails if
+// the program exits first or has not written s within 20 seconds.
+func (p *Process) WaitLog(t testing.TB, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.Logs(), s) {
+		select {
+		case <-p.done:
+			if strings.Contains(p.Logs(), s) {
+				return
+			}
+			t.Fatalf("%s exited before logging %q:\n%s", p.Cmd.Path, s, p.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not log %q:\n%s", p.Cmd.Path, s, p.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
