@@ -8,6 +8,7 @@ import (
 	"github.com/pi2pi/pi2pi/ctl/daemontest"
 	"github.com/pi2pi/pi2pi/ctl/screen"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // The daemon may announce the start of passcode entry twice (the login
@@ -86,7 +87,7 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 	for _, order := range announcementOrders() {
 		t.Run(strings.Join(order, ","), func(t *testing.T) {
 			d := daemontest.Start(t, daemontest.Options{})
-			var stdout, stderr syncBuffer
+			var stdout, stderr testbin.Buffer
 			e := newLoginEngine(t, d, &stdout, &stderr)
 			e.login()
 			select { // the daemon is reading a passcode from now on
@@ -153,7 +154,7 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 
 // newLoginEngine is the engine of `pi2pictl login ali` with stdin a pipe,
 // connected to d, before its loop runs.
-func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *syncBuffer) *engine {
+func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *testbin.Buffer) *engine {
 	t.Helper()
 	inv := &Invocation{Env: &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr}, Socket: d.Socket}
 	c, err := inv.Client(t.Context())

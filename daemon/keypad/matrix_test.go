@@ -1,17 +1,16 @@
 package keypad_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/daemon/keypad/keypadtest"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 const (
@@ -27,12 +26,12 @@ type rig struct {
 	clk  *keypadtest.Clock
 	pins *keypadtest.Pins
 	m    *keypad.Matrix
-	log  *syncBuffer
+	log  *testbin.Buffer
 }
 
 func newRig(t *testing.T, l keypad.Layout) *rig {
 	t.Helper()
-	r := &rig{t: t, clk: keypadtest.NewClock(), pins: keypadtest.NewPins(l), log: &syncBuffer{}}
+	r := &rig{t: t, clk: keypadtest.NewClock(), pins: keypadtest.NewPins(l), log: &testbin.Buffer{}}
 	r.m = keypad.NewMatrix(r.pins, l, keypad.MatrixConfig{
 		ScanPeriod: period,
 		Debounce:   debounce,
@@ -85,23 +84,6 @@ func (r *rig) expect(want string) {
 	if got := r.keys(); got != want {
 		r.t.Errorf("keys = %q, want %q", got, want)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestMatrixReportsEachKeyOnce(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/credential"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 	"github.com/pi2pi/pi2pi/server/guard"
@@ -20,24 +21,6 @@ import (
 	"github.com/pi2pi/pi2pi/server/sessions"
 	"github.com/pi2pi/pi2pi/server/userstore"
 )
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeClock is a settable clock for guard and sessions.
 type fakeClock struct {
@@ -69,7 +52,7 @@ type harness struct {
 	guard    *guard.Guard
 	sessions *sessions.Table
 	srv      *netserve.Server
-	logs     *syncBuffer
+	logs     *testbin.Buffer
 	clock    *fakeClock
 	stateDir string
 	usersTxt string
@@ -97,7 +80,7 @@ func startServer(t testing.TB, o harnessOpts) *harness {
 	if o.mode == "" {
 		o.mode = transport.Plain
 	}
-	h := &harness{t: t, mode: o.mode, logs: &syncBuffer{}, clock: o.clock, stateDir: o.dir}
+	h := &harness{t: t, mode: o.mode, logs: &testbin.Buffer{}, clock: o.clock, stateDir: o.dir}
 	if h.clock == nil {
 		h.clock = &fakeClock{t: time.Now()}
 	}
