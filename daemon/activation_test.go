@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // TestListenFDs hands pi2pid both listeners the way systemd does:
 // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID, with the sockets as fds 3 and 4.
 func TestListenFDs(t *testing.T) {
-	bin := filepath.Join(binaries(t), "pi2pid")
+	bin := testbin.Build(t, "./daemon")
 	dir := t.TempDir()
-	port := freePort(t, "127.0.0.2")
+	port := testbin.FreePort(t, "127.0.0.2")
 	peerL, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +42,8 @@ func TestListenFDs(t *testing.T) {
 		"--state-dir", filepath.Join(dir, "state"), "--keypad", "console", "--security", "plain", "--config", os.DevNull)
 	cmd.Env = append(cleanEnv(), "LISTEN_FDS=2", "LISTEN_FDNAMES=peer:control")
 	cmd.ExtraFiles = []*os.File{peerF, ctlF}
-	p := start(t, cmd)
-	p.waitLog(t, "ready")
+	p := testbin.Start(t, cmd)
+	p.WaitLog(t, "ready")
 	if !strings.Contains(p.Logs(), "from_systemd=peer,control") {
 		t.Fatalf("listeners not taken from systemd:\n%s", p.Logs())
 	}
@@ -76,16 +77,16 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if err != nil {
 		t.Skip("systemd-socket-activate is not installed (apt-get install systemd)")
 	}
-	bin := filepath.Join(binaries(t), "pi2pid")
+	bin := testbin.Build(t, "./daemon")
 	dir := t.TempDir()
-	port := freePort(t, "127.0.0.2")
+	port := testbin.FreePort(t, "127.0.0.2")
 	sock := filepath.Join(dir, "control.sock")
 	cmd := exec.Command(ssa, "-l", fmt.Sprintf("127.0.0.2:%d", port), "-l", sock, "--fdname=peer:control",
 		bin, "--server", "127.0.0.1:1", "--control", filepath.Join(dir, "not-used.sock"),
 		"--state-dir", filepath.Join(dir, "state"), "--keypad", "console", "--security", "plain", "--config", os.DevNull)
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := start(t, cmd)
+	p := testbin.Start(t, cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {
@@ -101,5 +102,5 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) {
 		t.Fatalf("status %+v", st)
 	}
-	p.waitLog(t, "from_systemd=peer,control")
+	p.WaitLog(t, "from_systemd=peer,control")
 }

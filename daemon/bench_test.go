@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // Benchmarks of the built binaries against a real pi2pi-server on
@@ -21,7 +22,7 @@ import (
 // chatPair starts a server and two logged-in daemons; bianca waits.
 func chatPair(b *testing.B, mode string) (ali, bianca *user) {
 	srv := startServer(b, mode, map[string]string{"ali": "1234", "bianca": "5678"})
-	port := freePort(b, "127.0.0.2", "127.0.0.3")
+	port := testbin.FreePort(b, "127.0.0.2", "127.0.0.3")
 	aliD := startDaemon(b, srv.addr, "127.0.0.2", port, mode)
 	biancaD := startDaemon(b, srv.addr, "127.0.0.3", port, mode)
 	ali, bianca = attach(b, aliD.socket), attach(b, biancaD.socket)
@@ -135,9 +136,9 @@ func BenchmarkIdle(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	port := freePort(b, "127.0.0.2")
+	port := testbin.FreePort(b, "127.0.0.2")
 	d := startDaemon(b, "127.0.0.1:1", "127.0.0.2", port, "secure")
-	pid := d.cmd.Process.Pid
+	pid := d.Cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond) // let start-up settle
 	before := switches(b, pid)
 	time.Sleep(2 * time.Second)

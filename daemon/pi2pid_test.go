@@ -4,156 +4,31 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // Whole-daemon tests: they build pi2pid (and pi2pi-server) and run them as
 // the user would, on 127.0.0.2, 127.0.0.3, ... with the server on 127.0.0.1.
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  map[string]error
-)
+func TestMain(m *testing.M) { testbin.Main(m) }
 
-// binaries builds pi2pid and pi2pi-server once per test run.
-func binaries(t testing.TB) string {
-	buildOnce.Do(func() {
-		buildErr = map[string]error{}
-		var err error
-		binDir, err = os.MkdirTemp("", "pi2pid-test-bin")
-		if err != nil {
-			buildErr["pi2pid"] = err
-			return
-		}
-		for name, pkg := range map[string]string{"pi2pid": ".", "pi2pi-server": "../server"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
-			if err != nil {
-				buildErr[name] = fmt.Errorf("%v\n%s", err, out)
-			}
-		}
-	})
-	if err := buildErr["pi2pid"]; err != nil {
-		t.Fatalf("building pi2pid: %v", err)
-	}
-	return binDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
+// needServer builds pi2pi-server for the whole-system tests, which skip
+// while it does not build.
 func needServer(t testing.TB) string {
-	dir := binaries(t)
-	if err := buildErr["pi2pi-server"]; err != nil {
+	bin, err := testbin.Binary("./server")
+	if err != nil {
 		t.Skipf("pi2pi-server does not build yet, skipping the whole-system test: %v", err)
 	}
-	return filepath.Join(dir, "pi2pi-server")
-}
-
-// freePort finds a TCP port free on every given IP.
-func freePort(t testing.TB, ips ...string) int {
-	for range 50 {
-		l, err := net.Listen("tcp", ips[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		var others []net.Listener
-		for _, ip := range ips[1:] {
-			o, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				ok = false
-				break
-			}
-			others = append(others, o)
-		}
-		l.Close()
-		for _, o := range others {
-			o.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no common free port")
-	return 0
-}
-
-// process is a started binary whose stderr is collected.
-type process struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
-	done chan struct{}
-}
-
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.Write(b)
-}
-
-func (p *process) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-// waitLog waits until the process has logged s.
-func (p *process) waitLog(t testing.TB, s string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.Logs(), s) {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before logging %q:\n%s", p.cmd.Path, s, p.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log %q:\n%s", p.cmd.Path, s, p.Logs())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func start(t testing.TB, cmd *exec.Cmd) *process {
-	t.Helper()
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = p
-	cmd.Stdout = p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", filepath.Base(cmd.Path), p.Logs())
-		}
-	})
-	return p
+	return bin
 }
 
 type pi2piServer struct {
@@ -172,28 +47,28 @@ func startServer(t testing.TB, mode string, users map[string]string) *pi2piServe
 			t.Fatalf("user add %s: %v\n%s", name, err, out)
 		}
 	}
-	s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	p := start(t, exec.Command(bin, "serve", "--listen", s.addr, "--users", s.users, "--state-dir", s.state, "--security", mode))
-	p.waitLog(t, "listening")
+	s.addr = fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
+	p := testbin.Start(t, exec.Command(bin, "serve", "--listen", s.addr, "--users", s.users, "--state-dir", s.state, "--security", mode))
+	p.WaitLog(t, "listening")
 	return s
 }
 
 type daemon struct {
-	*process
+	*testbin.Process
 	ip, socket, stateDir string
 }
 
 // startDaemon starts pi2pid on ip:port with a console keypad.
 func startDaemon(t testing.TB, server, ip string, port int, mode string, extra ...string) *daemon {
-	bin := filepath.Join(binaries(t), "pi2pid")
+	bin := testbin.Build(t, "./daemon")
 	dir := t.TempDir()
 	d := &daemon{ip: ip, socket: filepath.Join(dir, "control.sock"), stateDir: filepath.Join(dir, "state")}
 	args := append([]string{"--server", server, "--listen", fmt.Sprintf("%s:%d", ip, port), "--control", d.socket,
 		"--state-dir", d.stateDir, "--keypad", "console", "--security", mode, "--config", os.DevNull}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
-	d.process = start(t, cmd)
-	d.waitLog(t, "ready")
+	d.Process = testbin.Start(t, cmd)
+	d.WaitLog(t, "ready")
 	return d
 }
 
@@ -287,7 +162,7 @@ func TestHelloAreYouThere(t *testing.T) {
 	for _, mode := range []string{"plain", "secure"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := startServer(t, mode, map[string]string{"ali": "1234", "bianca": "5678"})
-			port := freePort(t, "127.0.0.2", "127.0.0.3")
+			port := testbin.FreePort(t, "127.0.0.2", "127.0.0.3")
 			aliD := startDaemon(t, srv.addr, "127.0.0.2", port, mode)
 			biancaD := startDaemon(t, srv.addr, "127.0.0.3", port, mode)
 
@@ -345,7 +220,7 @@ func TestHelloAreYouThere(t *testing.T) {
 // Secure daemon against a plain server: a clear message, no fallback.
 func TestSecureDaemonPlainServer(t *testing.T) {
 	srv := startServer(t, "plain", map[string]string{"ali": "1234"})
-	port := freePort(t, "127.0.0.2")
+	port := testbin.FreePort(t, "127.0.0.2")
 	d := startDaemon(t, srv.addr, "127.0.0.2", port, "secure")
 	ali := attach(t, d.socket)
 	ali.must(control.Request{Op: control.OpLogin, UserID: "ali"})
@@ -360,7 +235,7 @@ func TestSecureDaemonPlainServer(t *testing.T) {
 }
 
 func TestMissingServerExits2(t *testing.T) {
-	bin := filepath.Join(binaries(t), "pi2pid")
+	bin := testbin.Build(t, "./daemon")
 	cmd := exec.Command(bin, "--config", os.DevNull)
 	cmd.Env = cleanEnv()
 	var stderr bytes.Buffer
@@ -377,7 +252,7 @@ func TestMissingServerExits2(t *testing.T) {
 // SIGTERM mid-chat: the peer sees a clean end, the daemon exits 0.
 func TestSIGTERMEndsChatPolitely(t *testing.T) {
 	srv := startServer(t, "secure", map[string]string{"ali": "1234", "bianca": "5678"})
-	port := freePort(t, "127.0.0.2", "127.0.0.3")
+	port := testbin.FreePort(t, "127.0.0.2", "127.0.0.3")
 	aliD := startDaemon(t, srv.addr, "127.0.0.2", port, "secure")
 	biancaD := startDaemon(t, srv.addr, "127.0.0.3", port, "secure")
 	ali, bianca := attach(t, aliD.socket), attach(t, biancaD.socket)
@@ -386,18 +261,18 @@ func TestSIGTERMEndsChatPolitely(t *testing.T) {
 	bianca.must(control.Request{Op: control.OpWait})
 	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
 	bianca.next(control.EventChatStart)
-	if err := aliD.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := aliD.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
 		t.Fatalf("bianca's chat ended with %q, want a clean end", ev.Error)
 	}
 	select {
-	case <-aliD.done:
+	case <-aliD.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("pi2pid did not exit after SIGTERM")
 	}
-	if code := aliD.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := aliD.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if !strings.Contains(aliD.Logs(), "stopped") {

@@ -2,47 +2,19 @@ package backend
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // freePort finds a TCP port free on every given IP.
-func freePort(t testing.TB, ips ...string) int {
-	for range 50 {
-		l, err := net.Listen("tcp", ips[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		var others []net.Listener
-		for _, ip := range ips[1:] {
-			o, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				ok = false
-				break
-			}
-			others = append(others, o)
-		}
-		l.Close()
-		for _, o := range others {
-			o.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no common free port")
-	return 0
-}
+var freePort = testbin.FreePort
 
 // user is a pi2pictl-like control connection.
 type user struct {
