@@ -48,23 +48,49 @@ func (p *Process) Logs() string { return p.out.String() }
 // Done is closed once the program has exited (and Cmd.ProcessState is set).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// WaitLog waits until the program's output contains s. The test fails if
-// the program exits first or has not written s within 20 seconds.
-func (p *Process) WaitLog(t testing.TB, s string) {
+// WaitLog waits for a line of the program's output that contains s and
+// returns it, without its newline. The test fails if the program exits
+// first or has not written such a line within 20 seconds. A line counts
+// once it is complete (ends in a newline, or the program has exited), so
+// that what follows s on it can be read.
+func (p *Process) WaitLog(t testing.TB, s string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.Logs(), s) {
+	for {
+		exited := false
 		select {
-		case <-p.done:
-			if strings.Contains(p.Logs(), s) {
-				return
-			}
-			t.Fatalf("%s exited before logging %q:\n%s", p.Cmd.Path, s, p.Logs())
+		case <-p.done: // the output is complete
+			exited = true
 		default:
 		}
+		logs := p.Logs()
+		if line, ok := findLine(logs, s, exited); ok {
+			return line
+		}
+		if exited {
+			t.Fatalf("%s exited before logging %q:\n%s", p.Cmd.Path, s, logs)
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log %q:\n%s", p.Cmd.Path, s, p.Logs())
+			t.Fatalf("%s did not log %q:\n%s", p.Cmd.Path, s, logs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// findLine returns the first line of logs that contains s, if that line
+// is complete (or the last line, when last is set).
+func findLine(logs, s string, last bool) (string, bool) {
+	i := strings.Index(logs, s)
+	if i < 0 {
+		return "", false
+	}
+	start := strings.LastIndexByte(logs[:i], '\n') + 1
+	end := strings.IndexByte(logs[i:], '\n')
+	if end < 0 {
+		if !last {
+			return "", false
+		}
+		return logs[start:], true
+	}
+	return logs[start : i+end], true
 }

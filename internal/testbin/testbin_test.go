@@ -29,7 +29,9 @@ func TestBuildOnceAndRun(t *testing.T) {
 		t.Errorf("binary named %q, want sleeper", paths[0])
 	}
 	p := Start(t, exec.Command(paths[0], "a", "b"))
-	p.WaitLog(t, "sleeper ready")
+	if line := p.WaitLog(t, "ready"); line != "sleeper ready" {
+		t.Errorf("WaitLog(ready) = %q, want the whole line", line)
+	}
 	p.WaitLog(t, "[a b]")
 	select {
 	case <-p.Done():
@@ -65,5 +67,24 @@ func TestBuffer(t *testing.T) {
 	wg.Wait()
 	if b.String() != "xxxxxxxxxx" {
 		t.Fatalf("Buffer = %q", b.String())
+	}
+}
+
+func TestFindLine(t *testing.T) {
+	for _, c := range []struct {
+		logs, s string
+		last    bool
+		want    string
+		ok      bool
+	}{
+		{"a\nmsg=listening addr=1.2.3.4:5 x\nb\n", "addr=", false, "msg=listening addr=1.2.3.4:5 x", true},
+		{"a\nmsg=listening addr=1.2.", "addr=", false, "", false},
+		{"a\nmsg=listening addr=1.2.", "addr=", true, "msg=listening addr=1.2.", true},
+		{"ready\n", "ready", false, "ready", true},
+		{"nothing\n", "ready", true, "", false},
+	} {
+		if got, ok := findLine(c.logs, c.s, c.last); got != c.want || ok != c.ok {
+			t.Errorf("findLine(%q, %q, %v) = %q, %v; want %q, %v", c.logs, c.s, c.last, got, ok, c.want, c.ok)
+		}
 	}
 }
