@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -17,27 +16,22 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/credential"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/wire"
 	"github.com/pi2pi/pi2pi/server/guard"
 	"github.com/pi2pi/pi2pi/server/userstore"
 )
 
+// binary is pi2pi-server, built once for the whole run.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pi2pi-server-test")
-	if err != nil {
+	var err error
+	if binary, err = testbin.Binary("./server"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "pi2pi-server")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m)
 }
 
 // pi2piServer runs the binary to completion.
@@ -56,27 +50,10 @@ func pi2piServer(t *testing.T, stdin string, args ...string) (stdout, stderr str
 	return o.String(), e.String(), code
 }
 
+// server is a running pi2pi-server; its Logs are its stderr.
 type server struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	*testbin.Process
+	addr string
 }
 
 // start runs `pi2pi-server ARGS --listen 127.0.0.1:PORT` and waits for "listening".
@@ -85,39 +62,20 @@ func start(t *testing.T, listen string, args ...string) *server {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	cmd := exec.Command(binary, append(args, "--listen", listen)...)
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	s := &server{Process: testbin.Start(t, exec.Command(binary, append(args, "--listen", listen)...))}
+	_, after, _ := strings.Cut(s.WaitLog(t, "msg=listening addr="), "msg=listening addr=")
+	f := strings.Fields(after)
+	if len(f) == 0 {
+		t.Fatalf("server logged no address:\n%s", s.Logs())
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, stderr: &lockedBuffer{}}
-	t.Cleanup(func() { s.kill() })
-	sc := bufio.NewScanner(pipe)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Fprintln(s.stderr, line)
-		if _, after, ok := strings.Cut(line, "msg=listening addr="); ok {
-			s.addr = strings.Fields(after)[0]
-			go func() {
-				for sc.Scan() {
-					fmt.Fprintln(s.stderr, sc.Text())
-				}
-			}()
-			return s
-		}
-	}
-	t.Fatalf("server did not start:\n%s", s.stderr)
-	return nil
+	s.addr = f[0]
+	return s
 }
 
+// kill stops the server at once, as a crash would.
 func (s *server) kill() {
-	if s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		_ = s.cmd.Wait()
-	}
+	_ = s.Cmd.Process.Signal(syscall.SIGKILL)
+	<-s.Done()
 }
 
 func TestProbePassesAgainstServeAndDummy(t *testing.T) {
@@ -132,10 +90,10 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 		out, e, code := pi2piServer(t, "", "probe", s.addr, "--user", "prober", "--passcode", "2468",
 			"--server-fingerprint", strings.TrimSpace(fp))
 		if code != 0 || !strings.Contains(out, " 0 failed, 0 skipped\n") {
-			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.stderr)
+			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.Logs())
 		}
-		if !strings.Contains(s.stderr.String(), "refused a plain-text client on a secure server") {
-			t.Errorf("no log line for the plain-text client:\n%s", s.stderr)
+		if !strings.Contains(s.Logs(), "refused a plain-text client on a secure server") {
+			t.Errorf("no log line for the plain-text client:\n%s", s.Logs())
 		}
 		// The wrong pinned key fails every check.
 		if _, _, code := pi2piServer(t, "", "probe", s.addr, "--user", "prober", "--passcode", "2468",
@@ -146,12 +104,12 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 	})
 	t.Run("serve plain", func(t *testing.T) {
 		s := start(t, "", "serve", "--users", users, "--state-dir", dir, "--security", "plain")
-		if !strings.Contains(s.stderr.String(), "plain mode") {
-			t.Errorf("no warning about plain mode:\n%s", s.stderr)
+		if !strings.Contains(s.Logs(), "plain mode") {
+			t.Errorf("no warning about plain mode:\n%s", s.Logs())
 		}
 		out, e, code := pi2piServer(t, "", "probe", s.addr, "--user", "prober", "--passcode", "2468", "--security", "plain")
 		if code != 0 || !strings.Contains(out, " 0 failed, 0 skipped\n") {
-			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.stderr)
+			t.Fatalf("probe exit %d:\n%s%s\nserver:\n%s", code, out, e, s.Logs())
 		}
 		s.kill()
 	})
@@ -364,14 +322,14 @@ func TestSIGHUPReloadsUsersKeepingSessions(t *testing.T) {
 		t.Fatalf("login: %s %v", st, err)
 	}
 	pi2piServer(t, "5678\n", "user", "add", "bianca", "--users", users, "--state-dir", dir)
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 100 && strings.Count(s.stderr.String(), "users file loaded") == 0; i++ {
+	for i := 0; i < 100 && strings.Count(s.Logs(), "users file loaded") == 0; i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(s.stderr.String(), "users file loaded") || !strings.Contains(s.stderr.String(), "users=2") {
-		t.Fatalf("no reload logged:\n%s", s.stderr)
+	if !strings.Contains(s.Logs(), "users file loaded") || !strings.Contains(s.Logs(), "users=2") {
+		t.Fatalf("no reload logged:\n%s", s.Logs())
 	}
 	if st, _ := login(s.addr, "127.0.0.3", "bianca", "5678"); st != wire.Granted {
 		t.Fatalf("bianca after reload: %s", st)
@@ -387,7 +345,7 @@ func TestSIGHUPReloadsUsersKeepingSessions(t *testing.T) {
 	if m, err := wire.NewDecoder(c).Decode(); err != nil || m.Status != wire.Success || m.Address != "127.0.0.3" {
 		t.Fatalf("ali's session did not survive the reload: %+v %v", m, err)
 	}
-	if strings.Contains(s.stderr.String(), credential.FromDigits("ali", []byte("1234"))) {
+	if strings.Contains(s.Logs(), credential.FromDigits("ali", []byte("1234"))) {
 		t.Error("a passcode reached the log")
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/credential"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 	"github.com/pi2pi/pi2pi/server/guard"
@@ -354,30 +355,8 @@ func BenchmarkAuth(b *testing.B) {
 
 // --- memory, measured on the real binary ---
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func serverBinary(b *testing.B) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pi2pi-bench")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "pi2pi-server")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/pi2pi/pi2pi/server").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
-	return binPath
-}
+// TestMain removes the pi2pi-server that the benchmarks below build.
+func TestMain(m *testing.M) { testbin.Main(m) }
 
 // procStatus reads a field of /proc/PID/status in KiB.
 func procStatus(b *testing.B, pid int, field string) float64 {
@@ -401,7 +380,7 @@ func runBinary(b *testing.B, dir string) (*exec.Cmd, string) {
 	if runtime.GOOS != "linux" {
 		b.Skip("RSS is read from /proc")
 	}
-	cmd := exec.Command(serverBinary(b), "serve", "--listen", "127.0.0.1:0", "--security", "plain",
+	cmd := exec.Command(testbin.Build(b, "./server"), "serve", "--listen", "127.0.0.1:0", "--security", "plain",
 		"--users", filepath.Join(dir, "users"), "--state-dir", dir, "--max-conns-per-ip", "2048", "--max-conns", "4096")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
