@@ -130,13 +130,8 @@ func (t *Terminal) move(from, to terminal.State, l terminal.Labels) bool {
 // ServePeers accepts chat requests on l until l is closed.
 func (t *Terminal) ServePeers(l net.Listener) error {
 	for {
-		raw, err := l.Accept()
+		raw, err := transport.Accept(l, t.log)
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
 			return err
 		}
 		t.wg.Add(1)

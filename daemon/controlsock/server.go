@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/transport"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,13 +54,8 @@ type Server struct {
 // Serve accepts connections on l until l is closed.
 func (s *Server) Serve(l net.Listener) error {
 	for {
-		conn, err := l.Accept()
+		conn, err := transport.Accept(l, s.log())
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
 			return err
 		}
 		s.mu.Lock()

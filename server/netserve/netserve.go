@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -99,24 +98,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	defer s.closeAll()
-	var delay time.Duration
 	for {
-		c, err := l.Accept()
+		c, err := transport.Accept(l, s.Log)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
-				// Out of file descriptors and the like: back off and go on.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.Log.Warn("accept failed; retrying", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
-			}
 			return err
 		}
-		delay = 0
 		ip := transport.AddrIP(c.RemoteAddr())
 		if !s.admit(c, ip) {
 			c.Close()
@@ -129,11 +118,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.serveConn(ctx, c, ip)
 		}()
 	}
-}
-
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
 }
 
 func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
