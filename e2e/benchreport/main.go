@@ -175,6 +175,8 @@ func (r *report) markdown() string {
 	}
 	b.WriteString("\nTo reproduce one figure: `go test -run '^$' -bench '^NAME$' PACKAGE` with the benchmark's name and package from the tables.\n")
 
+	b.WriteString(r.targetsTable())
+
 	var ratios []result
 	for _, res := range r.results {
 		for _, m := range res.metrics {

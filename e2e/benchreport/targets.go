@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// target is a figure that an issue sets a bound on (or only asks to report).
+type target struct {
+	what  string
+	pkg   string // package path suffix
+	bench string // benchmark name without the -GOMAXPROCS suffix
+	unit  string
+	cmp   string // ">=", "<=" or "" (reported, no bound)
+	bound float64
+}
+
+var targets = []target{
+	{"lookups/s, one request per connection, against the floor", "server/directory", "BenchmarkLookupPerConnection/workers=4", "server/floor", ">=", 0.9},
+	{"lookups/s, persistent, 1 client, against the floor", "server/directory", "BenchmarkLookupPersistent/clients=1", "server/floor", ">=", 0.8},
+	{"lookups/s, persistent, 8 clients, against the floor", "server/directory", "BenchmarkLookupPersistent/clients=8", "server/floor", ">=", 0.8},
+	{"lookups/s, persistent, 64 clients, against the floor", "server/directory", "BenchmarkLookupPersistent/clients=64", "server/floor", ">=", 0.8},
+	{"lookup p99 with 1,000 idle and 50 slow clients open", "server/directory", "BenchmarkLookupUnderLoad", "p99-µs", "", 0},
+	{"AUTHREQ p50 (argon2id m=19 MiB, t=2)", "server/directory", "BenchmarkAuth/latency", "p50-ms", "", 0},
+	{"AUTHREQ p99", "server/directory", "BenchmarkAuth/latency", "p99-ms", "", 0},
+	{"login rate the argon2 bound allows", "server/directory", "BenchmarkAuth/rate-16-clients", "logins/s", "", 0},
+	{"peak RSS during 1,000 concurrent logins", "server/directory", "BenchmarkRSSLoginFlood", "peak-RSS-MiB", "<=", 256},
+	{"RSS holding 100,000 logged-in users", "server/directory", "BenchmarkRSS100kSessions", "peak-RSS-MiB", "<=", 100},
+	{"chat request → both sides chatting, plain, p50", "pi2pi/daemon", "BenchmarkChatSetup/plain", "ms-p50", "<=", 2},
+	{"chat request → both sides chatting, secure, p50", "pi2pi/daemon", "BenchmarkChatSetup/secure", "ms-p50", "<=", 3},
+	{"chat line pi2pictl → pi2pictl, p99", "pi2pi/daemon", "BenchmarkChatLine/plain", "us-p99", "<=", 1000},
+	{"chat line pi2pictl → pi2pictl, secure, p99", "pi2pi/daemon", "BenchmarkChatLine/secure", "us-p99", "<=", 1000},
+	{"bulk chat throughput, plain", "pi2pi/daemon", "BenchmarkBulk/plain", "MB/s", ">=", 100},
+	{"bulk chat throughput, secure", "pi2pi/daemon", "BenchmarkBulk/secure", "MB/s", ">=", 100},
+	{"pi2pid idle RSS", "pi2pi/daemon", "BenchmarkIdle", "MiB-RSS", "<=", 15},
+	{"pi2pid wake-ups per second while idle", "pi2pi/daemon", "BenchmarkIdle", "wakeups/s", "<=", 0},
+	{"pi2pid stripped binary size", "pi2pi/daemon", "BenchmarkIdle", "MiB-stripped", "", 0},
+}
+
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+// find returns the value of unit in the result of t's benchmark.
+func (r *report) find(t target) (float64, bool) {
+	for _, res := range r.results {
+		if !strings.HasSuffix(res.pkg, t.pkg) || procSuffix.ReplaceAllString(res.name, "") != t.bench {
+			continue
+		}
+		for _, m := range res.metrics {
+			if m.unit == t.unit {
+				v, err := strconv.ParseFloat(m.value, 64)
+				return v, err == nil
+			}
+		}
+	}
+	return 0, false
+}
+
+// targetsTable checks each target against this run.
+func (r *report) targetsTable() string {
+	var b strings.Builder
+	b.WriteString("\n## Targets\n\n| figure | target | this run | |\n|---|---|---|---|\n")
+	for _, t := range targets {
+		v, ok := r.find(t)
+		bound, verdict := "report", ""
+		if t.cmp != "" {
+			bound = fmt.Sprintf("%s %g %s", strings.Replace(strings.Replace(t.cmp, ">=", "≥", 1), "<=", "≤", 1), t.bound, t.unit)
+		}
+		got := "not measured"
+		if ok {
+			got = fmt.Sprintf("%g %s", v, t.unit)
+			switch {
+			case t.cmp == ">=" && v >= t.bound, t.cmp == "<=" && v <= t.bound:
+				verdict = "met"
+			case t.cmp != "":
+				verdict = "**missed**"
+			}
+		}
+		fmt.Fprintf(&b, "| %s (`%s`) | %s | %s | %s |\n", t.what, t.bench, bound, got, verdict)
+	}
+	return b.String()
+}
