@@ -78,7 +78,7 @@ done
 
 say "starting the server on $SERVER..."
 start server "$BIN/pi2pi-server" serve --listen "$SERVER" --users "$RUN/users" --state-dir "$RUN/server" --security secure
-wait_for "$RUN/server.log" listening || die "the server did not start (is $SERVER in use?):
+wait_for "$RUN/server.log" "msg=listening" || die "the server did not start (is $SERVER in use?):
 $(cat "$RUN/server.log")"
 FP=$("$BIN/pi2pi-server" fingerprint --state-dir "$RUN/server")
 
@@ -86,68 +86,68 @@ for u in ali bianca; do
 	say "starting $u's terminal on ${IP[$u]}:8085..."
 	start "$u" "$BIN/pi2pid" --server "$SERVER" --listen "${IP[$u]}:8085" --control "$RUN/$u.sock" \
 		--state-dir "$RUN/$u" --keypad console --security secure --server-fingerprint "$FP"
-	wait_for "$RUN/$u.log" ready || die "$u's terminal did not start:
+	wait_for "$RUN/$u.log" "msg=ready" || die "$u's terminal did not start:
 $(cat "$RUN/$u.log")"
 done
 
-# login USER: answer pi2pictl's questions as a person would, each once it
-# is asked.
-login() {
-	local u=$1 pid rc=0
-	mkfifo "$RUN/$u.login.in"
-	"$BIN/pi2pictl" --socket "$RUN/$u.sock" login <"$RUN/$u.login.in" >"$RUN/$u.login" 2>&1 &
-	pid=$!
-	exec 5>"$RUN/$u.login.in"
-	wait_for "$RUN/$u.login" "Login:" && echo "$u" >&5
-	wait_for "$RUN/$u.login" "Enter passcode" && echo "${PIN[$u]}" >&5
-	wait "$pid" || rc=$?
-	exec 5>&-
-	[ "$rc" = 0 ] || die "$u could not log in: $(cat "$RUN/$u.login")"
-}
-login ali
-login bianca
-
-# The round trip: bianca waits, ali calls; each types through a FIFO.
+# Each user runs the pi2pictl shell, as a person would, and types into it
+# through a FIFO, each answer once the shell has asked for it.
 mkfifo "$RUN/ali.in" "$RUN/bianca.in"
-"$BIN/pi2pictl" --socket "$RUN/bianca.sock" wait <"$RUN/bianca.in" >"$RUN/bianca.chat" 2>&1 &
+"$BIN/pi2pictl" --socket "$RUN/bianca.sock" <"$RUN/bianca.in" >"$RUN/bianca.out" 2>&1 &
 BPID=$!
 exec 4>"$RUN/bianca.in"
-ok=""
+"$BIN/pi2pictl" --socket "$RUN/ali.sock" <"$RUN/ali.in" >"$RUN/ali.out" 2>&1 &
+APID=$!
+exec 3>"$RUN/ali.in"
+
+# count FILE TEXT: how many lines of FILE hold TEXT.
+count() { grep -cF -- "$2" "$1" 2>/dev/null || true; }
+
+for u in bianca ali; do
+	fd=4
+	[ "$u" = ali ] && fd=3
+	wait_for "$RUN/$u.out" "Login:" || die "$u's pi2pictl did not start: $(cat "$RUN/$u.out")"
+	echo "$u" >&$fd
+	wait_for "$RUN/$u.out" "Enter passcode" || die "$u's pi2pictl did not ask for the passcode: $(cat "$RUN/$u.out")"
+	echo "${PIN[$u]}" >&$fd
+	wait_for "$RUN/$u.out" "Enter destination user ID:" || die "$u could not log in: $(cat "$RUN/$u.out")"
+done
+
+# ali calls bianca. Her shell attaches to take calls right after its
+# prompt, so a call in that instant may find her away: then ali tries again.
 for try in $(seq 40); do
-	"$BIN/pi2pictl" --socket "$RUN/ali.sock" chat bianca <"$RUN/ali.in" >"$RUN/ali.chat" 2>&1 &
-	APID=$!
-	exec 3>"$RUN/ali.in"
-	for n in $(seq 100); do
-		grep -qF "Connection established" "$RUN/ali.chat" && { ok=1; break; }
-		kill -0 "$APID" 2>/dev/null || break
+	prompts=$(count "$RUN/ali.out" "Enter destination user ID:")
+	echo bianca >&3
+	for n in $(seq 200); do
+		grep -qF "Connection established" "$RUN/ali.out" && break 2
+		[ "$(count "$RUN/ali.out" "Enter destination user ID:")" -gt "$prompts" ] && break
 		sleep 0.05
 	done
-	[ -n "$ok" ] && break
-	exec 3>&-
-	wait "$APID" 2>/dev/null || true
-	sleep 0.1 # bianca's `pi2pictl wait` may not have attached yet
+	sleep 0.1
 done
-[ -n "$ok" ] || die "ali could not reach bianca: $(cat "$RUN/ali.chat")"
-wait_for "$RUN/bianca.chat" "Connection received" || die "bianca was not called: $(cat "$RUN/bianca.chat")"
+grep -qF "Connection established" "$RUN/ali.out" || die "ali could not reach bianca: $(cat "$RUN/ali.out")"
+wait_for "$RUN/bianca.out" "Connection received" || die "bianca was not called: $(cat "$RUN/bianca.out")"
 echo "Hello, are you there?" >&3
-wait_for "$RUN/bianca.chat" "Hello, are you there?" || die "bianca did not get ali's line"
+wait_for "$RUN/bianca.out" "Hello, are you there?" || die "bianca did not get ali's line"
 echo "Yes, here I am!" >&4
-wait_for "$RUN/ali.chat" "Yes, here I am!" || die "ali did not get bianca's line"
-exec 3>&- # ali ends the chat
-wait_for "$RUN/bianca.chat" "Connection ended" || true
-exec 4>&-
+wait_for "$RUN/ali.out" "Yes, here I am!" || die "ali did not get bianca's line"
+exec 3>&- # ali is done: the end of his input ends the chat and his shell
+wait_for "$RUN/bianca.out" "Connection ended" || die "bianca's chat did not end: $(cat "$RUN/bianca.out")"
+for n in $(seq 100); do
+	[ "$(count "$RUN/bianca.out" "Enter destination user ID:")" -ge 2 ] && break
+	sleep 0.05
+done
+exec 4>&- # bianca leaves her shell; both terminals stay logged in
 wait "$APID" "$BPID" 2>/dev/null || true
 
 # Side by side; "> " marks what each user typed (the seeds' italics).
 {
 	echo "ali @ ${IP[ali]}"
-	cat "$RUN/ali.login"
-	awk '/Yes, here I am!/ && !done { print "> Hello, are you there?"; done = 1 } { print }' "$RUN/ali.chat"
+	awk '/Yes, here I am!/ && !done { print "> Hello, are you there?"; done = 1 } { print }' "$RUN/ali.out"
 } >"$RUN/ali.txt"
 {
 	echo "bianca @ ${IP[bianca]}"
-	cat "$RUN/bianca.login"
-	awk '{ print } /Hello, are you there\?/ && !done { print "> Yes, here I am!"; done = 1 }' "$RUN/bianca.chat"
+	awk '{ print } /Hello, are you there\?/ && !done { print "> Yes, here I am!"; done = 1 }' "$RUN/bianca.out"
 } >"$RUN/bianca.txt"
 echo
 awk 'NR == FNR { a[FNR] = $0; n = FNR; next } { b[FNR] = $0; m = FNR }
@@ -159,7 +159,7 @@ The system is still running (state, logs and sockets in .demo/):
 Attach to a terminal interactively (ali's passcode is ${PIN[ali]}, bianca's ${PIN[bianca]}):
   $BIN/pi2pictl --socket $RUN/ali.sock
   $BIN/pi2pictl --socket $RUN/bianca.sock
-  e.g. in one shell: chat bianca   and in the other: wait
+  (at \`Enter destination user ID:\` type a user to call; calls arrive there too; /help lists commands)
 Logs: .demo/server.log .demo/ali.log .demo/bianca.log
 Stop everything: make demo-stop
 MSG
