@@ -1,7 +1,8 @@
 // Command pi2pi-server is the pi2pi directory: it logs terminals in, tells
 // them where their peers are, and manages its users. Subcommands: serve
-// (the default), user, fingerprint, dummy (the course's test server) and
-// probe (a conformance checker for any directory server).
+// (the default), user, fingerprint, dummy (the course's test server),
+// probe (a conformance checker for any directory server) and, on Windows,
+// service (install and control it as a Windows service).
 package main
 
 import (
@@ -47,12 +48,19 @@ commands:
   dummy        run the course's test server (--listen ADDR), plain text
   probe ADDR   check a directory server [--user U --passcode DIGITS]
                [--security plain|secure] [--server-fingerprint SHA256:...]
+  service install --users FILE --state-dir DIR [serve flags]
+  service uninstall | start | stop
+               (Windows, elevated) run serve as the Windows service
+               pi2pi-server, started at boot, logging to DIR\pi2pi-server.log
 
 Environment: PI2PI_SERVER_LISTEN, PI2PI_SERVER_USERS, PI2PI_SERVER_STATE_DIR,
 PI2PI_SERVER_SECURITY, PI2PI_SERVER_SESSION_TIMEOUT override the defaults.
 `
 
 func main() {
+	if code, ok := runAsService(os.Args[1:]); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -73,6 +81,8 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		err = cmdDummy(args, stderr)
 	case "probe":
 		err = cmdProbe(args, stdout, stderr)
+	case "service":
+		err = cmdService(args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
