@@ -109,7 +109,10 @@ func (r *ptyRun) waitScreen(t *testing.T, from int, s string) int {
 // pseudo-terminal: passcode entry with echo off, then a message arriving
 // while the user is halfway through typing a line.
 func TestShellOnTerminal(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
+	// pi2pid ends a cancelled passcode entry on its own time, after the
+	// Cancel key's result: the shell must wait for that before it says
+	// "Login cancelled." and offers a new login.
+	d := daemontest.Start(t, daemontest.Options{CancelDelay: 200 * time.Millisecond})
 	state := t.TempDir()
 	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + state, "PI2PI_SOCKET=" + d.Socket})
 

@@ -29,6 +29,9 @@ const (
 	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
 	partialLineDelay  = 300 * time.Millisecond
 	endConfirmTimeout = 15 * time.Second
+	// cancelConfirmTimeout bounds the wait for pi2pid's login event
+	// after a cancel, should it never come.
+	cancelConfirmTimeout = 15 * time.Second
 )
 
 // flow is what the engine was started to do.
@@ -98,6 +101,18 @@ type engine struct {
 	// comes before or after it, even after the keys we send); only the
 	// first announcement counts.
 	passcodeStarted bool
+
+	// cancelling is set once pi2pictl asked pi2pid to cancel the current
+	// login attempt (the Cancel key, or a logout for the gpio keypad).
+	// pi2pid ends passcode entry on its own time and then sends its login
+	// event, so the attempt ends with that event, not when the request
+	// was sent: ending it sooner would let the event, arriving late, end
+	// the next attempt (and pi2pid would refuse that attempt while it
+	// still reads the old passcode). cancelWhy, when set, is shown
+	// instead of "Login cancelled.".
+	cancelling bool
+	cancelWhy  string
+	cancelC    <-chan time.Time
 
 	results  chan result
 	readReq  chan struct{}
@@ -266,6 +281,10 @@ func (e *engine) run() error {
 		case <-e.endC:
 			e.endC = nil
 			e.fail("pi2pid did not confirm the end of the chat")
+		case <-e.cancelC:
+			e.cancelC = nil
+			e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
+			e.loginFailed(control.CodeCancelled, "")
 		}
 	}
 	e.out.Flush()
@@ -472,6 +491,7 @@ func (e *engine) onLoginLine(line string) {
 
 func (e *engine) login() {
 	e.passcodeStarted = false
+	e.endCancel()
 	e.setPhase(phLoggingIn)
 	e.call(control.OpLogin, control.Request{Op: control.OpLogin, UserID: e.user})
 }
@@ -486,6 +506,18 @@ func (e *engine) login() {
 // sends it before its keypad listens, and console keys sent then are
 // refused.
 func (e *engine) startPasscode(keypad string) {
+	if e.cancelling && e.loggingIn() && !e.passcodeStarted {
+		// Cancelled before pi2pid's keypad listened, which refused the
+		// Cancel key: press it again now that the keypad takes it.
+		e.passcodeStarted = true
+		if keypad == "" {
+			keypad = e.keypad
+		}
+		if keypad == "console" {
+			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
+		}
+		return
+	}
 	if e.phase != phLoggingIn || e.passcodeStarted {
 		return
 	}
@@ -526,7 +558,10 @@ func (e *engine) pressKey(key string) error {
 func (e *engine) sendPasscodeLine(line string) {
 	keys, err := passcode.FromLine(line)
 	if err != nil {
-		_ = e.pressKey(passcode.Cancel)
+		if e.pressKey(passcode.Cancel) == nil {
+			e.awaitCancel(err.Error())
+			return
+		}
 		e.onPasscodeDone(err)
 		return
 	}
@@ -551,7 +586,8 @@ func (e *engine) onPasscodeDone(err error) {
 	}
 	switch {
 	case errors.Is(err, passcode.ErrCancelled):
-		e.loginFailed(control.CodeCancelled, "")
+		// pi2pid took the Cancel key; its login event ends the attempt.
+		e.awaitCancel("")
 	case control.CodeOf(err) == control.CodeCancelled:
 		e.loginFailed(control.CodeCancelled, "")
 	case control.CodeOf(err) != "":
@@ -570,10 +606,31 @@ func (e *engine) loggingIn() bool {
 	return false
 }
 
+// awaitCancel waits for pi2pid's login event after pi2pictl asked it to
+// cancel the login attempt (see engine.cancelling); why, when set, is
+// what the person is told then instead of "Login cancelled.".
+func (e *engine) awaitCancel(why string) {
+	if !e.loggingIn() || e.cancelling {
+		return
+	}
+	e.cancelling, e.cancelWhy = true, why
+	e.cancelC = time.After(cancelConfirmTimeout)
+	e.setPhase(phVerifying)
+}
+
+// endCancel forgets a cancel asked for: the attempt has ended.
+func (e *engine) endCancel() {
+	e.cancelling, e.cancelWhy, e.cancelC = false, "", nil
+}
+
 func (e *engine) loginFailed(code, msg string) {
 	if !e.loggingIn() {
 		return
 	}
+	if e.cancelling && e.cancelWhy != "" && code == control.CodeCancelled {
+		code, msg = "", e.cancelWhy
+	}
+	e.endCancel()
 	e.out.Errorln(loginRefusal(code, msg))
 	if e.flow == flowLogin {
 		e.finish(errReported)
@@ -586,6 +643,7 @@ func (e *engine) loggedIn(user string) {
 	if !e.loggingIn() {
 		return
 	}
+	e.endCancel()
 	if user != "" {
 		e.user = user
 	}
@@ -852,12 +910,17 @@ func (e *engine) onInterrupt() {
 			e.quitAfterEnd = true
 		}
 	case phLoggingIn, phPasscode, phVerifying:
+		if e.cancelling {
+			return // asked already; pi2pid's login event ends the attempt
+		}
 		if e.keypad == "console" {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		} else {
 			_ = e.client.Send(control.Request{Op: control.OpLogout})
 		}
-		e.loginFailed(control.CodeCancelled, "")
+		// pi2pid's login event ends the attempt: cancelled, or its
+		// outcome when the passcode was already being checked.
+		e.awaitCancel("")
 	case phEnding:
 		e.finish(errReported)
 	default:

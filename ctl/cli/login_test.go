@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/ctl/passcode"
 	"github.com/pi2pi/pi2pi/ctl/screen"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/testbin"
@@ -183,5 +184,108 @@ func TestLoginAsSomeoneElseWhenLoggedIn(t *testing.T) {
 		if code != 0 || out != "Already logged in as ali.\n" {
 			t.Fatalf("login %s: exit %d\nstdout %q\nstderr %q", user, code, out, errOut)
 		}
+	}
+}
+
+// A cancelled passcode entry ends when pi2pid says so, not when the Cancel
+// key was taken: pi2pid ends it later, and its "cancelled" login event
+// then ended the next login attempt instead (seen as "Login cancelled."
+// right after a user ID typed at the shell's second Login: prompt).
+func TestLoginCancelWaitsForThePasscodeEntryToEnd(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{})
+	var stdout, stderr testbin.Buffer
+	e := newLoginEngine(t, d, &stdout, &stderr)
+	e.flow = flowShell
+	e.login()
+	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+	if e.phase != phPasscode {
+		t.Fatalf("phase %d, want the passcode being entered", e.phase)
+	}
+	// The passcode reader pressed Cancel, and pi2pid took the key.
+	e.onPasscodeDone(passcode.ErrCancelled)
+	e.out.Flush()
+	if e.phase != phVerifying || strings.Contains(stderr.String(), "Login cancelled.") {
+		t.Fatalf("before pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
+	}
+	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled})
+	e.out.Flush()
+	if e.phase != phLogin || strings.Count(stderr.String(), "Login cancelled.") != 1 {
+		t.Fatalf("after pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
+	}
+}
+
+// The shell on a pipe: a passcode line that is no passcode cancels the
+// entry, and the next login goes ahead once pi2pid has ended it.
+func TestShellLoginAgainAfterCancel(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{CancelDelay: 200 * time.Millisecond})
+	out, errOut, code := pipeRun(t, d, "ali\n12x4\nali\n1234\n")
+	if code != 0 || !strings.Contains(out, "Logged in.") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	if want := "Login failed: a passcode is keypad digits 0-9 only\n"; errOut != want {
+		t.Fatalf("stderr %q, want %q", errOut, want)
+	}
+	if got := keys(d); got != "C,1,2,3,4,A" {
+		t.Fatalf("keys = %s", got)
+	}
+}
+
+// CTRL-C while pi2pid is still starting passcode entry: its keypad does
+// not listen yet and refuses the Cancel key, so pi2pictl presses it again
+// once passcode entry is announced, and the attempt ends with pi2pid's
+// login event.
+func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{Login: []string{daemontest.LoginQuietResult}})
+	var stdout, stderr testbin.Buffer
+	e := newLoginEngine(t, d, &stdout, &stderr)
+	e.flow = flowShell
+	e.login()
+	select {
+	case r := <-e.results:
+		e.onResult(r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no login result")
+	}
+	e.onInterrupt()
+	if e.phase != phVerifying || e.done {
+		t.Fatalf("after CTRL-C: phase %d, done %v", e.phase, e.done)
+	}
+	// A request after the Cancel key: once answered, the key was refused.
+	if _, err := e.status(); err != nil {
+		t.Fatal(err)
+	}
+	d.AnnouncePasscode(t)
+	nextEvent := func(name string) control.Reply {
+		t.Helper()
+		select {
+		case ev := <-e.client.Events():
+			if ev.Event != name {
+				t.Fatalf("event %q, want %q", ev.Event, name)
+			}
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %q event", name)
+		}
+		return control.Reply{}
+	}
+	e.onEvent(nextEvent(control.EventPasscode))
+	if e.phase != phVerifying {
+		t.Fatalf("the announcement after CTRL-C moved to phase %d", e.phase)
+	}
+	select {
+	case k := <-d.Keys:
+		if k != "C" {
+			t.Fatalf("key %s, want C", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Cancel key was not pressed again")
+	}
+	e.onEvent(nextEvent(control.EventLogin))
+	e.out.Flush()
+	if e.phase != phLogin || strings.Count(stderr.String(), "Login cancelled.") != 1 {
+		t.Fatalf("after pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
+	}
+	if strings.Contains(stdout.String(), linePasscode) {
+		t.Fatalf("passcode entry started after CTRL-C: %q", stdout.String())
 	}
 }

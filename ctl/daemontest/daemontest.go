@@ -78,6 +78,8 @@ type Daemon struct {
 	conns     map[*conn]bool
 	attached  chan struct{}
 	forgot    bool // the server forgot the login (Options.ServerForgot)
+	cancelIn  time.Duration
+	closed    bool // the test ended
 }
 
 // Options configure a Daemon.
@@ -100,6 +102,12 @@ type Options struct {
 	// the first login request logs out first, as pi2pid does after its
 	// check with the server (and one without a user ID stops there).
 	ServerForgot bool
+	// CancelDelay is how long passcode entry takes to end after the
+	// Cancel key was taken (or a logout cancelled it): pi2pid answers the
+	// key at once, but its login goroutine ends passcode entry, and sends
+	// the "cancelled" login event, on its own time. Until then a new
+	// login is refused. Zero ends it at once, right after the key's result.
+	CancelDelay time.Duration
 }
 
 type conn struct {
@@ -139,7 +147,7 @@ func Start(t *testing.T, o Options) *Daemon {
 		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
 		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
 		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out", login: o.Login,
-		conns: map[*conn]bool{}, attached: make(chan struct{}, 10),
+		conns: map[*conn]bool{}, attached: make(chan struct{}, 10), cancelIn: o.CancelDelay,
 	}
 	if o.LoggedInAs != "" {
 		d.state, d.user = "logged-in", o.LoggedInAs
@@ -149,6 +157,7 @@ func Start(t *testing.T, o Options) *Daemon {
 	t.Cleanup(func() {
 		ln.Close()
 		d.mu.Lock()
+		d.closed = true
 		for c := range d.conns {
 			c.c.Close()
 		}
@@ -239,6 +248,10 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 				return
 			}
 		}
+		if d.state == "reading-passcode" {
+			c.send(refuse(req, control.CodeState, "reading a passcode for "+d.user+": enter it on the keypad, or cancel it"))
+			return
+		}
 		if d.state != "logged-out" {
 			c.send(refuse(req, control.CodeState, "already logged in as "+d.user+": log out first"))
 			return
@@ -274,6 +287,11 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			d.loginStep(d.loginConn, d.loginReq, step)
 		}
 		d.afterKey = nil
+		if req.Key == "C" && d.cancelIn > 0 {
+			c.send(ok(req))
+			d.cancelLater()
+			return
+		}
 		c.send(ok(req))
 		switch req.Key {
 		case "A":
@@ -291,14 +309,22 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 				d.digits = d.digits[:len(d.digits)-1]
 			}
 		case "C":
-			d.state, d.user = "logged-out", ""
-			ev := event(control.EventLogin)
-			ev.Code, ev.Error = control.CodeCancelled, "passcode entry cancelled"
-			d.loginConn.send(ev)
+			d.cancelLogin()
 		default:
 			d.digits += req.Key
 		}
 	case control.OpLogout:
+		if d.state == "reading-passcode" {
+			// As pi2pid: a logout cancels passcode entry, which ends
+			// with the "cancelled" login event.
+			c.send(ok(req))
+			if d.cancelIn > 0 {
+				d.cancelLater()
+			} else {
+				d.cancelLogin()
+			}
+			return
+		}
 		d.state, d.user, d.owner = "logged-out", "", nil
 		c.send(ok(req))
 		ev := event(control.EventLoggedOut)
@@ -364,6 +390,27 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 	}
 }
 
+// cancelLogin ends passcode entry as cancelled and tells the client that
+// asked for the login. The caller holds d.mu.
+func (d *Daemon) cancelLogin() {
+	if d.state != "reading-passcode" || d.closed {
+		return
+	}
+	d.state, d.user, d.listening = "logged-out", "", false
+	ev := event(control.EventLogin)
+	ev.Code, ev.Error = control.CodeCancelled, "passcode entry cancelled"
+	d.loginConn.send(ev)
+}
+
+// cancelLater calls cancelLogin after Options.CancelDelay.
+func (d *Daemon) cancelLater() {
+	time.AfterFunc(d.cancelIn, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.cancelLogin()
+	})
+}
+
 // loginStep sends one step of Options.Login to c, the connection that
 // made login request req.
 func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
@@ -387,6 +434,20 @@ func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
 	default:
 		d.t.Errorf("daemontest: unknown login step %q", step)
 	}
+}
+
+// AnnouncePasscode announces that passcode entry started, as pi2pid does
+// once its keypad listens, to the client that asked for the login; from
+// then on console keys are taken. For Options.Login scripts without an
+// announcement.
+func (d *Daemon) AnnouncePasscode(t *testing.T) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != "reading-passcode" {
+		t.Fatal("AnnouncePasscode: no login in progress")
+	}
+	d.loginStep(d.loginConn, d.loginReq, LoginPasscodeEvent)
 }
 
 // WaitAttached waits until a client sent "wait".
