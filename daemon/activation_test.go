@@ -48,7 +48,7 @@ func TestListenFDs(t *testing.T) {
 		t.Fatalf("listeners not taken from systemd:\n%s", p.Logs())
 	}
 	u := attach(t, sock)
-	st := u.must(control.Request{Op: control.OpStatus}).Status
+	st := u.Must(control.Request{Op: control.OpStatus}).Status
 	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) || st.State != "logged-out" {
 		t.Fatalf("status %+v", st)
 	}
@@ -98,7 +98,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	u := attach(t, sock) // this connection starts pi2pid
-	st := u.must(control.Request{Op: control.OpStatus}).Status
+	st := u.Must(control.Request{Op: control.OpStatus}).Status
 	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) {
 		t.Fatalf("status %+v", st)
 	}

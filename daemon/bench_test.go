@@ -26,9 +26,9 @@ func chatPair(b *testing.B, mode string) (ali, bianca *user) {
 	aliD := startDaemon(b, srv.addr, "127.0.0.2", port, mode)
 	biancaD := startDaemon(b, srv.addr, "127.0.0.3", port, mode)
 	ali, bianca = attach(b, aliD.socket), attach(b, biancaD.socket)
-	ali.logIn("ali", "1234")
-	bianca.logIn("bianca", "5678")
-	bianca.must(control.Request{Op: control.OpWait})
+	ali.LogIn("ali", "1234")
+	bianca.LogIn("bianca", "5678")
+	bianca.Must(control.Request{Op: control.OpWait})
 	return ali, bianca
 }
 
@@ -46,14 +46,14 @@ func BenchmarkChatSetup(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				start := time.Now()
-				ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-				bianca.next(control.EventChatStart)
+				ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+				bianca.Next(control.EventChatStart)
 				d = append(d, time.Since(start))
 				b.StopTimer()
-				ali.must(control.Request{Op: control.OpEnd})
-				bianca.next(control.EventChatEnd)
-				ali.next(control.EventChatEnd)
-				for bianca.must(control.Request{Op: control.OpStatus}).Status.State != "logged-in" {
+				ali.Must(control.Request{Op: control.OpEnd})
+				bianca.Next(control.EventChatEnd)
+				ali.Next(control.EventChatEnd)
+				for bianca.Must(control.Request{Op: control.OpStatus}).Status.State != "logged-in" {
 					time.Sleep(time.Millisecond)
 				}
 				b.StartTimer()
@@ -69,16 +69,16 @@ func BenchmarkChatLine(b *testing.B) {
 	for _, mode := range []string{"plain", "secure"} {
 		b.Run(mode, func(b *testing.B) {
 			ali, bianca := chatPair(b, mode)
-			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			bianca.next(control.EventChatStart)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			bianca.Next(control.EventChatStart)
 			var d []time.Duration
 			b.ResetTimer()
 			for range b.N {
 				start := time.Now()
-				if err := ali.c.Send(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"}); err != nil {
+				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"}); err != nil {
 					b.Fatal(err)
 				}
-				bianca.readText("\n")
+				bianca.ReadText("\n")
 				d = append(d, time.Since(start))
 			}
 			b.StopTimer()
@@ -94,15 +94,15 @@ func BenchmarkBulk(b *testing.B) {
 	for _, mode := range []string{"plain", "secure"} {
 		b.Run(mode, func(b *testing.B) {
 			ali, bianca := chatPair(b, mode)
-			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			bianca.next(control.EventChatStart)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			bianca.Next(control.EventChatStart)
 			chunk := strings.Repeat("x", 64<<10)
 			b.SetBytes(int64(len(chunk)))
 			done := make(chan int)
 			go func() {
 				n := 0
 				for n < b.N*len(chunk) {
-					ev, ok := <-bianca.c.Events()
+					ev, ok := <-bianca.C.Events()
 					if !ok {
 						break
 					}
@@ -112,7 +112,7 @@ func BenchmarkBulk(b *testing.B) {
 			}()
 			b.ResetTimer()
 			for range b.N {
-				if err := ali.c.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
+				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
@@ -83,80 +83,9 @@ func cleanEnv() []string {
 }
 
 // user is one pi2pictl-like control connection.
-type user struct {
-	t  testing.TB
-	c  *control.Client
-	ev []control.Reply // events seen so far
-}
+type user = controltest.User
 
-func attach(t testing.TB, socket string) *user {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := control.Dial(ctx, socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &user{t: t, c: c}
-}
-
-func (u *user) call(req control.Request) (control.Reply, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return u.c.Call(ctx, req)
-}
-
-func (u *user) must(req control.Request) control.Reply {
-	u.t.Helper()
-	r, err := u.call(req)
-	if err != nil {
-		u.t.Fatalf("%s: %v", req.Op, err)
-	}
-	return r
-}
-
-// next waits for the next event matching kind.
-func (u *user) next(kind string) control.Reply {
-	u.t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case ev, ok := <-u.c.Events():
-			if !ok {
-				u.t.Fatalf("connection closed waiting for %s: %v", kind, u.c.Err())
-			}
-			u.ev = append(u.ev, ev)
-			if ev.Event == kind {
-				return ev
-			}
-		case <-timeout:
-			u.t.Fatalf("no %s event; saw %+v", kind, u.ev)
-		}
-	}
-}
-
-// logIn types the passcode on the console keypad, as pi2pictl login does.
-func (u *user) logIn(name, digits string) {
-	u.t.Helper()
-	u.must(control.Request{Op: control.OpLogin, UserID: name})
-	u.next(control.EventPasscode)
-	for _, k := range digits + "A" {
-		u.must(control.Request{Op: control.OpKey, Key: string(k)})
-	}
-	if ev := u.next(control.EventLogin); !ev.OK {
-		u.t.Fatalf("login of %s failed: %s (%s)", name, ev.Error, ev.Code)
-	}
-}
-
-// readText collects chat lines until want has arrived.
-func (u *user) readText(want string) {
-	u.t.Helper()
-	var got strings.Builder
-	for !strings.Contains(got.String(), want) {
-		got.WriteString(u.next(control.EventLine).Text)
-	}
-}
+var attach = controltest.Attach
 
 func TestHelloAreYouThere(t *testing.T) {
 	for _, mode := range []string{"plain", "secure"} {
@@ -168,36 +97,36 @@ func TestHelloAreYouThere(t *testing.T) {
 
 			ali := attach(t, aliD.socket)
 			bianca := attach(t, biancaD.socket)
-			ali.logIn("ali", "1234")
-			bianca.logIn("bianca", "5678")
-			bianca.must(control.Request{Op: control.OpWait})
+			ali.LogIn("ali", "1234")
+			bianca.LogIn("bianca", "5678")
+			bianca.Must(control.Request{Op: control.OpWait})
 
-			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			started := ali.next(control.EventChatStart)
-			incoming := bianca.next(control.EventChatStart)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			started := ali.Next(control.EventChatStart)
+			incoming := bianca.Next(control.EventChatStart)
 			if incoming.Peer != "ali" || incoming.Direction != "incoming" || started.Direction != "outgoing" {
 				t.Fatalf("chat-start %+v / %+v", started, incoming)
 			}
 			if mode == "secure" && (started.SafetyCode == "" || started.SafetyCode != incoming.SafetyCode) {
 				t.Fatalf("safety codes %q and %q", started.SafetyCode, incoming.SafetyCode)
 			}
-			ali.must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
-			bianca.readText("Hello, are you there?\n")
-			bianca.must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
-			ali.readText("Yes, here I am!\n")
-			ali.must(control.Request{Op: control.OpEnd})
-			ali.next(control.EventChatEnd)
-			if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
+			ali.Must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
+			bianca.ReadText("Hello, are you there?\n")
+			bianca.Must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
+			ali.ReadText("Yes, here I am!\n")
+			ali.Must(control.Request{Op: control.OpEnd})
+			ali.Next(control.EventChatEnd)
+			if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {
 				t.Fatalf("bianca's chat ended with %q", ev.Error)
 			}
 			for _, u := range []*user{ali, bianca} {
-				st := u.must(control.Request{Op: control.OpStatus}).Status
+				st := u.Must(control.Request{Op: control.OpStatus}).Status
 				if st.State != "logged-in" {
 					t.Fatalf("state after the chat: %+v", st)
 				}
 			}
 			if mode == "secure" {
-				v := ali.must(control.Request{Op: control.OpVerify, UserID: "bianca"})
+				v := ali.Must(control.Request{Op: control.OpVerify, UserID: "bianca"})
 				if v.SafetyCode != started.SafetyCode {
 					t.Fatalf("verify gave %q, chat-start %q", v.SafetyCode, started.SafetyCode)
 				}
@@ -223,12 +152,12 @@ func TestSecureDaemonPlainServer(t *testing.T) {
 	port := testbin.FreePort(t, "127.0.0.2")
 	d := startDaemon(t, srv.addr, "127.0.0.2", port, "secure")
 	ali := attach(t, d.socket)
-	ali.must(control.Request{Op: control.OpLogin, UserID: "ali"})
-	ali.next(control.EventPasscode)
+	ali.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
+	ali.Next(control.EventPasscode)
 	for _, k := range "1234A" {
-		ali.must(control.Request{Op: control.OpKey, Key: string(k)})
+		ali.Must(control.Request{Op: control.OpKey, Key: string(k)})
 	}
-	ev := ali.next(control.EventLogin)
+	ev := ali.Next(control.EventLogin)
 	if ev.OK || !strings.Contains(ev.Error, "does not speak TLS; is it running with --security plain?") {
 		t.Fatalf("login event %+v", ev)
 	}
@@ -256,15 +185,15 @@ func TestSIGTERMEndsChatPolitely(t *testing.T) {
 	aliD := startDaemon(t, srv.addr, "127.0.0.2", port, "secure")
 	biancaD := startDaemon(t, srv.addr, "127.0.0.3", port, "secure")
 	ali, bianca := attach(t, aliD.socket), attach(t, biancaD.socket)
-	ali.logIn("ali", "1234")
-	bianca.logIn("bianca", "5678")
-	bianca.must(control.Request{Op: control.OpWait})
-	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-	bianca.next(control.EventChatStart)
+	ali.LogIn("ali", "1234")
+	bianca.LogIn("bianca", "5678")
+	bianca.Must(control.Request{Op: control.OpWait})
+	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.Next(control.EventChatStart)
 	if err := aliD.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
+	if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {
 		t.Fatalf("bianca's chat ended with %q, want a clean end", ev.Error)
 	}
 	select {

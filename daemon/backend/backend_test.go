@@ -21,9 +21,9 @@ func TestChatBothWays(t *testing.T) {
 	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
 		t.Run(string(mode), func(t *testing.T) {
 			_, aliT, biancaT, ali, bianca := pair(t, mode)
-			ali.must(control.Request{Op: control.OpChat, UserID: "Bianca"})
-			out := ali.next(control.EventChatStart)
-			in := bianca.next(control.EventChatStart)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "Bianca"})
+			out := ali.Next(control.EventChatStart)
+			in := bianca.Next(control.EventChatStart)
 			if out.Peer != "bianca" || in.Peer != "ali" || in.Direction != "incoming" {
 				t.Fatalf("%+v %+v", out, in)
 			}
@@ -32,62 +32,62 @@ func TestChatBothWays(t *testing.T) {
 				if out.SafetyCode != want || in.SafetyCode != want {
 					t.Fatalf("safety codes %q %q, want %q", out.SafetyCode, in.SafetyCode, want)
 				}
-				if st := ali.must(control.Request{Op: control.OpStatus}).Status; st.SafetyCode != want || st.Peer != "bianca" {
+				if st := ali.Must(control.Request{Op: control.OpStatus}).Status; st.SafetyCode != want || st.Peer != "bianca" {
 					t.Fatalf("status %+v", st)
 				}
 			}
-			ali.must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
-			bianca.readText("Hello, are you there?\n")
-			bianca.must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
-			ali.readText("Yes, here I am!\n")
-			bianca.must(control.Request{Op: control.OpEnd})
-			if ev := ali.next(control.EventChatEnd); ev.Error != "" {
+			ali.Must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
+			bianca.ReadText("Hello, are you there?\n")
+			bianca.Must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
+			ali.ReadText("Yes, here I am!\n")
+			bianca.Must(control.Request{Op: control.OpEnd})
+			if ev := ali.Next(control.EventChatEnd); ev.Error != "" {
 				t.Fatalf("ali's chat-end: %q", ev.Error)
 			}
-			bianca.next(control.EventChatEnd)
-			ali.waitState("logged-in")
-			bianca.waitState("logged-in")
+			bianca.Next(control.EventChatEnd)
+			ali.WaitState("logged-in")
+			bianca.WaitState("logged-in")
 			// And again, the other way round.
-			ali.must(control.Request{Op: control.OpWait})
-			bianca.must(control.Request{Op: control.OpChat, UserID: "ali"})
-			ali.next(control.EventChatStart)
-			bianca.must(control.Request{Op: control.OpEnd})
-			ali.next(control.EventChatEnd)
+			ali.Must(control.Request{Op: control.OpWait})
+			bianca.Must(control.Request{Op: control.OpChat, UserID: "ali"})
+			ali.Next(control.EventChatStart)
+			bianca.Must(control.Request{Op: control.OpEnd})
+			ali.Next(control.EventChatEnd)
 		})
 	}
 }
 
 func TestChatRefusals(t *testing.T) {
 	srv, _, biancaT, ali, bianca := pair(t, transport.Plain)
-	if msg := ali.refused(control.Request{Op: control.OpChat, UserID: "zed"}, control.CodeNotFound); !strings.Contains(msg, "zed") {
+	if msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "zed"}, control.CodeNotFound); !strings.Contains(msg, "zed") {
 		t.Fatal(msg)
 	}
-	ali.refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeUsage)
-	ali.refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeUsage)
-	ali.refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeState)
-	ali.refused(control.Request{Op: control.OpEnd}, control.CodeState)
-	ali.refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeUsage)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeUsage)
+	ali.Refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeState)
+	ali.Refused(control.Request{Op: control.OpEnd}, control.CodeState)
+	ali.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
 
 	// Nobody attached on bianca's side: "away".
-	bianca.c.Close()
+	bianca.C.Close()
 	waitFor(t, func() bool { return biancaT.waiter() == nil })
-	ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeAway)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeAway)
 
 	// Busy: bianca chats with ali, carol calls bianca.
 	bianca = attach(t, biancaT.sock)
-	bianca.must(control.Request{Op: control.OpWait})
-	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-	bianca.next(control.EventChatStart)
+	bianca.Must(control.Request{Op: control.OpWait})
+	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.Next(control.EventChatStart)
 	carolT := newTerm(t, srv, transport.Plain, "127.0.0.4", biancaT.opt.PeerPort)
 	carol := attach(t, carolT.sock)
-	carol.logIn("carol", "1111")
-	carol.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeBusy)
-	ali.refused(control.Request{Op: control.OpChat, UserID: "carol"}, control.CodeBusy)
-	if bianca.state() != "chatting" {
+	carol.LogIn("carol", "1111")
+	carol.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeBusy)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "carol"}, control.CodeBusy)
+	if bianca.State() != "chatting" {
 		t.Fatal("the refused request disturbed the chat")
 	}
-	ali.must(control.Request{Op: control.OpSend, Text: "still here\n"})
-	bianca.readText("still here\n")
+	ali.Must(control.Request{Op: control.OpSend, Text: "still here\n"})
+	bianca.ReadText("still here\n")
 }
 
 // rawPeer connects to a terminal from ip, as a course-style peer would.
@@ -124,12 +124,12 @@ func TestPeerPortBadInput(t *testing.T) {
 	srv.login("carol", "127.0.0.4", nil)
 	stillServes := func() {
 		t.Helper()
-		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-		bianca.next(control.EventChatStart)
-		ali.must(control.Request{Op: control.OpEnd})
-		bianca.next(control.EventChatEnd)
-		ali.next(control.EventChatEnd)
-		bianca.waitState("logged-in")
+		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		bianca.Next(control.EventChatStart)
+		ali.Must(control.Request{Op: control.OpEnd})
+		bianca.Next(control.EventChatEnd)
+		ali.Next(control.EventChatEnd)
+		bianca.WaitState("logged-in")
 	}
 	t.Run("garbage", func(t *testing.T) {
 		c := rawPeer(t, "127.0.0.4", biancaT)
@@ -166,17 +166,17 @@ func TestPeerPortBadInput(t *testing.T) {
 		stillServes()
 	})
 	t.Run("second CONNECTREQ while chatting", func(t *testing.T) {
-		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-		bianca.next(control.EventChatStart)
+		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		bianca.Next(control.EventChatStart)
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
 		if m.Status != wire.Refused || m.Reason != wire.ReasonBusy {
 			t.Fatalf("%+v", m)
 		}
-		ali.must(control.Request{Op: control.OpEnd})
-		bianca.next(control.EventChatEnd)
-		ali.next(control.EventChatEnd)
-		bianca.waitState("logged-in")
+		ali.Must(control.Request{Op: control.OpEnd})
+		bianca.Next(control.EventChatEnd)
+		ali.Next(control.EventChatEnd)
+		bianca.WaitState("logged-in")
 	})
 	t.Run("silent peer", func(t *testing.T) {
 		c := rawPeer(t, "127.0.0.4", biancaT)
@@ -194,27 +194,27 @@ func TestPeerPortBadInput(t *testing.T) {
 		if m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`); m.Status != wire.Accepted {
 			t.Fatalf("%+v", m)
 		}
-		bianca.next(control.EventChatStart)
+		bianca.Next(control.EventChatStart)
 		io.WriteString(c, "half a mess")
-		bianca.readText("half a mess")
+		bianca.ReadText("half a mess")
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
-		bianca.next(control.EventChatEnd)
-		bianca.waitState("logged-in")
+		bianca.Next(control.EventChatEnd)
+		bianca.WaitState("logged-in")
 		stillServes()
 	})
 	t.Run("escape sequences", func(t *testing.T) {
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
-		bianca.next(control.EventChatStart)
+		bianca.Next(control.EventChatStart)
 		evil := "\x1b]0;pwned\x07\x1b[2J\x1b[H\x00\xff\xfe\r\x08 bell\x07"
 		io.WriteString(c, evil)
-		got := bianca.readText("bell")
+		got := bianca.ReadText("bell")
 		if !strings.Contains(got, "\x1b]0;pwned\x07\x1b[2J") {
 			t.Fatalf("escape sequences altered by the daemon: %q", got)
 		}
 		c.Close()
-		bianca.next(control.EventChatEnd)
+		bianca.Next(control.EventChatEnd)
 		stillServes()
 	})
 }
@@ -228,7 +228,7 @@ func TestFlood(t *testing.T) {
 	c := rawPeer(t, "127.0.0.4", biancaT)
 	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 	connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
-	bianca.next(control.EventChatStart)
+	bianca.Next(control.EventChatStart)
 	const total = 10 << 20
 	pattern := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	sent := make(chan error, 1)
@@ -245,7 +245,7 @@ func TestFlood(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	other := attach(t, biancaT.sock)
 	start := time.Now()
-	if st := other.state(); st != "chatting" {
+	if st := other.State(); st != "chatting" {
 		t.Fatalf("state %s", st)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -258,7 +258,7 @@ func TestFlood(t *testing.T) {
 	}
 	n := 0
 	for n < total {
-		ev := bianca.next(control.EventLine)
+		ev := bianca.Next(control.EventLine)
 		for i := 0; i < len(ev.Text); i++ {
 			if ev.Text[i] != "0123456789abcdef"[(n+i)%16] {
 				t.Fatalf("byte %d out of order", n+i)
@@ -269,18 +269,18 @@ func TestFlood(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	bianca.next(control.EventChatEnd)
+	bianca.Next(control.EventChatEnd)
 }
 
 func TestOwnerDisconnectsMidChat(t *testing.T) {
 	_, _, biancaT, ali, bianca := pair(t, transport.Plain)
-	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-	bianca.next(control.EventChatStart)
-	bianca.c.Close()
-	ali.next(control.EventChatEnd)
-	ali.waitState("logged-in")
+	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.Next(control.EventChatStart)
+	bianca.C.Close()
+	ali.Next(control.EventChatEnd)
+	ali.WaitState("logged-in")
 	watcher := attach(t, biancaT.sock)
-	watcher.waitState("logged-in")
+	watcher.WaitState("logged-in")
 }
 
 func TestSecureImpersonation(t *testing.T) {
@@ -292,7 +292,7 @@ func TestSecureImpersonation(t *testing.T) {
 		srv.mu.Unlock()
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
 		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
-		msg := ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
+		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
 		if !strings.Contains(msg, wire.ReasonMismatch) {
 			t.Fatal(msg)
 		}
@@ -303,16 +303,16 @@ func TestSecureImpersonation(t *testing.T) {
 		srv.keyFor["bianca"] = other.Public
 		srv.mu.Unlock()
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "bianca"); srv.mu.Unlock() }()
-		msg := ali.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
+		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
 		if !strings.Contains(msg, "impersonating") {
 			t.Fatal(msg)
 		}
-		ali.waitState("logged-in")
+		ali.WaitState("logged-in")
 	})
 	t.Run("third terminal claims to be ali", func(t *testing.T) {
 		carolT := newTerm(t, srv, transport.Secure, "127.0.0.4", biancaT.opt.PeerPort)
 		carol := attach(t, carolT.sock)
-		carol.logIn("carol", "1111")
+		carol.LogIn("carol", "1111")
 		// carol speaks TLS with her own key and claims to be ali.
 		raw := rawPeer(t, "127.0.0.4", biancaT)
 		conn, err := carolT.opt.Transport.Client(t.Context(), raw, transport.PinKey(biancaT.id.Public))
@@ -325,25 +325,25 @@ func TestSecureImpersonation(t *testing.T) {
 		}
 	})
 	t.Run("changed key warns", func(t *testing.T) {
-		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-		if ev := bianca.next(control.EventChatStart); ev.Warning != "" {
+		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		if ev := bianca.Next(control.EventChatStart); ev.Warning != "" {
 			t.Fatalf("first chat warns: %q", ev.Warning)
 		}
-		ali.must(control.Request{Op: control.OpEnd})
-		bianca.next(control.EventChatEnd)
-		ali.next(control.EventChatEnd)
-		bianca.waitState("logged-in")
+		ali.Must(control.Request{Op: control.OpEnd})
+		bianca.Next(control.EventChatEnd)
+		ali.Next(control.EventChatEnd)
+		bianca.WaitState("logged-in")
 		// ali's terminal gets a new key and logs in again.
 		newID, _ := transport.GenerateIdentity()
 		aliT.opt.Transport.Identity = newID
 		aliT.dir.key = newID.Public
 		srv.login("ali", "127.0.0.2", newID.Public)
-		ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-		ev := bianca.next(control.EventChatStart)
+		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+		ev := bianca.Next(control.EventChatStart)
 		if !strings.Contains(ev.Warning, "ali's key has changed") {
 			t.Fatalf("warning %q", ev.Warning)
 		}
-		v := bianca.must(control.Request{Op: control.OpVerify, UserID: "ali"})
+		v := bianca.Must(control.Request{Op: control.OpVerify, UserID: "ali"})
 		if v.SafetyCode != ev.SafetyCode || v.SafetyCode != transport.SafetyCode(newID.Public, biancaT.id.Public) {
 			t.Fatalf("verify %+v", v)
 		}
@@ -357,12 +357,12 @@ func TestLoginFailures(t *testing.T) {
 	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port)
 	u := attach(t, tm.sock)
 	login := func(digits string) control.Reply {
-		u.must(control.Request{Op: control.OpLogin, UserID: "ali"})
-		u.next(control.EventPasscode)
+		u.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
+		u.Next(control.EventPasscode)
 		for _, k := range digits {
-			u.must(control.Request{Op: control.OpKey, Key: string(k)})
+			u.Must(control.Request{Op: control.OpKey, Key: string(k)})
 		}
-		return u.next(control.EventLogin)
+		return u.Next(control.EventLogin)
 	}
 	if ev := login("9999A"); ev.OK || ev.Code != control.CodeRefused {
 		t.Fatalf("%+v", ev)
@@ -379,20 +379,20 @@ func TestLoginFailures(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	srv.authErr = nil
-	u.refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeState)
-	u.refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeUsage)
-	u.refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeState)
-	u.refused(control.Request{Op: control.OpLogout}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeUsage)
+	u.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpLogout}, control.CodeState)
 	// Logout during passcode entry abandons it.
-	u.must(control.Request{Op: control.OpLogin, UserID: "ali"})
-	u.next(control.EventPasscode)
-	u.must(control.Request{Op: control.OpLogout})
-	if ev := u.next(control.EventLogin); ev.Code != control.CodeCancelled {
+	u.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
+	u.Next(control.EventPasscode)
+	u.Must(control.Request{Op: control.OpLogout})
+	if ev := u.Next(control.EventLogin); ev.Code != control.CodeCancelled {
 		t.Fatalf("%+v", ev)
 	}
-	u.logIn("ali", "1234")
-	u.must(control.Request{Op: control.OpLogout})
-	u.next(control.EventLoggedOut)
+	u.LogIn("ali", "1234")
+	u.Must(control.Request{Op: control.OpLogout})
+	u.Next(control.EventLoggedOut)
 	if _, ok := srv.logins["ali"]; ok {
 		t.Fatal("logout not sent to the server")
 	}
@@ -405,7 +405,7 @@ func TestKeyWithoutConsole(t *testing.T) {
 		o.Keypad = &fakeKeypad{console: false}
 	})
 	u := attach(t, tm.sock)
-	msg := u.refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoConsole)
+	msg := u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoConsole)
 	if !strings.Contains(msg, "--keypad console") {
 		t.Fatal(msg)
 	}
@@ -417,17 +417,17 @@ func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
 	port := freePort(t, "127.0.0.2")
 	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port, func(o *Options) { o.Keepalive = 50 * time.Millisecond })
 	u := attach(t, tm.sock)
-	u.logIn("ali", "1234")
+	u.LogIn("ali", "1234")
 	time.Sleep(150 * time.Millisecond) // a few keepalives while known
-	if u.state() != "logged-in" {
+	if u.State() != "logged-in" {
 		t.Fatal("keepalive logged us out while the server knows us")
 	}
 	srv.forget("ali")
-	ev := u.next(control.EventLoggedOut)
+	ev := u.Next(control.EventLoggedOut)
 	if !strings.Contains(ev.Error, "log in again") {
 		t.Fatalf("%+v", ev)
 	}
-	u.waitState("logged-out")
+	u.WaitState("logged-out")
 }
 
 // A login requested while logged in first asks the server: "already logged
@@ -439,14 +439,14 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	port := freePort(t, "127.0.0.2")
 	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port) // keepalive: 5 min, out of the way
 	u := attach(t, tm.sock)
-	u.logIn("ali", "1234")
+	u.LogIn("ali", "1234")
 
 	// Known: today's answer, for the same user, another one, or none.
 	srv.mu.Lock()
 	before := srv.lookups
 	srv.mu.Unlock()
 	for _, who := range []string{"ali", "bianca", ""} {
-		if msg := u.refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeState); !strings.Contains(msg, "already logged in as ali") {
+		if msg := u.Refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeState); !strings.Contains(msg, "already logged in as ali") {
 			t.Fatal(msg)
 		}
 	}
@@ -460,34 +460,34 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	srv.mu.Lock()
 	srv.lookupErr = fmt.Errorf("%w: no answer", directory.ErrUnreachable)
 	srv.mu.Unlock()
-	u.refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
 	srv.mu.Lock()
 	srv.lookupErr = nil
 	srv.mu.Unlock()
-	if s := u.state(); s != "logged-in" {
+	if s := u.State(); s != "logged-in" {
 		t.Fatalf("state %s after an unanswered check, want logged-in", s)
 	}
 
 	// Forgotten, no user ID: only the check; logged out, no new login.
 	srv.forget("ali")
-	if r := u.must(control.Request{Op: control.OpLogin}); r.State != "logged-out" {
+	if r := u.Must(control.Request{Op: control.OpLogin}); r.State != "logged-out" {
 		t.Fatalf("%+v", r)
 	}
-	if ev := u.next(control.EventLoggedOut); ev.UserID != "ali" || !strings.Contains(ev.Error, "log in again") {
+	if ev := u.Next(control.EventLoggedOut); ev.UserID != "ali" || !strings.Contains(ev.Error, "log in again") {
 		t.Fatalf("%+v", ev)
 	}
-	if s := u.state(); s != "logged-out" {
+	if s := u.State(); s != "logged-out" {
 		t.Fatalf("state %s, want logged-out", s)
 	}
 
 	// Forgotten, with a user ID: logged out, then the new login goes ahead.
-	u.logIn("ali", "1234")
+	u.LogIn("ali", "1234")
 	srv.forget("ali")
-	u.ev = nil
-	u.logIn("bianca", "5678")
+	u.Seen = nil
+	u.LogIn("bianca", "5678")
 	var states []string
 	loggedOut := false
-	for _, ev := range u.ev {
+	for _, ev := range u.Seen {
 		switch ev.Event {
 		case control.EventState:
 			states = append(states, ev.State)
@@ -498,7 +498,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	if want := "logged-out,reading-passcode,authenticating,logged-in"; strings.Join(states, ",") != want || !loggedOut {
 		t.Fatalf("states %v (want %s), EventLoggedOut for ali: %v", states, want, loggedOut)
 	}
-	if st := u.must(control.Request{Op: control.OpStatus}).Status; st.UserID != "bianca" {
+	if st := u.Must(control.Request{Op: control.OpStatus}).Status; st.UserID != "bianca" {
 		t.Fatalf("%+v", st)
 	}
 }
@@ -506,7 +506,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 func TestStateEventsReachEveryClient(t *testing.T) {
 	_, _, _, ali, _ := pair(t, transport.Plain)
 	var states []string
-	for _, ev := range ali.ev {
+	for _, ev := range ali.Seen {
 		if ev.Event == control.EventState {
 			states = append(states, ev.State)
 		}
@@ -524,15 +524,15 @@ func TestShutdownEndsChatPolitely(t *testing.T) {
 	aliT := newTerm(t, srv, transport.Plain, "127.0.0.2", port)
 	biancaT := newTerm(t, srv, transport.Plain, "127.0.0.3", port)
 	ali, bianca := attach(t, aliT.sock), attach(t, biancaT.sock)
-	ali.logIn("ali", "1234")
-	bianca.logIn("bianca", "5678")
-	bianca.must(control.Request{Op: control.OpWait})
-	ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-	bianca.next(control.EventChatStart)
+	ali.LogIn("ali", "1234")
+	bianca.LogIn("bianca", "5678")
+	bianca.Must(control.Request{Op: control.OpWait})
+	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+	bianca.Next(control.EventChatStart)
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()
 	aliT.Shutdown(ctx)
-	if ev := bianca.next(control.EventChatEnd); ev.Error != "" {
+	if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {
 		t.Fatalf("chat ended with %q, want a clean end", ev.Error)
 	}
 	if _, ok := srv.logins["ali"]; ok {

@@ -16,15 +16,15 @@ func BenchmarkBulkInProcess(b *testing.B) {
 	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
 		b.Run(string(mode), func(b *testing.B) {
 			_, _, _, ali, bianca := pair(b, mode)
-			ali.must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			bianca.next(control.EventChatStart)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			bianca.Next(control.EventChatStart)
 			chunk := strings.Repeat("x", 64<<10)
 			b.SetBytes(int64(len(chunk)))
 			done := make(chan int)
 			go func() {
 				n := 0
 				for n < b.N*len(chunk) {
-					ev, ok := <-bianca.c.Events()
+					ev, ok := <-bianca.C.Events()
 					if !ok {
 						break
 					}
@@ -34,7 +34,7 @@ func BenchmarkBulkInProcess(b *testing.B) {
 			}()
 			b.ResetTimer()
 			for range b.N {
-				if err := ali.c.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
+				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
 					b.Fatal(err)
 				}
 			}

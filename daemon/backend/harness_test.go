@@ -228,8 +228,8 @@ func pair(t testing.TB, mode transport.Mode) (srv *fakeServer, aliT, biancaT *te
 	aliT = newTerm(t, srv, mode, "127.0.0.2", port)
 	biancaT = newTerm(t, srv, mode, "127.0.0.3", port)
 	ali, bianca = attach(t, aliT.sock), attach(t, biancaT.sock)
-	ali.logIn("ali", "1234")
-	bianca.logIn("bianca", "5678")
-	bianca.must(control.Request{Op: control.OpWait})
+	ali.LogIn("ali", "1234")
+	bianca.LogIn("bianca", "5678")
+	bianca.Must(control.Request{Op: control.OpWait})
 	return
 }
