@@ -148,3 +148,6 @@ func countThreads(t testing.TB, pid int) int {
 	}
 	return len(ents)
 }
+
+// pid returns the program's process ID.
+func (p *proc) pid() int { return p.cmd.Process.Pid }
