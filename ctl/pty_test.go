@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -193,4 +194,139 @@ func TestShellOnTerminal(t *testing.T) {
 	if !strings.Contains(string(hist), "bianca") {
 		t.Errorf("history lacks the destination:\n%s", hist)
 	}
+}
+
+// TestShellPasscodeTimesOut: pi2pid ends passcode entry on its own (its
+// --passcode-timeout) while the shell waits for keys. The shell must say
+// so and show "Login:" again without a key being pressed, and the next
+// key typed must reach that prompt: a passcode reader left waiting would
+// hold the terminal until a key came, and take that key.
+func TestShellPasscodeTimesOut(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{PasscodeTimeout: 300 * time.Millisecond})
+	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
+
+	at := r.waitScreen(t, 0, "Login: ")
+	for try := 1; try <= 2; try++ {
+		r.type_(t, "ali\r")
+		// The whole user ID reached readline, which echoes it.
+		at = r.waitScreen(t, at, "ali")
+		at = r.waitScreen(t, at, "Enter passcode on keypad.")
+		at = r.waitScreen(t, at, "Login timed out: no key was pressed on the keypad for too long.")
+		at = r.waitScreen(t, at, "Login: ")
+	}
+	select {
+	case k := <-d.Keys:
+		t.Fatalf("key %s reached pi2pid; none was pressed", k)
+	default:
+	}
+	leaveShell(t, r, at)
+}
+
+// TestShellInterruptDuringPasscodeEntry: a SIGINT (kill -INT; CTRL-C is a
+// key in passcode mode) cancels passcode entry, and the shell is back at
+// "Login:" at once with the terminal in line mode again.
+func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{CancelDelay: 100 * time.Millisecond})
+	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
+
+	at := r.waitScreen(t, 0, "Login: ")
+	r.type_(t, "ali\r")
+	at = r.waitScreen(t, at, "Enter passcode on keypad.")
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	at = r.waitScreen(t, at, "Login cancelled.")
+	at = r.waitScreen(t, at, "Login: ")
+	if k := <-d.Keys; k != "C" {
+		t.Fatalf("after SIGINT pi2pid got key %s, want C", k)
+	}
+
+	r.type_(t, "ali\r")
+	at = r.waitScreen(t, at, "ali")
+	at = r.waitScreen(t, at, "Enter passcode on keypad.")
+	r.type_(t, "1234\r")
+	at = r.waitScreen(t, at, "Logged in.")
+	if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,A" {
+		t.Fatalf("keys %s, want 1,2,3,4,A", got)
+	}
+	at = r.waitScreen(t, at, "Enter destination user ID: ")
+	leaveShell(t, r, at)
+}
+
+// TestShellPasscodeCancelledByLogout: `pi2pictl logout` from elsewhere
+// cancels passcode entry; the shell shows "Login:" again at once.
+func TestShellPasscodeCancelledByLogout(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{CancelDelay: 100 * time.Millisecond})
+	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
+
+	at := r.waitScreen(t, 0, "Login: ")
+	r.type_(t, "ali\r")
+	at = r.waitScreen(t, at, "Enter passcode on keypad.")
+	logout := exec.Command(testbin.Build(t, "./ctl"), "--socket", d.Socket, "logout")
+	if out, err := logout.CombinedOutput(); err != nil {
+		t.Fatalf("pi2pictl logout: %v\n%s", err, out)
+	}
+	at = r.waitScreen(t, at, "Login cancelled.")
+	at = r.waitScreen(t, at, "Login: ")
+	r.type_(t, "ali\r")
+	at = r.waitScreen(t, at, "ali")
+	at = r.waitScreen(t, at, "Enter passcode on keypad.")
+	r.type_(t, "1234\r")
+	at = r.waitScreen(t, at, "Logged in.")
+	at = r.waitScreen(t, at, "Enter destination user ID: ")
+	leaveShell(t, r, at)
+}
+
+// TestLoginOnTerminalTimesOut: `pi2pictl login` ends when pi2pid times
+// passcode entry out, at once and with the terminal's echo back on.
+func TestLoginOnTerminalTimesOut(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{PasscodeTimeout: 300 * time.Millisecond})
+	r := startOnPTY(t, []string{"PI2PI_SOCKET=" + d.Socket}, "login", "ali")
+	at := r.waitScreen(t, 0, "Enter passcode on keypad.")
+	r.waitScreen(t, at, "Login timed out")
+	err := waitExit(t, r)
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %v, want 1; screen:\n%q", err, r.screen.String())
+	}
+	tio, err := unix.IoctlGetTermios(int(r.master.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO == 0 || tio.Lflag&unix.ICANON == 0 {
+		t.Fatalf("pi2pictl left the terminal without echo or line mode (lflag %#x)", tio.Lflag)
+	}
+}
+
+// leaveShell ends the shell with CTRL-D at a prompt.
+func leaveShell(t *testing.T, r *ptyRun, at int) {
+	t.Helper()
+	r.type_(t, "\x04")
+	if err := waitExit(t, r); err != nil {
+		t.Fatalf("pi2pictl: %v; screen:\n%q", err, r.screen.String()[at:])
+	}
+}
+
+// waitExit waits for pi2pictl to end and returns how it ended.
+func waitExit(t *testing.T, r *ptyRun) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("pi2pictl did not end; screen:\n%q", r.screen.String())
+		return nil
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

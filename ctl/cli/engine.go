@@ -32,6 +32,8 @@ const (
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
+	// stateReadingPasscode is pi2pid's state while passcode entry runs.
+	stateReadingPasscode = "reading-passcode"
 )
 
 // flow is what the engine was started to do.
@@ -120,9 +122,16 @@ type engine struct {
 	reading  bool
 	eof      bool // the input has ended
 	keysBusy bool // the passcode reader has the terminal
-	passDone chan error
-	flushC   <-chan time.Time
-	endC     <-chan time.Time
+	// keys is the passcode reader's input while keysBusy. Passcode entry
+	// can end without a key from this terminal (pi2pid's entry timeout,
+	// another client's logout, SIGINT): stopKeys then stops the reader,
+	// which otherwise would wait for a key, and take it from the next
+	// prompt. keysStopped is set once it was told to stop.
+	keys        stopper
+	keysStopped bool
+	passDone    chan error
+	flushC      <-chan time.Time
+	endC        <-chan time.Time
 }
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
@@ -269,8 +278,7 @@ func (e *engine) run() error {
 			e.reading = false
 			e.onLine(l.line, l.err)
 		case err := <-e.passDone:
-			e.keysBusy = false
-			e.onPasscodeDone(err)
+			e.passcodeReaderDone(err)
 		case <-e.inv.Env.Interrupts:
 			e.onInterrupt()
 		case <-e.flushC:
@@ -287,8 +295,51 @@ func (e *engine) run() error {
 			e.loginFailed(control.CodeCancelled, "")
 		}
 	}
+	e.releaseKeys()
 	e.out.Flush()
 	return e.exit
+}
+
+// stopper is something reading in the background that can be told to stop.
+type stopper interface{ Stop() }
+
+// stopKeys stops the passcode reader, if it runs: passcode entry ended, or
+// is ending, without a key from this terminal. The reader restores the
+// terminal and reports on e.passDone; the loop reads no line until then.
+func (e *engine) stopKeys() {
+	if e.keysBusy && e.keys != nil && !e.keysStopped {
+		e.keysStopped = true
+		e.keys.Stop()
+	}
+}
+
+// passcodeReaderDone handles the end of the passcode reader (or of the
+// keys sent from a passcode line): the terminal is back to line mode.
+func (e *engine) passcodeReaderDone(err error) {
+	stopped := e.keysStopped
+	e.keysBusy, e.keys, e.keysStopped = false, nil, false
+	if stopped && err != nil {
+		// Whatever it met on its way out (a key refused because
+		// passcode entry had ended), the engine stopped it.
+		err = tty.ErrStopped
+	}
+	e.onPasscodeDone(err)
+}
+
+// releaseKeys stops the passcode reader as the engine ends and waits for
+// it to restore the terminal's mode, which pi2pictl must not leave
+// without echo.
+func (e *engine) releaseKeys() {
+	if !e.keysBusy {
+		return
+	}
+	e.stopKeys()
+	select {
+	case err := <-e.passDone:
+		e.passcodeReaderDone(err)
+	case <-time.After(callTimeout + time.Second):
+		// A key press still waits for pi2pid; the terminal is left as is.
+	}
 }
 
 // stillLoggedIn asks pi2pid to confirm its login of user with the server
@@ -533,14 +584,15 @@ func (e *engine) startPasscode(keypad string) {
 	e.out.Errorln(passcodeHint)
 	e.out.Flush()
 	fd := int(e.stdin.Fd())
-	e.keysBusy = true
+	keys := tty.NewStoppableReader(e.stdin)
+	e.keysBusy, e.keys, e.keysStopped = true, keys, false
 	go func() {
 		st, err := tty.KeysNoEcho(fd)
 		if err != nil {
 			e.passDone <- fmt.Errorf("switching the terminal to passcode mode: %w", err)
 			return
 		}
-		err = passcode.ReadKeys(e.stdin, func() bool { return tty.Readable(fd, 30*time.Millisecond) }, e.pressKey)
+		err = passcode.ReadKeys(keys, func() bool { return tty.Readable(fd, 30*time.Millisecond) }, e.pressKey)
 		// Restore before reporting: readline takes the terminal next.
 		st.Restore()
 		e.passDone <- err
@@ -578,11 +630,13 @@ func (e *engine) sendPasscodeLine(line string) {
 }
 
 func (e *engine) onPasscodeDone(err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, tty.ErrStopped) {
+		// Enter was pressed, or passcode entry ended (or is ending)
+		// without it: either way the outcome arrives as a login event.
 		if e.phase == phPasscode {
 			e.setPhase(phVerifying)
 		}
-		return // the outcome arrives as a login event
+		return
 	}
 	switch {
 	case errors.Is(err, passcode.ErrCancelled):
@@ -624,6 +678,7 @@ func (e *engine) endCancel() {
 }
 
 func (e *engine) loginFailed(code, msg string) {
+	e.stopKeys()
 	if !e.loggingIn() {
 		return
 	}
@@ -640,6 +695,7 @@ func (e *engine) loginFailed(code, msg string) {
 }
 
 func (e *engine) loggedIn(user string) {
+	e.stopKeys()
 	if !e.loggingIn() {
 		return
 	}
@@ -803,6 +859,10 @@ func (e *engine) onEvent(ev control.Reply) {
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
 			e.chatEnded(ev.Error)
 		}
+	case control.EventState:
+		if ev.State != stateReadingPasscode {
+			e.stopKeys() // passcode entry ended; its login event follows
+		}
 	case control.EventLoggedOut:
 		e.onLoggedOut(ev.Error)
 	}
@@ -881,7 +941,11 @@ func (e *engine) chatEnded(why string) {
 }
 
 func (e *engine) onLoggedOut(why string) {
-	if e.phase == phLogin || e.loggingIn() {
+	if e.loggingIn() {
+		e.stopKeys() // passcode entry ended; its login event follows
+		return
+	}
+	if e.phase == phLogin {
 		return
 	}
 	if e.phase == phChat || e.phase == phEnding {
@@ -910,6 +974,9 @@ func (e *engine) onInterrupt() {
 			e.quitAfterEnd = true
 		}
 	case phLoggingIn, phPasscode, phVerifying:
+		// A signal (kill -INT, SIGTERM) is no key: the passcode reader
+		// would wait on, and take the next prompt's first key.
+		e.stopKeys()
 		if e.cancelling {
 			return // asked already; pi2pid's login event ends the attempt
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/pi2pi/pi2pi/ctl/daemontest"
 	"github.com/pi2pi/pi2pi/ctl/passcode"
 	"github.com/pi2pi/pi2pi/ctl/screen"
+	"github.com/pi2pi/pi2pi/ctl/tty"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 )
@@ -287,5 +288,146 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), linePasscode) {
 		t.Fatalf("passcode entry started after CTRL-C: %q", stdout.String())
+	}
+}
+
+// stopCounter is a passcode reader's input that counts its stops.
+type stopCounter struct{ n int }
+
+func (s *stopCounter) Stop() { s.n++ }
+
+// Passcode entry can end without a key from this terminal: the passcode
+// reader, waiting for a key, must then be stopped, and the shell goes on
+// once it has stopped (readline must not share the terminal with it).
+func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
+	timedOut := "passcode entry ended: keypad: passcode entry timed out: no key was pressed for too long"
+	tests := []struct {
+		name      string
+		end       func(e *engine) // what ends (or not) passcode entry
+		stop      bool            // the reader is stopped
+		readerErr error           // what the stopped reader reports
+		login     *control.Reply  // pi2pid's login event after that, if any
+		phase     phase           // the phase in the end
+		stderr    string          // what the person is told
+		stdout    string
+	}{
+		{
+			name:  "state event: entry ended, the login event says how",
+			end:   stateEvent("logged-out"),
+			stop:  true,
+			login: &control.Reply{Code: control.CodeCancelled, Error: timedOut},
+			phase: phLogin, stderr: "Login timed out: no key was pressed on the keypad for too long.\n",
+		},
+		{
+			name:  "state event: another client pressed Enter",
+			end:   stateEvent("authenticating"),
+			stop:  true,
+			login: &control.Reply{OK: true, UserID: "ali"},
+			phase: phDest, stdout: lineLoggedIn + "\n",
+		},
+		{
+			name:  "state event: still reading",
+			end:   stateEvent("reading-passcode"),
+			phase: phPasscode,
+		},
+		{
+			name: "login event: timed out",
+			end: func(e *engine) {
+				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled, Error: timedOut})
+			},
+			stop:  true,
+			phase: phLogin, stderr: "Login timed out: no key was pressed on the keypad for too long.\n",
+		},
+		{
+			name: "login event: cancelled by another client's logout",
+			end: func(e *engine) {
+				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled, Error: "passcode entry cancelled"})
+			},
+			stop: true,
+			// The reader's key came too late and was refused: still
+			// no more than the stop.
+			readerErr: &control.Error{Code: control.CodeState, Message: "no passcode entry in progress: run pi2pictl login first"},
+			phase:     phLogin, stderr: "Login cancelled.\n",
+		},
+		{
+			name: "logged-out event",
+			end: func(e *engine) {
+				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLoggedOut})
+			},
+			stop:  true,
+			login: &control.Reply{Code: control.CodeCancelled, Error: "passcode entry cancelled"},
+			phase: phLogin, stderr: "Login cancelled.\n",
+		},
+		{
+			name:  "SIGINT",
+			end:   func(e *engine) { e.onInterrupt() },
+			stop:  true,
+			login: &control.Reply{Code: control.CodeCancelled, Error: "passcode entry cancelled"},
+			phase: phLogin, stderr: "Login cancelled.\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := daemontest.Start(t, daemontest.Options{})
+			var stdout, stderr testbin.Buffer
+			e := newLoginEngine(t, d, &stdout, &stderr)
+			e.flow = flowShell
+			e.login()
+			e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+			if e.phase != phPasscode {
+				t.Fatalf("phase %d, want the passcode being entered", e.phase)
+			}
+			e.out.Flush()
+			skip := len(stdout.String())
+			// The passcode reader waits for a key on the terminal.
+			reader := &stopCounter{}
+			e.keysBusy, e.keys = true, reader
+			tt.end(e)
+			tt.end(e) // said twice, still one stop
+			if stopped := reader.n > 0; stopped != tt.stop || reader.n > 1 {
+				t.Fatalf("reader stopped %d times, want stopped: %v", reader.n, tt.stop)
+			}
+			if !tt.stop {
+				if e.phase != tt.phase || !e.keysBusy {
+					t.Fatalf("phase %d, reader busy %v", e.phase, e.keysBusy)
+				}
+				return
+			}
+			if e.wantLine() {
+				t.Fatal("a line is read while the passcode reader has the terminal")
+			}
+			err := tt.readerErr
+			if err == nil {
+				err = tty.ErrStopped
+			}
+			e.passcodeReaderDone(err)
+			if e.keysBusy || e.keys != nil {
+				t.Fatal("the reader ended, but the engine still counts it")
+			}
+			if tt.login != nil {
+				if e.phase != phVerifying {
+					t.Fatalf("before pi2pid's login event: phase %d", e.phase)
+				}
+				ev := *tt.login
+				ev.Type, ev.Event = control.TypeEvent, control.EventLogin
+				e.onEvent(ev)
+			}
+			e.out.Flush()
+			if e.phase != tt.phase || e.done {
+				t.Fatalf("phase %d (done %v), want %d; stderr %q", e.phase, e.done, tt.phase, stderr.String())
+			}
+			if stderr.String() != tt.stderr || !strings.HasPrefix(stdout.String()[skip:], tt.stdout) {
+				t.Fatalf("stdout %q, stderr %q; want %q, %q", stdout.String()[skip:], stderr.String(), tt.stdout, tt.stderr)
+			}
+			if tt.phase == phLogin && !e.wantLine() {
+				t.Fatal("back at Login:, but no line is read")
+			}
+		})
+	}
+}
+
+func stateEvent(state string) func(e *engine) {
+	return func(e *engine) {
+		e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: state, UserID: "ali"})
 	}
 }

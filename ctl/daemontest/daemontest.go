@@ -79,7 +79,10 @@ type Daemon struct {
 	attached  chan struct{}
 	forgot    bool // the server forgot the login (Options.ServerForgot)
 	cancelIn  time.Duration
-	closed    bool // the test ended
+	entryFor  time.Duration // Options.PasscodeTimeout
+	entryEnd  *time.Timer   // ends passcode entry after entryFor without a key
+	attempt   int           // counts login requests
+	closed    bool          // the test ended
 }
 
 // Options configure a Daemon.
@@ -108,6 +111,12 @@ type Options struct {
 	// the "cancelled" login event, on its own time. Until then a new
 	// login is refused. Zero ends it at once, right after the key's result.
 	CancelDelay time.Duration
+	// PasscodeTimeout, when set, ends passcode entry on its own once it
+	// was announced and no key came for that long, as pi2pid does after
+	// its --passcode-timeout: the state moves to "logged-out" (a state
+	// event to every client) and the login event says "cancelled" with
+	// pi2pid's timeout message.
+	PasscodeTimeout time.Duration
 }
 
 type conn struct {
@@ -148,6 +157,7 @@ func Start(t *testing.T, o Options) *Daemon {
 		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
 		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out", login: o.Login,
 		conns: map[*conn]bool{}, attached: make(chan struct{}, 10), cancelIn: o.CancelDelay,
+		entryFor: o.PasscodeTimeout,
 	}
 	if o.LoggedInAs != "" {
 		d.state, d.user = "logged-in", o.LoggedInAs
@@ -257,6 +267,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			return
 		}
 		d.state, d.user, d.digits, d.loginConn = "reading-passcode", req.UserID, "", c
+		d.attempt++
 		steps := d.login
 		if steps == nil {
 			steps = []string{LoginQuietResult, LoginPasscodeEvent}
@@ -283,6 +294,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			return
 		}
 		d.Keys <- req.Key
+		d.armEntryTimeout()
 		for _, step := range d.afterKey {
 			d.loginStep(d.loginConn, d.loginReq, step)
 		}
@@ -411,12 +423,42 @@ func (d *Daemon) cancelLater() {
 	})
 }
 
+// armEntryTimeout (re)starts the Options.PasscodeTimeout of the current
+// passcode entry. The caller holds d.mu.
+func (d *Daemon) armEntryTimeout() {
+	if d.entryFor <= 0 {
+		return
+	}
+	if d.entryEnd != nil {
+		d.entryEnd.Stop()
+	}
+	attempt := d.attempt
+	d.entryEnd = time.AfterFunc(d.entryFor, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.attempt != attempt || d.state != "reading-passcode" || d.closed {
+			return
+		}
+		d.state, d.user, d.listening = "logged-out", "", false
+		st := event(control.EventState)
+		st.State = "logged-out"
+		for o := range d.conns {
+			o.send(st)
+		}
+		ev := event(control.EventLogin)
+		ev.Code = control.CodeCancelled
+		ev.Error = "passcode entry ended: keypad: passcode entry timed out: no key was pressed for too long"
+		d.loginConn.send(ev)
+	})
+}
+
 // loginStep sends one step of Options.Login to c, the connection that
 // made login request req.
 func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
 	switch step {
 	case LoginResult:
 		d.listening = true
+		d.armEntryTimeout()
 		rep := ok(req)
 		rep.Keypad = d.keypad
 		c.send(rep)
@@ -424,6 +466,7 @@ func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
 		c.send(ok(req))
 	case LoginPasscodeEvent:
 		d.listening = true
+		d.armEntryTimeout()
 		ev := event(control.EventPasscode)
 		ev.Keypad, ev.UserID = d.keypad, req.UserID
 		c.send(ev)

@@ -47,12 +47,6 @@ func (s *State) Restore() error {
 
 // Readable reports whether fd has input within d.
 func Readable(fd int, d time.Duration) bool {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, int(d/time.Millisecond))
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
+	ok, err := poll(fd, d)
+	return err == nil && ok
 }
