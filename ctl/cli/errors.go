@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/pi2pi/pi2pi/internal/control"
 )
@@ -89,13 +88,9 @@ func loginRefusal(code, msg string) string {
 	switch code {
 	case control.CodeRefused:
 		return "Login refused: wrong user ID or passcode (or the account is locked)."
+	case control.CodeTimedOut:
+		return "Login timed out: no key was pressed on the keypad for too long."
 	case control.CodeCancelled:
-		// The code covers pi2pid's passcode timeout too; its message
-		// tells them apart ("passcode entry ended: keypad: passcode
-		// entry timed out: ...").
-		if strings.Contains(msg, "timed out") {
-			return "Login timed out: no key was pressed on the keypad for too long."
-		}
 		return "Login cancelled."
 	}
 	if msg != "" {

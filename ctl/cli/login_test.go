@@ -315,7 +315,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 			name:  "state event: entry ended, the login event says how",
 			end:   stateEvent("logged-out"),
 			stop:  true,
-			login: &control.Reply{Code: control.CodeCancelled, Error: timedOut},
+			login: &control.Reply{Code: control.CodeTimedOut, Error: timedOut},
 			phase: phLogin, stderr: "Login timed out: no key was pressed on the keypad for too long.\n",
 		},
 		{
@@ -333,7 +333,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 		{
 			name: "login event: timed out",
 			end: func(e *engine) {
-				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled, Error: timedOut})
+				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeTimedOut, Error: timedOut})
 			},
 			stop:  true,
 			phase: phLogin, stderr: "Login timed out: no key was pressed on the keypad for too long.\n",

@@ -446,7 +446,7 @@ func (d *Daemon) armEntryTimeout() {
 			o.send(st)
 		}
 		ev := event(control.EventLogin)
-		ev.Code = control.CodeCancelled
+		ev.Code = control.CodeTimedOut
 		ev.Error = "passcode entry ended: keypad: passcode entry timed out: no key was pressed for too long"
 		d.loginConn.send(ev)
 	})

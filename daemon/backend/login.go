@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/credential"
@@ -68,11 +69,14 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	t.mu.Unlock()
 	if err != nil {
 		t.move(terminal.ReadingPasscode, terminal.LoggedOut, terminal.Labels{})
-		msg := "passcode entry ended: " + err.Error()
-		if errors.Is(err, context.Canceled) {
+		code, msg := control.CodeCancelled, "passcode entry ended: "+err.Error()
+		switch {
+		case errors.Is(err, context.Canceled):
 			msg = "passcode entry cancelled"
+		case errors.Is(err, keypad.ErrTimeout):
+			code = control.CodeTimedOut
 		}
-		t.broadcast(control.Reply{Event: control.EventLogin, UserID: user, Code: control.CodeCancelled, Error: msg})
+		t.broadcast(control.Reply{Event: control.EventLogin, UserID: user, Code: code, Error: msg})
 		return
 	}
 	cred := credential.FromDigits(user, digits)

@@ -105,7 +105,8 @@ const (
 	CodeUnreachable = "unreachable" // server or peer could not be reached
 	CodeKeyChanged  = "key-changed" // a pinned key changed
 	CodeNoConsole   = "no-console"  // key presses sent to a daemon without a console keypad
-	CodeCancelled   = "cancelled"   // passcode entry cancelled or timed out
+	CodeCancelled   = "cancelled"   // passcode entry cancelled
+	CodeTimedOut    = "timed-out"   // passcode entry abandoned: no key pressed for too long
 	CodeInternal    = "internal"    // anything else
 )
 
