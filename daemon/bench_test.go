@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
@@ -94,31 +95,7 @@ func BenchmarkBulk(b *testing.B) {
 	for _, mode := range []string{"plain", "secure"} {
 		b.Run(mode, func(b *testing.B) {
 			ali, bianca := chatPair(b, mode)
-			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			bianca.Next(control.EventChatStart)
-			chunk := strings.Repeat("x", 64<<10)
-			b.SetBytes(int64(len(chunk)))
-			done := make(chan int)
-			go func() {
-				n := 0
-				for n < b.N*len(chunk) {
-					ev, ok := <-bianca.C.Events()
-					if !ok {
-						break
-					}
-					n += len(ev.Text)
-				}
-				done <- n
-			}()
-			b.ResetTimer()
-			for range b.N {
-				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if n := <-done; n != b.N*len(chunk) {
-				b.Fatalf("received %d bytes", n)
-			}
+			controltest.Bulk(b, ali, bianca, "bianca")
 		})
 	}
 }

@@ -1,10 +1,9 @@
 package backend
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -16,31 +15,7 @@ func BenchmarkBulkInProcess(b *testing.B) {
 	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
 		b.Run(string(mode), func(b *testing.B) {
 			_, _, _, ali, bianca := pair(b, mode)
-			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
-			bianca.Next(control.EventChatStart)
-			chunk := strings.Repeat("x", 64<<10)
-			b.SetBytes(int64(len(chunk)))
-			done := make(chan int)
-			go func() {
-				n := 0
-				for n < b.N*len(chunk) {
-					ev, ok := <-bianca.C.Events()
-					if !ok {
-						break
-					}
-					n += len(ev.Text)
-				}
-				done <- n
-			}()
-			b.ResetTimer()
-			for range b.N {
-				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if n := <-done; n != b.N*len(chunk) {
-				b.Fatalf("received %d bytes", n)
-			}
+			controltest.Bulk(b, ali, bianca, "bianca")
 		})
 	}
 }

@@ -120,3 +120,33 @@ func (u *User) WaitState(s string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Bulk measures chat throughput: from connects to to, then sends b.N chunks
+// of 64 KiB and waits until to has received them all.
+func Bulk(b *testing.B, from, to *User, callee string) {
+	from.Must(control.Request{Op: control.OpChat, UserID: callee})
+	to.Next(control.EventChatStart)
+	chunk := strings.Repeat("x", 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	done := make(chan int)
+	go func() {
+		n := 0
+		for n < b.N*len(chunk) {
+			ev, ok := <-to.C.Events()
+			if !ok {
+				break
+			}
+			n += len(ev.Text)
+		}
+		done <- n
+	}()
+	b.ResetTimer()
+	for range b.N {
+		if err := from.C.Send(control.Request{Op: control.OpSend, Text: chunk}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := <-done; n != b.N*len(chunk) {
+		b.Fatalf("received %d bytes", n)
+	}
+}
