@@ -57,6 +57,32 @@ func listen(t *testing.T, cfg *Config, addr string, verify VerifyFunc) (*Listene
 		t.Fatal(err)
 	}
 	ch := make(chan served, 16)
+	acceptEach(t, l, func(raw net.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		c, err := l.Config.Server(ctx, raw, verify)
+		ch <- served{c, err}
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		d := wire.NewDecoder(c)
+		for {
+			if _, err := d.Decode(); err != nil {
+				return
+			}
+			if wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted}) != nil {
+				return
+			}
+		}
+	})
+	return l, ch
+}
+
+// acceptEach runs handle in its own goroutine for each connection l
+// accepts, until the test ends and every handler has returned.
+func acceptEach(t *testing.T, l *Listener, handle func(raw net.Conn)) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
 	wg.Add(1)
@@ -70,28 +96,10 @@ func listen(t *testing.T, cfg *Config, addr string, verify VerifyFunc) (*Listene
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				c, err := l.Config.Server(ctx, raw, verify)
-				ch <- served{c, err}
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(3 * time.Second))
-				d := wire.NewDecoder(c)
-				for {
-					if _, err := d.Decode(); err != nil {
-						return
-					}
-					if wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted}) != nil {
-						return
-					}
-				}
+				handle(raw)
 			}()
 		}
 	}()
-	return l, ch
 }
 
 // roundTrip sends a CONNECTREQ on c and reads the reply.
@@ -396,39 +404,25 @@ func mitmProxy(t *testing.T, id *Identity, target string) (addr string, upstream
 		t.Fatal(err)
 	}
 	errs := make(chan error, 4)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			raw, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				down, err := l.Config.Server(ctx, raw, acceptAny)
-				if err != nil {
-					return // the victim client refused us
-				}
-				defer down.Close()
-				up, err := secure(id).Dial(ctx, target, acceptAny)
-				errs <- err
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				down.SetDeadline(time.Now().Add(3 * time.Second))
-				up.SetDeadline(time.Now().Add(3 * time.Second))
-				go func() { io.Copy(up, down); up.Close() }()
-				io.Copy(down, up)
-			}()
+	acceptEach(t, l, func(raw net.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		down, err := l.Config.Server(ctx, raw, acceptAny)
+		if err != nil {
+			return // the victim client refused us
 		}
-	}()
+		defer down.Close()
+		up, err := secure(id).Dial(ctx, target, acceptAny)
+		errs <- err
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		down.SetDeadline(time.Now().Add(3 * time.Second))
+		up.SetDeadline(time.Now().Add(3 * time.Second))
+		go func() { io.Copy(up, down); up.Close() }()
+		io.Copy(down, up)
+	})
 	return l.Addr().String(), errs
 }
 
