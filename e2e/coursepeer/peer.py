@@ -130,19 +130,24 @@ def request(args, msg):
     return json.loads(data.decode("UTF-8"))
 
 
+def print_until_closed(conn):
+    """recv() -> print() until the peer hangs up."""
+    while True:
+        try:
+            data = conn.recv(1024)
+        except OSError:
+            data = b""
+        if not data:
+            return
+        say(data.decode("UTF-8", errors="replace"))
+
+
 def chat(conn):
     """input() -> send() in this thread, recv() -> print() in another."""
     done = threading.Event()
 
     def receive():
-        while True:
-            try:
-                data = conn.recv(1024)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            say(data.decode("UTF-8", errors="replace"))
+        print_until_closed(conn)
         done.set()
         say("Connection ended")
         sys.stdout.flush()
@@ -236,14 +241,7 @@ def run_terminal(args):
         if args.answer_forever:
             # Benchmarks: take chats one after another without stdin, as
             # the handout's terminal "continues to listen" after each.
-            while True:
-                try:
-                    data = conn.recv(1024)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                say(data.decode("UTF-8", errors="replace"))
+            print_until_closed(conn)
             conn.close()
             say("Connection ended")
             continue
