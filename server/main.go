@@ -38,8 +38,14 @@ commands:
   serve        run the directory (default)
                --listen ADDR --users FILE --state-dir DIR --security plain|secure
                --session-timeout 15m
-  user add NAME [--credential STRING]   enrol a user (passcode digits on stdin)
-  user passwd NAME                      change a passcode (also unlocks)
+  user add NAME [--credential STRING] [--key STRING]
+                                        enrol a user (passcode digits on stdin);
+                                        --key: the key string plain-mode lookups hand out
+  user passwd NAME [--key STRING]       change a passcode (also unlocks)
+  user key NAME --key STRING|--no-key   set or remove a user's key string
+  user import FILE [--skip-bad] [--replace]
+                                        enrol a class's user file, a JSON object
+                                        {"userid": ["credential", "key"], ...}
   user del NAME                         remove a user
   user list                             list users and their lock status
   user unlock NAME                      clear a user's failure counter

@@ -153,7 +153,7 @@ func TestUserCommands(t *testing.T) {
 	run("", 0, "user", "del", "course")
 	run("", 1, "user", "del", "course")
 	out, _ := run("", 0, "user", "list")
-	if out != "ali\tok\n" {
+	if out != "ali\tok\tkey not set\n" {
 		t.Errorf("user list = %q", out)
 	}
 	data, _ := os.ReadFile(users)

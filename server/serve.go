@@ -156,7 +156,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, reload <-chan 
 	st.Sweep()
 	dir, err := directory.New(directory.Config{
 		Users: users, Hasher: userstore.NewHasher(pepper, userstore.DefaultParams, userstore.MaxConcurrent()),
-		Guard: g, Sessions: st, Log: log,
+		Guard: g, Sessions: st, Log: log, Plain: c.mode == transport.Plain,
 	})
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type Directory struct {
 	log      *slog.Logger
 	hashWait time.Duration
 	dummy    string // PHC hash checked for unknown users
+	plain    bool   // hand out the users file's key strings in LOOKUPREPLY
 }
 
 // Config holds the parts of a Directory.
@@ -47,6 +48,11 @@ type Config struct {
 	// HashWait bounds the wait for an argon2 slot; past it the connection
 	// is closed without an answer (the server is overloaded). 0: 30 s.
 	HashWait time.Duration
+	// Plain is set in plain mode: a LOOKUPREPLY then carries the looked-up
+	// user's key string from the users file in encryptionkey, as the
+	// seeds' server does. Otherwise it carries the terminal's public key,
+	// and the key strings are never handed out.
+	Plain bool
 }
 
 // New returns a Directory. It computes the dummy hash used for unknown
@@ -54,7 +60,7 @@ type Config struct {
 func New(cfg Config) (*Directory, error) {
 	d := &Directory{
 		users: cfg.Users, hasher: cfg.Hasher, guard: cfg.Guard, sessions: cfg.Sessions,
-		log: cfg.Log, hashWait: cfg.HashWait,
+		log: cfg.Log, hashWait: cfg.HashWait, plain: cfg.Plain,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -218,11 +224,21 @@ func (d *Directory) lookup(p netserve.Peer, m wire.Message) wire.Message {
 	if !ok {
 		return notFound
 	}
-	key := ""
-	if s.Key != nil {
-		key = transport.KeyString(s.Key)
+	return wire.Message{Type: wire.LookupReply, Status: wire.Success, Answer: target, Address: s.IP.String(), EncryptionKey: d.keyOf(target, s)}
+}
+
+// keyOf is the encryptionkey of a SUCCESS LOOKUPREPLY for target: in plain
+// mode its key string from the users file ("" when not set), otherwise the
+// public key its terminal logged in with. It is never logged.
+func (d *Directory) keyOf(target string, s sessions.Session) string {
+	if d.plain {
+		u, _ := d.users.Lookup(target)
+		return u.Key
 	}
-	return wire.Message{Type: wire.LookupReply, Status: wire.Success, Answer: target, Address: s.IP.String(), EncryptionKey: key}
+	if s.Key != nil {
+		return transport.KeyString(s.Key)
+	}
+	return ""
 }
 
 func (d *Directory) logout(p netserve.Peer, m wire.Message) wire.Message {
