@@ -252,9 +252,10 @@ func TestSIGKILLDuringImportKeepsUsersFileWhole(t *testing.T) {
 		_, ok := got["last"]
 		return ok
 	}
-	// One import run; kill it after delay, or at once when it says
-	// "writing" if delay < 0. It reports how long the run took.
-	importOnce := func(delay time.Duration) time.Duration {
+	// One import run, SIGKILLed delay after it starts, or delay after it
+	// says "writing" when fromWriting. It returns how long the run and its
+	// write phase took.
+	importOnce := func(delay time.Duration, fromWriting bool) (took, writing time.Duration) {
 		if err := os.WriteFile(users, oldBytes, 0o640); err != nil {
 			t.Fatal(err)
 		}
@@ -267,20 +268,28 @@ func TestSIGKILLDuringImportKeepsUsersFileWhole(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
 		var timer *time.Timer
-		if delay >= 0 {
-			timer = time.AfterFunc(delay, func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
+		if !fromWriting {
+			timer = time.AfterFunc(delay, kill)
 		}
 		var out strings.Builder
+		var wrote time.Time
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			out.WriteString(sc.Text() + "\n")
-			if delay < 0 && strings.HasPrefix(sc.Text(), "writing ") {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
+			if strings.HasPrefix(sc.Text(), "writing ") {
+				wrote = time.Now()
+				if fromWriting {
+					timer = time.AfterFunc(delay, kill)
+				}
 			}
 		}
 		werr := cmd.Wait()
-		took := time.Since(began)
+		took = time.Since(began)
+		if !wrote.IsZero() {
+			writing = time.Since(wrote)
+		}
 		if timer != nil {
 			timer.Stop()
 		}
@@ -289,28 +298,29 @@ func TestSIGKILLDuringImportKeepsUsersFileWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := userstore.Parse(bytes.NewReader(data))
+		kept := bytes.Equal(data, oldBytes)
 		switch {
 		case err != nil:
 			t.Fatalf("kill after %v: users file damaged: %v", delay, err)
-		case bytes.Equal(data, oldBytes):
-			if werr == nil {
-				t.Fatalf("import succeeded but the users file is unchanged:\n%s", out.String())
-			}
-		case !isNew(got):
+		case kept && werr == nil:
+			t.Fatalf("import succeeded but the users file is unchanged:\n%s", out.String())
+		case !kept && !isNew(got):
 			t.Fatalf("kill after %v: users file is neither the old nor the whole new one (%d users)", delay, len(got))
 		}
-		t.Logf("kill after %v: exit %v, users file %s", delay, werr, map[bool]string{true: "old", false: "new"}[bytes.Equal(data, oldBytes)])
-		return took
+		from := map[bool]string{true: "its \"writing\"", false: "its start"}[fromWriting]
+		t.Logf("SIGKILL %v after %s: exit %v, users file %s", delay, from, werr, map[bool]string{true: "old", false: "new"}[kept])
+		return took, writing
 	}
-	full := importOnce(time.Hour)
-	for range 5 {
-		importOnce(time.Duration(rng.Int64N(int64(full + full/5))))
+	full, write := importOnce(time.Hour, false)
+	for range 4 {
+		importOnce(time.Duration(rng.Int64N(int64(full+full/5))), false)
 	}
-	for range 3 {
-		importOnce(-1)
+	// Most kills land while hashing: aim some at the write itself.
+	for range 6 {
+		importOnce(time.Duration(rng.Int64N(int64(write+write/5+1))), true)
 	}
 	// The next write clears what the killed writers left behind.
-	importOnce(time.Hour)
+	importOnce(time.Hour, false)
 	if stale, _ := filepath.Glob(filepath.Join(dir, ".users.tmp*")); len(stale) != 0 {
 		t.Errorf("temporary files left after a finished import: %v", stale)
 	}
