@@ -83,6 +83,7 @@ type engine struct {
 	in     lineSource
 	stdin  *os.File // the terminal, when stdin is one
 	rl     *readline.Instance
+	mode   *tty.LineMode // readline's raw mode, which can keep echo off after a line
 	comp   *completer
 	recent *recentUsers
 
@@ -185,12 +186,17 @@ func (e *engine) startReadline() error {
 	} else {
 		hist = ""
 	}
+	e.mode = tty.NewLineMode(int(e.stdin.Fd()))
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:            hist,
 		DisableAutoSaveHistory: true,
 		HistorySearchFold:      true,
 		AutoComplete:           e.comp,
-		Stdin:                  readline.NewCancelableStdin(e.stdin),
+		// One byte at a time: keys typed ahead of a prompt stay in the
+		// terminal for the passcode reader (see tty.LineMode).
+		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.stdin}),
+		FuncMakeRaw: e.mode.Enter,
+		FuncExitRaw: e.mode.Exit,
 		Stdout:                 e.inv.Env.Stdout,
 		Stderr:                 e.inv.Env.Stderr,
 	})
@@ -206,7 +212,24 @@ func (e *engine) startReadline() error {
 
 func (e *engine) stopReadline() {
 	e.out.Close()
+	e.mode.HoldAfterLine(false)
 	e.rl.Close()
+	_ = e.mode.Release()
+}
+
+// quiet switches the terminal's echo off ahead of passcode entry, so that
+// no digit typed ahead is ever shown; echoBack undoes it before the next
+// line is read.
+func (e *engine) quiet() {
+	if e.mode != nil && e.keypad == "console" {
+		_ = e.mode.Quiet()
+	}
+}
+
+func (e *engine) echoBack() {
+	if e.mode != nil {
+		_ = e.mode.Release()
+	}
 }
 
 // readLines reads one line each time the engine asks for one.
@@ -259,6 +282,7 @@ func (e *engine) run() error {
 	events := e.client.Events()
 	for !e.done {
 		if e.wantLine() && !e.reading && !e.eof {
+			e.echoBack()
 			e.out.Prompt(e.prompt())
 			e.out.Flush()
 			e.reading = true
@@ -296,6 +320,7 @@ func (e *engine) run() error {
 		}
 	}
 	e.releaseKeys()
+	e.echoBack()
 	e.out.Flush()
 	return e.exit
 }
@@ -423,6 +448,11 @@ func (e *engine) prompt() string {
 func (e *engine) setPhase(p phase) {
 	old := e.prompt()
 	e.phase = p
+	if e.mode != nil {
+		// A user ID read at "Login: " is followed by the passcode:
+		// keep echo off from the moment the line ends.
+		e.mode.HoldAfterLine(p == phLogin && e.keypad == "console")
+	}
 	if e.comp != nil {
 		switch p {
 		case phLogin:
@@ -541,6 +571,7 @@ func (e *engine) onLoginLine(line string) {
 }
 
 func (e *engine) login() {
+	e.quiet()
 	e.passcodeStarted = false
 	e.endCancel()
 	e.setPhase(phLoggingIn)
@@ -577,6 +608,9 @@ func (e *engine) startPasscode(keypad string) {
 		e.keypad = keypad
 	}
 	e.setPhase(phPasscode)
+	// Echo off before the prompt shows: a key typed the moment it
+	// appears must not be echoed.
+	e.quiet()
 	e.out.Println(linePasscode)
 	if e.keypad != "console" || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
