@@ -197,8 +197,8 @@ func (e *engine) startReadline() error {
 		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.stdin}),
 		FuncMakeRaw: e.mode.Enter,
 		FuncExitRaw: e.mode.Exit,
-		Stdout:                 e.inv.Env.Stdout,
-		Stderr:                 e.inv.Env.Stderr,
+		Stdout:      e.inv.Env.Stdout,
+		Stderr:      e.inv.Env.Stderr,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the terminal: %w", err)
