@@ -905,6 +905,10 @@ func (e *engine) onEvent(ev control.Reply) {
 func (e *engine) chatStarted(ev control.Reply) {
 	e.started = true
 	e.peer = ev.Peer
+	e.lines.Peer = ev.Peer // each line received shows as "bianca> ..."
+	if e.rl != nil {
+		e.lines.Width = readline.GetScreenWidth
+	}
 	e.recent.add(ev.Peer)
 	if ev.Direction == "incoming" {
 		if e.rl != nil && e.phase == phDest {
