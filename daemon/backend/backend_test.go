@@ -142,7 +142,7 @@ func TestPeerPortBadInput(t *testing.T) {
 	t.Run("unknown initiator", func(t *testing.T) {
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"zed"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 		stillServes()
@@ -152,7 +152,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		defer srv.login("carol", "127.0.0.4", nil)
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 	})
@@ -160,7 +160,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		// carol at 127.0.0.4 claims to be ali (logged in at 127.0.0.2).
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype": "CONNECTREQ", "initiator": "Ali"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 		stillServes()
@@ -293,7 +293,7 @@ func TestSecureImpersonation(t *testing.T) {
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
 		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
 		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
-		if !strings.Contains(msg, wire.ReasonMismatch) {
+		if !strings.Contains(msg, reasonNotVerified) {
 			t.Fatal(msg)
 		}
 	})
@@ -320,7 +320,7 @@ func TestSecureImpersonation(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := connectReply(t, conn, `{"msgtype":"CONNECTREQ","initiator":"ali"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 	})
