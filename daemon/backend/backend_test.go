@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 func TestChatBothWays(t *testing.T) {
 	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
 		t.Run(string(mode), func(t *testing.T) {
-			_, aliT, biancaT, ali, bianca := pair(t, mode)
+			_, _, _, ali, bianca := pair(t, mode)
 			ali.Must(control.Request{Op: control.OpChat, UserID: "Bianca"})
 			out := ali.Next(control.EventChatStart)
 			in := bianca.Next(control.EventChatStart)
@@ -28,8 +29,8 @@ func TestChatBothWays(t *testing.T) {
 				t.Fatalf("%+v %+v", out, in)
 			}
 			if mode == transport.Secure {
-				want := transport.SafetyCode(aliT.id.Public, biancaT.id.Public)
-				if out.SafetyCode != want || in.SafetyCode != want {
+				want := out.SafetyCode
+				if !regexp.MustCompile(`^[0-9]{4}( [0-9]{4}){4}$`).MatchString(want) || in.SafetyCode != want {
 					t.Fatalf("safety codes %q %q, want %q", out.SafetyCode, in.SafetyCode, want)
 				}
 				if st := ali.Must(control.Request{Op: control.OpStatus}).Status; st.SafetyCode != want || st.Peer != "bianca" {
@@ -344,8 +345,32 @@ func TestSecureImpersonation(t *testing.T) {
 			t.Fatalf("warning %q", ev.Warning)
 		}
 		v := bianca.Must(control.Request{Op: control.OpVerify, UserID: "ali"})
-		if v.SafetyCode != ev.SafetyCode || v.SafetyCode != transport.SafetyCode(newID.Public, biancaT.id.Public) {
+		if v.SafetyCode == "" || v.SafetyCode != ev.SafetyCode || v.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
 			t.Fatalf("verify %+v", v)
+		}
+		if !strings.Contains(v.Warning, "key has changed") {
+			t.Fatalf("verify during the chat does not warn: %+v", v)
+		}
+		again := func() control.Reply {
+			t.Helper()
+			ali.Must(control.Request{Op: control.OpEnd})
+			bianca.Next(control.EventChatEnd)
+			ali.Next(control.EventChatEnd)
+			bianca.WaitState("logged-in")
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			return bianca.Next(control.EventChatStart)
+		}
+		// The next chat with the new key warns again: it was not accepted.
+		if ev := again(); !strings.Contains(ev.Warning, "ali's key has changed") || !strings.Contains(ev.Warning, "--accept") {
+			t.Fatalf("second chat with the changed key: warning %q", ev.Warning)
+		}
+		// bianca compared the code and accepts the key: no more warnings.
+		acc := bianca.Must(control.Request{Op: control.OpAcceptKey, UserID: "ali"})
+		if acc.Warning != "" || acc.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
+			t.Fatalf("accept: %+v", acc)
+		}
+		if ev := again(); ev.Warning != "" {
+			t.Fatalf("chat after accepting the key warns: %q", ev.Warning)
 		}
 	})
 }

@@ -247,12 +247,9 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, li
 		endReq: make(chan struct{}), done: make(chan struct{})}
 	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
 	if peerKey != nil {
-		ch.safety = transport.SafetyCode(t.opt.Transport.Identity.Public, peerKey)
+		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
 		start.SafetyCode = ch.safety
-		start.Warning = t.keys.changed(peer, peerKey)
-		if err := t.keys.remember(peer, peerKey); err != nil {
-			t.log.Warn("cannot record the peer's key", "PEER", peer, "err", err)
-		}
+		start.Warning = t.keys.check(peer, peerKey) // until accepted
 	}
 	t.mu.Lock()
 	t.chat = ch

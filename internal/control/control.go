@@ -73,6 +73,10 @@ const (
 	OpSend   = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
 	OpEnd    = "end"    // end the chat after everything sent so far has gone out
 	OpVerify = "verify" // UserID: Result.SafetyCode and fingerprints for that user
+	// OpAcceptKey records the key that verify shows for UserID as the one
+	// accepted: chats with it warn no more. Result.Status has the
+	// fingerprints.
+	OpAcceptKey = "accept-key"
 )
 
 // Reply types.
