@@ -109,6 +109,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		Status:    notify.Status,
 		Info: control.Status{
 			Server: cfg.Server, Security: string(cfg.Security), Keypad: kp.Kind(), Listen: listen,
+			ServerPin: serverPin(cfg.ServerFingerprint),
 		},
 		ServerPin: func() string {
 			if cfg.ServerFingerprint != "" {
@@ -154,4 +155,12 @@ func peerPort(a net.Addr, def int) int {
 		return int(ap.Port())
 	}
 	return def
+}
+
+// serverPin names how the server key is pinned, for `pi2pictl status`.
+func serverPin(fingerprint string) string {
+	if fingerprint != "" {
+		return "configured"
+	}
+	return "first-use"
 }

@@ -157,9 +157,12 @@ type Status struct {
 	Listen            string `json:"listen"`
 	Fingerprint       string `json:"fingerprint,omitempty"`        // ours
 	ServerFingerprint string `json:"server_fingerprint,omitempty"` // pinned server key
-	Peer              string `json:"peer,omitempty"`
-	PeerFingerprint   string `json:"peer_fingerprint,omitempty"`
-	SafetyCode        string `json:"safety_code,omitempty"`
+	// ServerPin says how the server key is pinned: "configured" (the
+	// server-fingerprint setting) or "first-use" (trust on first use).
+	ServerPin       string `json:"server_pin,omitempty"`
+	Peer            string `json:"peer,omitempty"`
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	SafetyCode      string `json:"safety_code,omitempty"`
 }
 
 // Error is a refused request.
