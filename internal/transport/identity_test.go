@@ -165,11 +165,8 @@ func TestLoadOrCreateIdentityRejects(t *testing.T) {
 }
 
 // Known answers computed with Python's hashlib and base64 for the 32-byte
-// key 00 01 02 … 1f (and 20 … 3f as the second key).
-var (
-	keyA = ed25519.PublicKey(seq(0, 32))
-	keyB = ed25519.PublicKey(seq(32, 32))
-)
+// key 00 01 02 … 1f.
+var keyA = ed25519.PublicKey(seq(0, 32))
 
 func seq(start, n int) []byte {
 	b := make([]byte, n)
