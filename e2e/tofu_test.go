@@ -8,7 +8,8 @@ import (
 // TestStatusSaysWhatTrustOnFirstUseMeans: while the server's key is not
 // configured, `pi2pictl status` says plainly that someone on the path at
 // the first login could learn the passcode, and how to pin the key; with
-// the fingerprint configured it says nothing of the kind.
+// the fingerprint configured it says nothing of the kind. (And verify,
+// outside a chat, shows fingerprints.)
 func TestStatusSaysWhatTrustOnFirstUseMeans(t *testing.T) {
 	needBinaries(t)
 	t.Parallel()
@@ -34,5 +35,13 @@ func TestStatusSaysWhatTrustOnFirstUseMeans(t *testing.T) {
 	_, errOut, code = pinned.ctl("", "status")
 	if code != 0 || strings.Contains(errOut, "Warning") {
 		t.Errorf("status with a configured fingerprint: exit %d, stderr %q", code, errOut)
+	}
+
+	// Outside a chat there is no safety code: verify shows both keys'
+	// fingerprints to compare in full.
+	out, errOut, code = tofu.ctl("", "verify", "bianca")
+	if code != 0 || !strings.Contains(out, "No chat with bianca now") || strings.Count(out, "SHA256:") != 2 ||
+		strings.Contains(out, "Safety code:") {
+		t.Errorf("verify outside a chat: exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }

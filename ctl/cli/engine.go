@@ -841,7 +841,9 @@ func (e *engine) onResult(r result) {
 			e.finish(errReported)
 			return
 		}
-		if !e.started {
+		// A chat that started and already ended (its events came
+		// first, see drainEvents) is not started again.
+		if !e.started && e.phase == phConnecting {
 			rep := r.rep
 			if rep.Peer == "" {
 				rep.Peer = e.peer
