@@ -158,6 +158,22 @@ func parseInterleaved(fs *flag.FlagSet, rest []string) ([]string, error) {
 	}
 }
 
+// shellArgs parses a shell command's flags (`/verify bianca --accept`)
+// into inv and returns its arguments.
+func shellArgs(cmd *Command, inv *Invocation, fields []string) ([]string, error) {
+	if cmd.Flags == nil {
+		return fields, nil
+	}
+	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cmd.Flags(fs, inv)
+	args, err := parseInterleaved(fs, fields)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", cmd.Name, err)
+	}
+	return args, nil
+}
+
 // fail reports err before any screen exists.
 func fail(env *Env, err error) int {
 	fmt.Fprintln(env.Stderr, "pi2pictl: "+err.Error())

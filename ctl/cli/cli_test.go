@@ -383,6 +383,26 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyAccept: --accept, after the user ID or before it, one-shot
+// or in the shell, asks pi2pid to accept the key and says so.
+func TestVerifyAccept(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012 3456 7890"})
+	for _, args := range [][]string{{"verify", "bianca", "--accept"}, {"verify", "--accept", "bianca"}} {
+		out, errOut, code := pipeRun(t, d, "", args...)
+		if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
+			t.Fatalf("%q: exit %d\nstdout %q\nstderr %q", args, code, out, errOut)
+		}
+	}
+	out, errOut, code := pipeRun(t, d, "/verify bianca --accept\n", "--socket", d.Socket)
+	if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
+		t.Fatalf("shell: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	out, errOut, code = pipeRun(t, d, "", "verify", "bianca")
+	if code != 0 || strings.Contains(out, "Accepted") {
+		t.Fatalf("verify without --accept: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+}
+
 func TestLogout(t *testing.T) {
 	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
 	out, _, code := pipeRun(t, d, "", "logout")

@@ -795,11 +795,16 @@ func (e *engine) shellCommand(line string) {
 		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
 		return
 	}
-	if err := cmd.checkArgs(fields[1:]); err != nil {
+	inv := &Invocation{Env: e.inv.Env, Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	args, err := shellArgs(cmd, inv, fields[1:])
+	if err == nil {
+		err = cmd.checkArgs(args)
+	}
+	if err != nil {
 		e.out.Errorln(err.Error())
 		return
 	}
-	inv := &Invocation{Env: e.inv.Env, Args: fields[1:], Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	inv.Args = args
 	ctx, cancel := callCtx()
 	defer cancel()
 	if err := cmd.Run(ctx, inv); err != nil {
