@@ -34,7 +34,8 @@ const (
 )
 
 // peerGate admits connections on the peer port: caps in total and per
-// address, and a token bucket of chat requests per address.
+// address (an IPv6 /64 counts as one address), and a token bucket of
+// chat requests per address.
 type peerGate struct {
 	now func() time.Time
 
@@ -53,9 +54,22 @@ func newPeerGate() *peerGate {
 	return &peerGate{now: time.Now, perIP: map[netip.Addr]int{}, buckets: map[netip.Addr]*bucket{}}
 }
 
+// source is what the per-address limits count: the address, or for IPv6
+// its /64, which one host commonly holds whole.
+func source(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
+}
+
 // enter admits a connection from ip, or says why not. Each admitted
 // connection must leave.
 func (g *peerGate) enter(ip netip.Addr) (ok bool, why string) {
+	ip = source(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
@@ -73,6 +87,7 @@ func (g *peerGate) enter(ip netip.Addr) (ok bool, why string) {
 
 // leave ends what enter admitted.
 func (g *peerGate) leave(ip netip.Addr) {
+	ip = source(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.total--

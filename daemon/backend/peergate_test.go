@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,4 +194,32 @@ func TestPeerConnectionCaps(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	realCall(t, ali)
+}
+
+// TestPeerGateGroupsIPv6By64: the per-address limits count an IPv6 /64
+// as one address (one host commonly holds a whole /64), IPv4 addresses
+// one by one.
+func TestPeerGateGroupsIPv6By64(t *testing.T) {
+	g := newPeerGate()
+	for i := 0; i < MaxPeerConnsPerIP; i++ {
+		ip := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		if ok, why := g.enter(ip); !ok {
+			t.Fatalf("connection %d from the /64 refused: %s", i+1, why)
+		}
+	}
+	if ok, _ := g.enter(netip.MustParseAddr("2001:db8:1:2:ffff::1")); ok {
+		t.Fatal("another address of the same /64 got past the per-address cap")
+	}
+	if ok, why := g.enter(netip.MustParseAddr("2001:db8:1:3::1")); !ok {
+		t.Fatalf("another /64 refused: %s", why)
+	}
+	for i := 0; i < MaxPeerConnsPerIP; i++ {
+		if ok, why := g.enter(netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i+1))); !ok {
+			t.Fatalf("IPv4 address %d refused: %s", i+1, why)
+		}
+	}
+	g.leave(netip.MustParseAddr("2001:db8:1:2::1"))
+	if ok, why := g.enter(netip.MustParseAddr("2001:db8:1:2:ffff::1")); !ok {
+		t.Fatalf("a slot given back was not reused: %s", why)
+	}
 }
