@@ -24,6 +24,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/directory"
 	"github.com/pi2pi/pi2pi/daemon/notify"
 	"github.com/pi2pi/pi2pi/daemon/sockets"
+	"github.com/pi2pi/pi2pi/daemon/statedir"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -59,8 +60,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 func serve(cfg *config.Config, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("creating the state directory: %w", err)
+	if tightened, err := statedir.Prepare(cfg.StateDir); err != nil {
+		return err
+	} else if tightened {
+		log.Warn("the state directory was open to others; its mode is now 0700", "path", cfg.StateDir)
 	}
 	tcfg := &transport.Config{Mode: cfg.Security}
 	var verifyServer transport.VerifyFunc
@@ -106,6 +109,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		Status:    notify.Status,
 		Info: control.Status{
 			Server: cfg.Server, Security: string(cfg.Security), Keypad: kp.Kind(), Listen: listen,
+			ServerPin: serverPin(cfg.ServerFingerprint),
 		},
 		ServerPin: func() string {
 			if cfg.ServerFingerprint != "" {
@@ -151,4 +155,12 @@ func peerPort(a net.Addr, def int) int {
 		return int(ap.Port())
 	}
 	return def
+}
+
+// serverPin names how the server key is pinned, for `pi2pictl status`.
+func serverPin(fingerprint string) string {
+	if fingerprint != "" {
+		return "configured"
+	}
+	return "first-use"
 }

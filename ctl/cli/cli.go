@@ -54,6 +54,7 @@ type Invocation struct {
 	Args   []string
 	Socket string
 	JSON   bool // status --json
+	Accept bool // verify --accept
 
 	Out    *screen.Screen
 	client *control.Client
@@ -106,17 +107,18 @@ func Run(args []string, env *Env) int {
 	if cmd.Flags != nil {
 		cmd.Flags(fs, inv)
 	}
-	if err := fs.Parse(rest); err != nil {
+	args, err := parseInterleaved(fs, rest)
+	if err != nil {
 		return fail(env, usageErrorf("%s: %v", cmd.Name, err))
 	}
 	if *cmdHelp {
 		cmd.printHelp(env.Stdout)
 		return 0
 	}
-	if err := cmd.checkArgs(fs.Args()); err != nil {
+	if err := cmd.checkArgs(args); err != nil {
 		return fail(env, err)
 	}
-	inv.Args = fs.Args()
+	inv.Args = args
 	if inv.Socket == "" {
 		inv.Socket = env.getenv("PI2PI_SOCKET")
 	}
@@ -124,7 +126,7 @@ func Run(args []string, env *Env) int {
 		inv.Socket = DefaultSocket
 	}
 	inv.Out = screen.New(&screen.Plain{Stdout: env.Stdout, Stderr: env.Stderr})
-	err := cmd.Run(context.Background(), inv)
+	err = cmd.Run(context.Background(), inv)
 	if inv.client != nil {
 		inv.client.Close()
 	}
@@ -133,6 +135,43 @@ func Run(args []string, env *Env) int {
 	}
 	inv.Out.Close()
 	return exitCode(err)
+}
+
+// parseInterleaved parses flags before and after the arguments
+// (`pi2pictl verify bianca --accept`); "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, rest []string) ([]string, error) {
+	var args []string
+	for {
+		before := rest
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		rest = fs.Args()
+		if used := len(before) - len(rest); used > 0 && before[used-1] == "--" {
+			return append(args, rest...), nil
+		}
+		if len(rest) == 0 {
+			return args, nil
+		}
+		args = append(args, rest[0])
+		rest = rest[1:]
+	}
+}
+
+// shellArgs parses a shell command's flags (`/verify bianca --accept`)
+// into inv and returns its arguments.
+func shellArgs(cmd *Command, inv *Invocation, fields []string) ([]string, error) {
+	if cmd.Flags == nil {
+		return fields, nil
+	}
+	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cmd.Flags(fs, inv)
+	args, err := parseInterleaved(fs, fields)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", cmd.Name, err)
+	}
+	return args, nil
 }
 
 // fail reports err before any screen exists.

@@ -83,6 +83,7 @@ type engine struct {
 	in     lineSource
 	stdin  *os.File // the terminal, when stdin is one
 	rl     *readline.Instance
+	mode   *tty.LineMode // readline's raw mode, which can keep echo off after a line
 	comp   *completer
 	recent *recentUsers
 
@@ -185,14 +186,19 @@ func (e *engine) startReadline() error {
 	} else {
 		hist = ""
 	}
+	e.mode = tty.NewLineMode(int(e.stdin.Fd()))
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:            hist,
 		DisableAutoSaveHistory: true,
 		HistorySearchFold:      true,
 		AutoComplete:           e.comp,
-		Stdin:                  readline.NewCancelableStdin(e.stdin),
-		Stdout:                 e.inv.Env.Stdout,
-		Stderr:                 e.inv.Env.Stderr,
+		// One byte at a time: keys typed ahead of a prompt stay in the
+		// terminal for the passcode reader (see tty.LineMode).
+		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.stdin}),
+		FuncMakeRaw: e.mode.Enter,
+		FuncExitRaw: e.mode.Exit,
+		Stdout:      e.inv.Env.Stdout,
+		Stderr:      e.inv.Env.Stderr,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the terminal: %w", err)
@@ -206,7 +212,24 @@ func (e *engine) startReadline() error {
 
 func (e *engine) stopReadline() {
 	e.out.Close()
+	e.mode.HoldAfterLine(false)
 	e.rl.Close()
+	_ = e.mode.Release()
+}
+
+// quiet switches the terminal's echo off ahead of passcode entry, so that
+// no digit typed ahead is ever shown; echoBack undoes it before the next
+// line is read.
+func (e *engine) quiet() {
+	if e.mode != nil && e.keypad == "console" {
+		_ = e.mode.Quiet()
+	}
+}
+
+func (e *engine) echoBack() {
+	if e.mode != nil {
+		_ = e.mode.Release()
+	}
 }
 
 // readLines reads one line each time the engine asks for one.
@@ -259,6 +282,7 @@ func (e *engine) run() error {
 	events := e.client.Events()
 	for !e.done {
 		if e.wantLine() && !e.reading && !e.eof {
+			e.echoBack()
 			e.out.Prompt(e.prompt())
 			e.out.Flush()
 			e.reading = true
@@ -296,6 +320,7 @@ func (e *engine) run() error {
 		}
 	}
 	e.releaseKeys()
+	e.echoBack()
 	e.out.Flush()
 	return e.exit
 }
@@ -423,6 +448,11 @@ func (e *engine) prompt() string {
 func (e *engine) setPhase(p phase) {
 	old := e.prompt()
 	e.phase = p
+	if e.mode != nil {
+		// A user ID read at "Login: " is followed by the passcode:
+		// keep echo off from the moment the line ends.
+		e.mode.HoldAfterLine(p == phLogin && e.keypad == "console")
+	}
 	if e.comp != nil {
 		switch p {
 		case phLogin:
@@ -541,6 +571,7 @@ func (e *engine) onLoginLine(line string) {
 }
 
 func (e *engine) login() {
+	e.quiet()
 	e.passcodeStarted = false
 	e.endCancel()
 	e.setPhase(phLoggingIn)
@@ -577,6 +608,9 @@ func (e *engine) startPasscode(keypad string) {
 		e.keypad = keypad
 	}
 	e.setPhase(phPasscode)
+	// Echo off before the prompt shows: a key typed the moment it
+	// appears must not be echoed.
+	e.quiet()
 	e.out.Println(linePasscode)
 	if e.keypad != "console" || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
@@ -761,11 +795,16 @@ func (e *engine) shellCommand(line string) {
 		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
 		return
 	}
-	if err := cmd.checkArgs(fields[1:]); err != nil {
+	inv := &Invocation{Env: e.inv.Env, Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	args, err := shellArgs(cmd, inv, fields[1:])
+	if err == nil {
+		err = cmd.checkArgs(args)
+	}
+	if err != nil {
 		e.out.Errorln(err.Error())
 		return
 	}
-	inv := &Invocation{Env: e.inv.Env, Args: fields[1:], Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	inv.Args = args
 	ctx, cancel := callCtx()
 	defer cancel()
 	if err := cmd.Run(ctx, inv); err != nil {
@@ -807,7 +846,9 @@ func (e *engine) onResult(r result) {
 			e.finish(errReported)
 			return
 		}
-		if !e.started {
+		// A chat that started and already ended (its events came
+		// first, see drainEvents) is not started again.
+		if !e.started && e.phase == phConnecting {
 			rep := r.rep
 			if rep.Peer == "" {
 				rep.Peer = e.peer
@@ -871,6 +912,10 @@ func (e *engine) onEvent(ev control.Reply) {
 func (e *engine) chatStarted(ev control.Reply) {
 	e.started = true
 	e.peer = ev.Peer
+	e.lines.Peer = ev.Peer // each line received shows as "bianca> ..."
+	if e.rl != nil {
+		e.lines.Width = readline.GetScreenWidth
+	}
 	e.recent.add(ev.Peer)
 	if ev.Direction == "incoming" {
 		if e.rl != nil && e.phase == phDest {

@@ -388,7 +388,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 		d.owner, d.peer, d.state = nil, "", "logged-in"
 		c.send(ok(req))
 		c.send(event(control.EventChatEnd))
-	case control.OpVerify:
+	case control.OpVerify, control.OpAcceptKey:
 		if d.safety == "" {
 			c.send(refuse(req, control.CodeState, "safety codes exist in secure mode only"))
 			return

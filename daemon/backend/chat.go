@@ -122,6 +122,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 }
 
 func reasonSuffix(r string) string {
+	r = peerReason(r)
 	if r == "" {
 		return ""
 	}
@@ -140,7 +141,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	defer cancel()
 	_ = raw.SetDeadline(time.Now().Add(t.opt.Timeout))
 	from := transport.AddrIP(raw.RemoteAddr())
-	log := t.log.With("from", from.String())
+	log := t.peerLog.With("from", from.String())
 	conn, err := t.opt.Transport.Server(ctx, raw, nil)
 	if err != nil {
 		log.Info("peer connection failed", "err", err)
@@ -183,21 +184,21 @@ func (t *Terminal) incoming(raw net.Conn) {
 	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			refuse(wire.ReasonNotLoggedIn, true)
+			refuse(reasonNotVerified, true)
 		} else {
 			log.Warn("cannot verify a chat request", "err", err)
-			refuse("cannot verify the request with the server", true)
+			refuse(reasonCannotVerify, true)
 		}
 		return
 	}
 	if !sameIP(e.Address, from) {
 		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
-		refuse(wire.ReasonMismatch, true)
+		refuse(reasonNotVerified, true)
 		return
 	}
 	if conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())) {
 		log.Warn("chat request with a key other than the initiator's")
-		refuse(wire.ReasonMismatch, true)
+		refuse(reasonNotVerified, true)
 		return
 	}
 	owner := t.waiter()
@@ -246,12 +247,9 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, li
 		endReq: make(chan struct{}), done: make(chan struct{})}
 	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
 	if peerKey != nil {
-		ch.safety = transport.SafetyCode(t.opt.Transport.Identity.Public, peerKey)
+		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
 		start.SafetyCode = ch.safety
-		start.Warning = t.keys.changed(peer, peerKey)
-		if err := t.keys.remember(peer, peerKey); err != nil {
-			t.log.Warn("cannot record the peer's key", "PEER", peer, "err", err)
-		}
+		start.Warning = t.keys.check(peer, peerKey) // until accepted
 	}
 	t.mu.Lock()
 	t.chat = ch

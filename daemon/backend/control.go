@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
-	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
 // Connected implements controlsock.Handler.
@@ -75,7 +73,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Repl
 		<-ch.done
 		return control.Reply{}
 	case control.OpVerify:
-		return t.verify(req.UserID)
+		return t.verify(req.UserID, false)
+	case control.OpAcceptKey:
+		return t.verify(req.UserID, true)
 	}
 	return fail(control.CodeUsage, "unknown op %q", req.Op)
 }
@@ -132,42 +132,4 @@ func dirError(err error, what string) control.Reply {
 		return fail(control.CodeKeyChanged, "%s: %v", what, err)
 	}
 	return fail(control.CodeUnreachable, "%s: %v", what, err)
-}
-
-func (t *Terminal) verify(userID string) control.Reply {
-	target, err := wire.NormalizeUserID(userID)
-	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
-	}
-	if t.opt.Transport.Mode != transport.Secure {
-		return fail(control.CodeState, "there are no keys to compare in plain mode: safety codes need --security secure")
-	}
-	s, self, peer := t.m.State()
-	if s == terminal.LoggedOut || s == terminal.ReadingPasscode || s == terminal.Authenticating {
-		return stateError(s, self, peer)
-	}
-	ours := t.opt.Transport.Identity.Public
-	rep := control.Reply{Peer: target}
-	t.mu.Lock()
-	ch := t.chat
-	t.mu.Unlock()
-	var key []byte
-	if ch != nil && ch.peer == target && ch.peerKey != nil {
-		key = ch.peerKey // the key actually on the wire
-	} else {
-		ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-		e, err := t.opt.Directory.Lookup(ctx, self, target)
-		cancel()
-		if err != nil {
-			return dirError(err, "looking up "+target)
-		}
-		if e.Key == nil {
-			return fail(control.CodeState, "the server holds no key for %s (is %s's terminal in plain mode?)", target, target)
-		}
-		key = e.Key
-	}
-	rep.SafetyCode = transport.SafetyCode(ours, key)
-	rep.Warning = t.keys.changed(target, key)
-	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: transport.Fingerprint(key), Peer: target, SafetyCode: rep.SafetyCode}
-	return rep
 }

@@ -192,7 +192,7 @@ func versionMessage(client int) string {
 var knownOps = map[string]bool{
 	control.OpHello: true, control.OpStatus: true, control.OpLogin: true, control.OpKey: true,
 	control.OpLogout: true, control.OpChat: true, control.OpWait: true, control.OpSend: true,
-	control.OpEnd: true, control.OpVerify: true,
+	control.OpEnd: true, control.OpVerify: true, control.OpAcceptKey: true,
 }
 
 // DecodeRequest parses one request line. On error the returned Request
@@ -210,7 +210,7 @@ func DecodeRequest(line []byte) (control.Request, error) {
 		return req, errors.New("request has no op")
 	}
 	if !knownOps[req.Op] {
-		return req, fmt.Errorf("unknown op %q: this pi2pid knows status, login, key, logout, chat, wait, send, end, verify", req.Op)
+		return req, fmt.Errorf("unknown op %q: this pi2pid knows status, login, key, logout, chat, wait, send, end, verify, accept-key", req.Op)
 	}
 	return req, nil
 }

@@ -213,5 +213,16 @@ func (c *Chat) Close() {
 	c.closeOnce.Do(func() { _ = c.conn.Close() })
 }
 
+// SafetyCode returns the safety code of the chat's connection
+// (transport.Conn.SafetyCode, bound to its TLS session), "" in plain mode.
+func (c *Chat) SafetyCode() string {
+	if sc, ok := c.conn.(interface{ SafetyCode() (string, error) }); ok {
+		if s, err := sc.SafetyCode(); err == nil {
+			return s
+		}
+	}
+	return ""
+}
+
 // RemoteAddr returns the peer's address.
 func (c *Chat) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }

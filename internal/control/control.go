@@ -73,6 +73,10 @@ const (
 	OpSend   = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
 	OpEnd    = "end"    // end the chat after everything sent so far has gone out
 	OpVerify = "verify" // UserID: Result.SafetyCode and fingerprints for that user
+	// OpAcceptKey records the key that verify shows for UserID as the one
+	// accepted: chats with it warn no more. Result.Status has the
+	// fingerprints.
+	OpAcceptKey = "accept-key"
 )
 
 // Reply types.
@@ -153,9 +157,12 @@ type Status struct {
 	Listen            string `json:"listen"`
 	Fingerprint       string `json:"fingerprint,omitempty"`        // ours
 	ServerFingerprint string `json:"server_fingerprint,omitempty"` // pinned server key
-	Peer              string `json:"peer,omitempty"`
-	PeerFingerprint   string `json:"peer_fingerprint,omitempty"`
-	SafetyCode        string `json:"safety_code,omitempty"`
+	// ServerPin says how the server key is pinned: "configured" (the
+	// server-fingerprint setting) or "first-use" (trust on first use).
+	ServerPin       string `json:"server_pin,omitempty"`
+	Peer            string `json:"peer,omitempty"`
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	SafetyCode      string `json:"safety_code,omitempty"`
 }
 
 // Error is a refused request.
