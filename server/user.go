@@ -144,7 +144,7 @@ func userList(usersPath, stateDir string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	accounts, _, err := guard.ReadFile(filepath.Join(stateDir, countersFile))
+	accounts, err := guard.ReadFile(filepath.Join(stateDir, countersFile))
 	if err != nil {
 		return err
 	}
@@ -153,8 +153,9 @@ func userList(usersPath, stateDir string, stdout io.Writer) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	now := time.Now()
 	for _, n := range names {
-		fmt.Fprintf(stdout, "%s\t%s\n", n, guard.Status(accounts[n], guard.DefaultPolicy, users[n].Unlocked))
+		fmt.Fprintf(stdout, "%s\t%s\n", n, guard.Status(accounts[n], guard.DefaultPolicy, users[n].Unlocked, now))
 	}
 	return nil
 }
