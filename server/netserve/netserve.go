@@ -1,13 +1,16 @@
 // Package netserve accepts connections for pi2pi-server and runs a message
 // handler on each, with the limits a server open to a network needs: a cap
-// on connections in total and per source address, a deadline to start each
-// message and a shorter one to finish it (a peer sending one byte a second
-// is dropped), a write deadline, the 4 KiB message limit, and a clean close
-// on anything that is not a JSON object with a msgtype.
+// on connections in total and per source (an IPv4 address or an IPv6 /64,
+// see guard.Source), a short deadline for the first request, a deadline to
+// start each later message and a shorter one to finish it (a peer sending
+// one byte a second is dropped), a write deadline, the 4 KiB message limit,
+// and a clean close on anything that is not a JSON object with a msgtype.
 //
 // In secure mode each connection is first a TLS 1.3 handshake (see
 // internal/transport); a client that starts with plain JSON instead is
-// logged and closed.
+// logged and closed. In plain mode, a client that sends something other
+// than JSON (a TLS ClientHello, say) is told so in one line of clear text
+// before the close, so that it can tell a plain server from a busy one.
 package netserve
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
+	"github.com/pi2pi/pi2pi/server/guard"
 )
 
 // Peer is what a handler knows about the other end.
@@ -48,16 +52,18 @@ func (f HandlerFunc) Handle(ctx context.Context, p Peer, m wire.Message) (wire.M
 
 // Limits bound what one connection, and all of them, may cost.
 type Limits struct {
-	IdleTimeout      time.Duration // to receive the first byte of a message
+	FirstTimeout     time.Duration // to receive the first byte of the first message (after the handshake)
+	IdleTimeout      time.Duration // to receive the first byte of a later message
 	MessageTimeout   time.Duration // to receive the rest of it
 	WriteTimeout     time.Duration // to send a reply
 	HandshakeTimeout time.Duration // TLS handshake, secure mode
 	MaxConns         int           // open connections in total
-	MaxConnsPerIP    int           // open connections from one address
+	MaxConnsPerIP    int           // open connections from one source (address, or IPv6 /64)
 }
 
 // DefaultLimits suit a directory serving a classroom or a small site.
 var DefaultLimits = Limits{
+	FirstTimeout:     5 * time.Second,
 	IdleTimeout:      60 * time.Second,
 	MessageTimeout:   5 * time.Second,
 	WriteTimeout:     10 * time.Second,
@@ -75,7 +81,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	total  int
-	perIP  map[netip.Addr]int
+	perIP  map[netip.Prefix]int
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 	warned time.Time
@@ -91,7 +97,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	s.mu.Lock()
 	if s.perIP == nil {
-		s.perIP = map[netip.Addr]int{}
+		s.perIP = map[netip.Prefix]int{}
 		s.conns = map[net.Conn]struct{}{}
 	}
 	s.mu.Unlock()
@@ -121,14 +127,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 }
 
 func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
+	src := guard.Source(ip)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reason := ""
 	switch {
 	case s.Limits.MaxConns > 0 && s.total >= s.Limits.MaxConns:
 		reason = "too many connections"
-	case s.Limits.MaxConnsPerIP > 0 && s.perIP[ip] >= s.Limits.MaxConnsPerIP:
-		reason = "too many connections from one address"
+	case s.Limits.MaxConnsPerIP > 0 && s.perIP[src] >= s.Limits.MaxConnsPerIP:
+		reason = "too many connections from one address (IPv6: one /64)"
 	}
 	if reason != "" {
 		if time.Since(s.warned) > 10*time.Second {
@@ -139,7 +146,7 @@ func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
 		return false
 	}
 	s.total++
-	s.perIP[ip]++
+	s.perIP[src]++
 	s.conns[c] = struct{}{}
 	return true
 }
@@ -148,9 +155,10 @@ func (s *Server) release(c net.Conn, ip netip.Addr) {
 	c.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	src := guard.Source(ip)
 	s.total--
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
+	if s.perIP[src]--; s.perIP[src] <= 0 {
+		delete(s.perIP, src)
 	}
 	delete(s.conns, c)
 }
@@ -347,11 +355,21 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 	defer putReadState(st)
 	dr, dec := &st.dr, st.dec
 	wd := writeDeadline{c: conn, limit: s.Limits.WriteTimeout}
-	for {
+	if s.Limits.FirstTimeout > 0 {
+		dr.idle = min(s.Limits.FirstTimeout, dr.idle)
+	}
+	for first := true; ; first = false {
+		if !first {
+			dr.idle = s.Limits.IdleTimeout
+		}
 		dr.awaitMessage(dec.Buffered() > 0)
 		raw, err := dec.Next()
 		if err != nil {
 			logReadError(&log, err)
+			if errors.Is(err, wire.ErrNotObject) && (s.Transport == nil || s.Transport.Mode != transport.Secure) {
+				wd.renew()
+				tellPlain(conn)
+			}
 			return
 		}
 		m, err := wire.Unmarshal(raw)
@@ -370,6 +388,24 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 			return
 		}
 	}
+}
+
+// plainNotice answers a client that does not speak JSON on a plain server,
+// in clear text, so that a TLS client sees that clear text came back.
+const plainNotice = "pi2pi-server: expected a JSON request; this server runs with --security plain (the course protocol in clear text, no TLS)\n"
+
+// tellPlain sends plainNotice, then half-closes and reads what the client
+// still sends for a moment, so that the close does not reset the
+// connection before the client has read the notice.
+func tellPlain(conn net.Conn) {
+	if _, err := io.WriteString(conn, plainNotice); err != nil {
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
 }
 
 func logReadError(cl *connLog, err error) {
