@@ -88,14 +88,14 @@ type Daemon struct {
 
 // Options configure a Daemon.
 type Options struct {
-	Version    int               // control protocol version to announce (default control.Version)
-	Keypad     string            // "console" (default) or "gpio"
-	Passcodes  map[string]string // user → digits; default ali:1234, bianca:5678
+	Version   int               // control protocol version to announce (default control.Version)
+	Keypad    string            // "console" (default) or "gpio"
+	Passcodes map[string]string // user → digits; default ali:1234, bianca:5678
 	// FailedAttempts is sent with a successful login, as pi2pid passes on
 	// the server's count of failed attempts since the last login.
 	FailedAttempts int
-	LoggedInAs string            // start logged in as this user
-	SafetyCode string            // sent with chat-start (secure mode); "" for plain
+	LoggedInAs     string // start logged in as this user
+	SafetyCode     string // sent with chat-start (secure mode); "" for plain
 	// Callees says how chat requests end, by callee: PeerAccepts or an
 	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
 	// accepts, everyone else is not found.
