@@ -45,10 +45,10 @@ func (g *Guard) evictPairs() {
 		return
 	}
 	now := g.now()
-	var any pairKey
+	var victim pairKey
 	scanned := 0
 	for k, r := range g.pairs {
-		any = k
+		victim = k
 		if !r.locked(now) || !g.known(k.name) {
 			delete(g.pairs, k)
 			return
@@ -57,7 +57,7 @@ func (g *Guard) evictPairs() {
 			break
 		}
 	}
-	delete(g.pairs, any)
+	delete(g.pairs, victim)
 }
 
 func (g *Guard) evictSources(now time.Time) {
