@@ -103,12 +103,45 @@ const fileHeader = "# pi2pi-server failure counters:\n" +
 	"# source SOURCE TOKENS AT-NS\n"
 
 func appendRecord(b *bytes.Buffer, r *Record) {
-	fmt.Fprintf(b, " %d %d %d %d %d", r.Failures, r.Last.UnixNano(), r.Since.UnixNano(), r.Locks, r.Until.UnixNano())
+	fmt.Fprintf(b, " %d %d %d %d %d", r.Failures, unixNano(r.Last), unixNano(r.Since), r.Locks, unixNano(r.Until))
+}
+
+// unixNano writes the zero time as 0, and fromUnixNano reads it back.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// prune forgets the records that no longer hold anything: all failures
+// forgiven, no lock running, nothing to report. Callers hold g.mu.
+func (g *Guard) prune(now time.Time) {
+	for n, a := range g.accounts {
+		g.decay(&a.Record, now)
+		if a.Failures == 0 && a.Unseen == 0 && !a.locked(now) {
+			delete(g.accounts, n)
+		}
+	}
+	for k, r := range g.pairs {
+		g.decay(r, now)
+		if r.Failures == 0 && !r.locked(now) {
+			delete(g.pairs, k)
+		}
+	}
 }
 
 func (g *Guard) snapshot() []byte {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.prune(g.now())
 	var b bytes.Buffer
 	b.WriteString(fileHeader)
 	names := make([]string, 0, len(g.accounts))
@@ -167,8 +200,8 @@ func parseRecord(f []string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return Record{Failures: int(v[0]), Last: time.Unix(0, v[1]), Since: time.Unix(0, v[2]),
-		Locks: int(v[3]), Until: time.Unix(0, v[4])}, nil
+	return Record{Failures: int(v[0]), Last: fromUnixNano(v[1]), Since: fromUnixNano(v[2]),
+		Locks: int(v[3]), Until: fromUnixNano(v[4])}, nil
 }
 
 // parseSource reads a source: a prefix, or an address as written by

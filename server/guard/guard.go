@@ -172,6 +172,9 @@ func New(opts Options) (*Guard, error) {
 			return nil, err
 		}
 		g.accounts, g.pairs, g.sources = st.accounts, st.pairs, st.sources
+		for _, a := range g.accounts { // files of earlier versions counted on past LockAfter
+			a.Failures = min(a.Failures, g.policy.LockAfter)
+		}
 		g.w = statefile.New(opts.Path, 5*time.Second, g.snapshot)
 	}
 	return g, nil

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,5 +325,26 @@ func TestTableIsBoundedAndKeepsKnownUsers(t *testing.T) {
 	}
 	if !g.Locked("ali", time.Time{}) {
 		t.Fatal("flooding unknown names evicted a real user's lock")
+	}
+}
+
+// Records whose failures are all forgiven leave the table and the file;
+// an account keeps its record while it has failed attempts to report.
+func TestForgivenRecordsArePruned(t *testing.T) {
+	p := DefaultPolicy
+	g, c := newGuard(t, p)
+	for i := 0; i < 3; i++ {
+		g.Decide("ali", time.Time{}, fresh(i), false)
+	}
+	c.t = c.t.Add(time.Duration(p.LockAfter) * p.FailureDecay)
+	snap := string(g.snapshot())
+	if strings.Contains(snap, "\npair ") || !strings.Contains(snap, "\naccount ali 0 0 0 0 0 3\n") {
+		t.Fatalf("after full decay the file holds:\n%s", snap)
+	}
+	if r := g.Decide("ali", time.Time{}, ip, true); !r.Granted || r.Failed != 3 {
+		t.Fatalf("login after decay: %+v, want 3 failed attempts reported", r)
+	}
+	if snap := string(g.snapshot()); strings.Contains(snap, "\naccount ") {
+		t.Fatalf("after the report the file still holds:\n%s", snap)
 	}
 }

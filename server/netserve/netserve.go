@@ -67,7 +67,7 @@ var DefaultLimits = Limits{
 	IdleTimeout:      60 * time.Second,
 	MessageTimeout:   5 * time.Second,
 	WriteTimeout:     10 * time.Second,
-	HandshakeTimeout: 10 * time.Second,
+	HandshakeTimeout: 5 * time.Second,
 	MaxConns:         2048,
 	MaxConnsPerIP:    64,
 }
