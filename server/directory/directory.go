@@ -168,6 +168,7 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	match, err := d.hasher.Verify(hctx, phc, m.Passcode)
 	cancel()
 	if errors.Is(err, userstore.ErrBusy) {
+		d.guard.Release(p.IP)
 		d.log.Warn("closing connection: too many logins waiting for argon2", "remote_ip", p.IP.String())
 		return wire.Message{}, false
 	}

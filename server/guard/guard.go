@@ -216,6 +216,14 @@ func (g *Guard) Reserve(ip netip.Addr) bool {
 	return true
 }
 
+// Release gives back an attempt taken by Reserve whose passcode was never
+// checked (the server was too busy to).
+func (g *Guard) Release(ip netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refund(Source(ip), g.now())
+}
+
 func (g *Guard) refund(src netip.Prefix, now time.Time) {
 	if b, ok := g.sources[src]; ok {
 		g.refill(b, now)

@@ -175,6 +175,11 @@ func TestReserveIsAtomic(t *testing.T) {
 	if got := int(ok.Load()); got != DefaultPolicy.SourceBurst {
 		t.Fatalf("%d of 64 parallel attempts reserved, want %d", got, DefaultPolicy.SourceBurst)
 	}
+	// An attempt never checked is given back.
+	g.Release(ip)
+	if !g.Reserve(ip) || g.Reserve(ip) {
+		t.Fatal("Release did not give back exactly one attempt")
+	}
 	// A correct passcode gives its attempt back.
 	g2, _ := newGuard(t, DefaultPolicy)
 	for i := 0; i < 100; i++ {
