@@ -353,3 +353,27 @@ func TestForgivenRecordsArePruned(t *testing.T) {
 		t.Fatalf("after the report the file still holds:\n%s", snap)
 	}
 }
+
+func TestStatusForUserList(t *testing.T) {
+	p := DefaultPolicy
+	g, c := newGuard(t, p)
+	status := func() string { a, _ := g.Lookup("ali"); return Status(&a, p, time.Time{}, c.t) }
+	if s := Status(nil, p, time.Time{}, c.t); s != "ok" {
+		t.Errorf("no record: %q", s)
+	}
+	g.Decide("ali", time.Time{}, ip, false)
+	if s := status(); !strings.HasPrefix(s, "1 failures (last ") || !strings.Contains(s, "1 failed attempts since the last login") {
+		t.Errorf("one failure: %q", s)
+	}
+	for i := 0; i < 20; i++ {
+		g.Decide("ali", time.Time{}, fresh(i), false)
+	}
+	if s := status(); !strings.HasPrefix(s, "locked until ") {
+		t.Errorf("locked: %q", s)
+	}
+	unlocked := c.t.Add(time.Second)
+	a, _ := g.Lookup("ali")
+	if s := Status(&a, p, unlocked, unlocked); s != "ok" {
+		t.Errorf("after unlock: %q", s)
+	}
+}
