@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
@@ -45,10 +46,9 @@ func TestLoginEventCountsFailedAttempts(t *testing.T) {
 	}
 }
 
-// Issue 11 item 9, through the real binaries: a secure server whose
-// connection slots are all taken makes a login fail with "busy", never
-// with advice to use plain mode.
-func TestFullServerSaysBusyNotPlain(t *testing.T) {
+// startServerWith starts a secure pi2pi-server with ali enrolled and extra
+// flags.
+func startServerWith(t *testing.T, extra ...string) string {
 	bin := needServer(t)
 	dir := t.TempDir()
 	users, state := filepath.Join(dir, "users"), filepath.Join(dir, "state")
@@ -58,42 +58,72 @@ func TestFullServerSaysBusyNotPlain(t *testing.T) {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
-	srv := testbin.Start(t, exec.Command(bin, "serve", "--listen", addr, "--users", users, "--state-dir", state, "--max-conns", "1"))
+	srv := testbin.Start(t, exec.Command(bin, append([]string{"serve", "--listen", addr, "--users", users, "--state-dir", state}, extra...)...))
 	srv.WaitLog(t, "listening")
-	port := testbin.FreePort(t, "127.0.0.2")
-	d := startDaemon(t, addr, "127.0.0.2", port, "secure")
-	ali := attach(t, d.socket)
+	return addr
+}
 
-	// Take the only slot with a connection that keeps talking.
+// holdSlot opens a secure connection to the server from ip and makes one
+// request on it, as a client that keeps its connection would.
+func holdSlot(t *testing.T, addr, ip string) *transport.Conn {
 	id, err := transport.GenerateIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := &transport.Config{Mode: transport.Secure, Identity: id, LocalIP: netip.MustParseAddr("127.0.0.9")}
+	tc := &transport.Config{Mode: transport.Secure, Identity: id, LocalIP: netip.MustParseAddr(ip)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	filler, err := tc.Dial(ctx, addr, func(ed25519.PublicKey) error { return nil })
+	c, err := tc.Dial(ctx, addr, func(ed25519.PublicKey) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer filler.Close()
-	_ = filler.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := wire.Write(filler, wire.Message{Type: wire.LookupReq, UserID: "x", Lookup: "y"}); err != nil {
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := wire.Write(c, wire.Message{Type: wire.LookupReq, UserID: "x", Lookup: "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wire.NewDecoder(filler).Next(); err != nil {
+	if _, err := wire.NewDecoder(c).Next(); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
 
-	login := func() control.Reply {
-		ali.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
-		ali.Next(control.EventPasscode)
-		for _, k := range "1234A" {
-			ali.Must(control.Request{Op: control.OpKey, Key: string(k)})
-		}
-		return ali.Next(control.EventLogin)
+func loginAli(t *testing.T, ali *controltest.User) control.Reply {
+	ali.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
+	ali.Next(control.EventPasscode)
+	for _, k := range "1234A" {
+		ali.Must(control.Request{Op: control.OpKey, Key: string(k)})
 	}
-	ev := login()
+	return ali.Next(control.EventLogin)
+}
+
+// Issue 11 item 9, through the real binaries: a client that keeps the
+// only slot of a server by talking now and then does not keep a login
+// out; the server closes that waiting connection to make room.
+func TestFullServerMakesRoomForALogin(t *testing.T) {
+	addr := startServerWith(t, "--max-conns", "1")
+	port := testbin.FreePort(t, "127.0.0.2")
+	d := startDaemon(t, addr, "127.0.0.2", port, "secure")
+	ali := attach(t, d.socket)
+	filler := holdSlot(t, addr, "127.0.0.9")
+	if ev := loginAli(t, ali); !ev.OK {
+		t.Fatalf("login event %+v: a talking client kept the login out", ev)
+	}
+	if _, err := wire.NewDecoder(filler).Next(); err == nil {
+		t.Fatal("the connection that waited longest was not closed")
+	}
+}
+
+// Issue 11 item 9: when the server refuses the connection (here the
+// terminal's own address is at its per-address cap), the login fails with
+// "busy", never with advice to use plain mode.
+func TestRefusedConnectionSaysBusyNotPlain(t *testing.T) {
+	addr := startServerWith(t, "--max-conns-per-ip", "1")
+	port := testbin.FreePort(t, "127.0.0.2")
+	d := startDaemon(t, addr, "127.0.0.2", port, "secure")
+	ali := attach(t, d.socket)
+	filler := holdSlot(t, addr, "127.0.0.2")
+	ev := loginAli(t, ali)
 	if ev.OK || !strings.Contains(ev.Error, "busy") || strings.Contains(ev.Error, "plain") {
 		t.Fatalf("login event %+v: want a refusal that says the server may be busy, without a word of plain mode", ev)
 	}
@@ -104,6 +134,6 @@ func TestFullServerSaysBusyNotPlain(t *testing.T) {
 			t.Fatalf("login still fails after the slot was freed: %+v", ev)
 		}
 		time.Sleep(50 * time.Millisecond)
-		ev = login()
+		ev = loginAli(t, ali)
 	}
 }

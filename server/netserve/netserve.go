@@ -79,12 +79,14 @@ type Server struct {
 	Limits    Limits
 	Log       *slog.Logger
 
-	mu     sync.Mutex
-	total  int
-	perIP  map[netip.Prefix]int
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	warned time.Time
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Prefix]int
+	conns map[net.Conn]*slot
+	// evicted counts connections closed to make room (see evictOne).
+	evicted int
+	wg      sync.WaitGroup
+	warned  time.Time
 	// plainWarned rate-limits the warning about plain-text clients.
 	plainWarned time.Time
 }
@@ -98,7 +100,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.mu.Lock()
 	if s.perIP == nil {
 		s.perIP = map[netip.Prefix]int{}
-		s.conns = map[net.Conn]struct{}{}
+		s.conns = map[net.Conn]*slot{}
 	}
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -113,29 +115,33 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		ip := transport.AddrIP(c.RemoteAddr())
-		if !s.admit(c, ip) {
+		sl := s.admit(c, ip)
+		if sl == nil {
 			c.Close()
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.release(c, ip)
-			s.serveConn(ctx, c, ip)
+			defer s.release(c)
+			s.serveConn(ctx, c, ip, sl)
 		}()
 	}
 }
 
-func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
+// admit counts c in, or returns nil when it must be closed at once. When
+// every slot is taken, the connection that has waited longest for its
+// client is closed to make room (evictOne).
+func (s *Server) admit(c net.Conn, ip netip.Addr) *slot {
 	src := guard.Source(ip)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reason := ""
 	switch {
-	case s.Limits.MaxConns > 0 && s.total >= s.Limits.MaxConns:
-		reason = "too many connections"
 	case s.Limits.MaxConnsPerIP > 0 && s.perIP[src] >= s.Limits.MaxConnsPerIP:
 		reason = "too many connections from one address (IPv6: one /64)"
+	case s.Limits.MaxConns > 0 && s.total >= s.Limits.MaxConns && !s.evictOne():
+		reason = "too many connections, all busy answering"
 	}
 	if reason != "" {
 		if time.Since(s.warned) > 10*time.Second {
@@ -143,24 +149,23 @@ func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
 			s.Log.Warn("refusing connections", "reason", reason, "remote_ip", ip.String(),
 				"max_conns", s.Limits.MaxConns, "max_conns_per_ip", s.Limits.MaxConnsPerIP)
 		}
-		return false
+		return nil
 	}
 	s.total++
 	s.perIP[src]++
-	s.conns[c] = struct{}{}
-	return true
+	sl := &slot{src: src}
+	sl.wait()
+	s.conns[c] = sl
+	return sl
 }
 
-func (s *Server) release(c net.Conn, ip netip.Addr) {
+func (s *Server) release(c net.Conn) {
 	c.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	src := guard.Source(ip)
-	s.total--
-	if s.perIP[src]--; s.perIP[src] <= 0 {
-		delete(s.perIP, src)
+	if sl, ok := s.conns[c]; ok { // not already dropped by evictOne
+		s.forget(c, sl)
 	}
-	delete(s.conns, c)
 }
 
 func (s *Server) closeAll() {
@@ -316,7 +321,7 @@ func (c *connLog) get() *slog.Logger {
 	return c.l
 }
 
-func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
+func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr, sl *slot) {
 	// No SetNoDelay: the net package already turns Nagle off on every TCP
 	// connection it accepts, systemd-passed listeners included.
 	log := connLog{base: s.Log, ip: ip}
@@ -372,6 +377,7 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 			}
 			return
 		}
+		sl.busy()
 		m, err := wire.Unmarshal(raw)
 		if err != nil {
 			log.get().Info("closing connection: message is not a pi2pi request", "err", err)
@@ -387,6 +393,7 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 			log.get().Info("write failed", "err", err)
 			return
 		}
+		sl.wait()
 	}
 }
 
