@@ -208,7 +208,7 @@ func userList(usersPath, stateDir string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	accounts, _, err := guard.ReadFile(filepath.Join(stateDir, countersFile))
+	accounts, err := guard.ReadFile(filepath.Join(stateDir, countersFile))
 	if err != nil {
 		return err
 	}
@@ -217,13 +217,14 @@ func userList(usersPath, stateDir string, stdout io.Writer) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	now := time.Now()
 	for _, n := range names {
 		// The key string itself is never shown: only whether there is one.
 		key := "key not set"
 		if users[n].Key != "" {
 			key = "key set"
 		}
-		fmt.Fprintf(stdout, "%s\t%s\t%s\n", n, guard.Status(accounts[n], guard.DefaultPolicy, users[n].Unlocked), key)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", n, guard.Status(accounts[n], guard.DefaultPolicy, users[n].Unlocked, now), key)
 	}
 	return nil
 }

@@ -728,7 +728,7 @@ func (e *engine) loginFailed(code, msg string) {
 	e.setPhase(phLogin)
 }
 
-func (e *engine) loggedIn(user string) {
+func (e *engine) loggedIn(user string, failedAttempts int) {
 	e.stopKeys()
 	if !e.loggingIn() {
 		return
@@ -738,11 +738,26 @@ func (e *engine) loggedIn(user string) {
 		e.user = user
 	}
 	e.out.Println(lineLoggedIn)
+	if line := failedAttemptsLine(failedAttempts); line != "" {
+		e.out.Println(line)
+	}
 	if e.flow == flowLogin {
 		e.finish(nil)
 		return
 	}
 	e.enterDest()
+}
+
+// failedAttemptsLine tells the user, after "Logged in.", how many login
+// attempts on the account failed since the previous login (nothing for 0).
+func failedAttemptsLine(n int) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "There was 1 failed login attempt since your last login."
+	}
+	return fmt.Sprintf("There were %d failed login attempts since your last login.", n)
 }
 
 // enterDest shows the destination prompt and attaches for incoming chats.
@@ -823,7 +838,7 @@ func (e *engine) onResult(r result) {
 			if control.CodeOf(r.err) == control.CodeState && e.flow == flowShell {
 				// Someone logged in meanwhile; check.
 				if st, err := e.status(); err == nil && loggedIn(st) {
-					e.loggedIn(st.UserID)
+					e.loggedIn(st.UserID, 0)
 					return
 				}
 			}
@@ -878,7 +893,7 @@ func (e *engine) onEvent(ev control.Reply) {
 		e.startPasscode(ev.Keypad)
 	case control.EventLogin:
 		if ev.OK {
-			e.loggedIn(ev.UserID)
+			e.loggedIn(ev.UserID, ev.FailedAttempts)
 		} else {
 			e.loginFailed(ev.Code, ev.Error)
 		}

@@ -87,7 +87,7 @@ func refusal(err error, peer string) string {
 func loginRefusal(code, msg string) string {
 	switch code {
 	case control.CodeRefused:
-		return "Login refused: wrong user ID or passcode (or the account is locked)."
+		return "Login refused: wrong user ID or passcode (or the account is locked after repeated failures; a lock ends by itself, try again later)."
 	case control.CodeTimedOut:
 		return "Login timed out: no key was pressed on the keypad for too long."
 	case control.CodeCancelled:

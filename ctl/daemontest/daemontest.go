@@ -62,6 +62,7 @@ type Daemon struct {
 	version   int
 	keypad    string
 	passcodes map[string]string // user → digits
+	failed    int
 	refusals  map[string]string // callee → control.Code*, or PeerAccepts
 	safety    string
 	state     string
@@ -87,11 +88,14 @@ type Daemon struct {
 
 // Options configure a Daemon.
 type Options struct {
-	Version    int               // control protocol version to announce (default control.Version)
-	Keypad     string            // "console" (default) or "gpio"
-	Passcodes  map[string]string // user → digits; default ali:1234, bianca:5678
-	LoggedInAs string            // start logged in as this user
-	SafetyCode string            // sent with chat-start (secure mode); "" for plain
+	Version   int               // control protocol version to announce (default control.Version)
+	Keypad    string            // "console" (default) or "gpio"
+	Passcodes map[string]string // user → digits; default ali:1234, bianca:5678
+	// FailedAttempts is sent with a successful login, as pi2pid passes on
+	// the server's count of failed attempts since the last login.
+	FailedAttempts int
+	LoggedInAs     string // start logged in as this user
+	SafetyCode     string // sent with chat-start (secure mode); "" for plain
 	// Callees says how chat requests end, by callee: PeerAccepts or an
 	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
 	// accepts, everyone else is not found.
@@ -154,7 +158,7 @@ func Start(t *testing.T, o Options) *Daemon {
 	}
 	d := &Daemon{
 		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
-		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
+		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes, failed: o.FailedAttempts,
 		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out", login: o.Login,
 		conns: map[*conn]bool{}, attached: make(chan struct{}, 10), cancelIn: o.CancelDelay,
 		entryFor: o.PasscodeTimeout,
@@ -310,7 +314,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			ev := event(control.EventLogin)
 			if want, known := d.passcodes[d.user]; known && want == d.digits {
 				d.state = "logged-in"
-				ev.OK, ev.UserID = true, d.user
+				ev.OK, ev.UserID, ev.FailedAttempts = true, d.user, d.failed
 			} else {
 				d.state, d.user = "logged-out", ""
 				ev.Code, ev.Error = control.CodeRefused, "login refused"

@@ -83,7 +83,12 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	clear(digits)
 	t.move(terminal.ReadingPasscode, terminal.Authenticating, terminal.Labels{})
 	actx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-	err = t.opt.Directory.Auth(actx, user, cred)
+	failed := 0
+	if lr, ok := t.opt.Directory.(directory.LoginReporter); ok {
+		failed, err = lr.Login(actx, user, cred)
+	} else {
+		err = t.opt.Directory.Auth(actx, user, cred)
+	}
 	cancel()
 	if err != nil {
 		t.move(terminal.Authenticating, terminal.LoggedOut, terminal.Labels{})
@@ -93,7 +98,7 @@ func (t *Terminal) login(ctx context.Context, user string) {
 		return
 	}
 	t.move(terminal.Authenticating, terminal.LoggedIn, terminal.Labels{})
-	t.broadcast(control.Reply{Event: control.EventLogin, OK: true, UserID: user})
+	t.broadcast(control.Reply{Event: control.EventLogin, OK: true, UserID: user, FailedAttempts: failed})
 	t.startKeepalive(user)
 }
 

@@ -73,6 +73,10 @@ func AppendReply(b []byte, r Reply) []byte {
 	b = appendField(b, `,"text":`, r.Text)
 	b = appendField(b, `,"safety_code":`, r.SafetyCode)
 	b = appendField(b, `,"warning":`, r.Warning)
+	if r.FailedAttempts != 0 {
+		b = append(b, `,"failed_attempts":`...)
+		b = strconv.AppendInt(b, int64(r.FailedAttempts), 10)
+	}
 	return append(b, '}')
 }
 
@@ -150,6 +154,8 @@ func ParseReply(line []byte) (Reply, error) {
 			return p.string(&r.SafetyCode)
 		case "warning":
 			return p.string(&r.Warning)
+		case "failed_attempts":
+			return p.int(&r.FailedAttempts)
 		}
 		return false
 	}) {

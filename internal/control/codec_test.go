@@ -67,7 +67,7 @@ func FuzzAppend(f *testing.F) {
 			t.Fatalf("ParseRequest(%s) = %+v, %v; want %+v", got, r, err, back)
 		}
 		rep := Reply{Type: a, ID: id, Version: -id, Daemon: b, OK: ok, Error: text, Code: a, Event: b,
-			State: a, UserID: b, Keypad: a, Peer: b, Direction: a, Text: text, SafetyCode: b, Warning: a}
+			State: a, UserID: b, Keypad: a, Peer: b, Direction: a, Text: text, SafetyCode: b, Warning: a, FailedAttempts: id / 5}
 		for _, status := range []*Status{nil, {State: a, Server: text}} {
 			rep.Status = status
 			want, _ = json.Marshal(rep)

@@ -90,7 +90,7 @@ const (
 const (
 	EventState     = "state"      // State (and UserID) after every transition; to every connection
 	EventPasscode  = "passcode"   // passcode entry started; Keypad says "console" or "gpio"
-	EventLogin     = "login"      // OK, UserID, or Error/Code
+	EventLogin     = "login"      // OK, UserID, FailedAttempts, or Error/Code
 	EventChatStart = "chat-start" // Peer, Direction, SafetyCode, Warning; to the chat's owner
 	EventLine      = "line"       // Text received from the peer; to the chat's owner
 	EventChatEnd   = "chat-end"   // Error says why when not a normal end; to the chat's owner
@@ -145,6 +145,9 @@ type Reply struct {
 	SafetyCode string  `json:"safety_code,omitempty"`
 	Warning    string  `json:"warning,omitempty"`
 	Status     *Status `json:"status,omitempty"`
+	// FailedAttempts, in a successful login event: failed login attempts
+	// on the account since the previous login, as the server counted them.
+	FailedAttempts int `json:"failed_attempts,omitempty"`
 }
 
 // Status describes the daemon, for `pi2pictl status`.

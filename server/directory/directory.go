@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -156,8 +157,10 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 		return refused, true
 	}
 	// The refusal never echoes the user ID: it is the same bytes for an
-	// unknown user, a wrong passcode and a locked account.
-	if !d.guard.SourceAllowed(p.IP) {
+	// unknown user, a wrong passcode and a locked account. The attempt is
+	// taken from the source's bucket before the passcode is checked, so a
+	// parallel burst cannot overdraw it.
+	if !d.guard.Reserve(p.IP) {
 		d.log.Warn("login refused: too many failures from this address", "user", name, "remote_ip", p.IP.String())
 		return refused, true
 	}
@@ -171,6 +174,7 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	match, err := d.hasher.Verify(hctx, phc, m.Passcode)
 	cancel()
 	if errors.Is(err, userstore.ErrBusy) {
+		d.guard.Release(p.IP)
 		d.log.Warn("closing connection: too many logins waiting for argon2", "remote_ip", p.IP.String())
 		return wire.Message{}, false
 	}
@@ -178,13 +182,13 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 		d.log.Error("stored hash is malformed; fix it with `pi2pi-server user passwd`", "user", name, "err", err)
 	}
 	correct := known && match && err == nil && m.Passcode != ""
-	granted, _ := d.guard.Decide(name, u.Unlocked, p.IP, correct)
+	res := d.guard.Decide(name, u.Unlocked, p.IP, correct)
 	// Commit on every attempt, changed or not, so that the time to answer
 	// does not tell a correct passcode on a locked account from a wrong one.
 	if err := d.guard.Save(); err != nil {
 		d.log.Error("failure counters not saved", "err", err)
 	}
-	if !granted {
+	if !res.Granted {
 		reason := "wrong passcode"
 		switch {
 		case !known:
@@ -202,8 +206,12 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	if err := d.sessions.Save(); err != nil {
 		d.log.Error("logged_in table not saved", "err", err)
 	}
-	d.log.Info("login granted", "user", name, "remote_ip", p.IP.String(), "key", keyField(p.Key))
-	return wire.Message{Type: wire.AuthReply, UserID: name, Status: wire.Granted}, true
+	d.log.Info("login granted", "user", name, "remote_ip", p.IP.String(), "key", keyField(p.Key), "failed_attempts", res.Failed)
+	reply := wire.Message{Type: wire.AuthReply, UserID: name, Status: wire.Granted}
+	if res.Failed > 0 {
+		reply.FailedAttempts = strconv.Itoa(res.Failed)
+	}
+	return reply, true
 }
 
 func (d *Directory) lookup(p netserve.Peer, m wire.Message) wire.Message {
