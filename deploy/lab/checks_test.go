@@ -47,7 +47,7 @@ func (w *world) configEditNeedsRestart(t *testing.T, m *Machine) {
 // reinstallsKeepThePort: finding 1 and 2. Reinstalling while pi2pid runs
 // logged in leaves both sockets listening, and logs out (the README).
 func (w *world) reinstallsKeepThePort(t *testing.T, m *Machine, n int) {
-	deb := fmt.Sprintf("pi2pi-terminal_1.0.0_%s.deb", w.termArch)
+	deb := fmt.Sprintf("pi2pi-terminal_1.0.0_%s.deb", w.arch[m])
 	for i := 0; i < n; i++ {
 		if st := status(t, m); st["state"] != "logged-in" {
 			w.login(t, m, m.Name)

@@ -61,8 +61,8 @@ func Image(ctx context.Context, arch string, log io.Writer) (string, error) {
 	if err := os.MkdirAll(CacheDir, 0o755); err != nil {
 		return "", err
 	}
-	// One build at a time, also across processes.
-	lock, err := os.OpenFile(filepath.Join(CacheDir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	// One build of this root at a time, also across processes.
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}

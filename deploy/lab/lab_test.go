@@ -15,12 +15,13 @@ import (
 
 const passcode = "2468"
 
-// world is a lab of a server and two terminals, ali and bianca, with the
-// packages built for termArch on the terminals.
+// world is a lab of a server and two terminals, ali and bianca; ali's
+// architecture is aliArch, the others' amd64.
 type world struct {
-	lab                   *Lab
-	server, ali, bianca   *Machine
-	debs, termArch, srvIP string
+	lab                 *Lab
+	server, ali, bianca *Machine
+	arch                map[*Machine]string
+	srvIP               string
 }
 
 func needLab(t *testing.T) {
@@ -39,28 +40,28 @@ func needLab(t *testing.T) {
 }
 
 // newWorld builds the debs and the roots and boots the machines.
-func newWorld(t *testing.T, termArch string, termBoot time.Duration) *world {
+func newWorld(t *testing.T, aliArch string, aliBoot time.Duration) *world {
 	ctx := context.Background()
 	log := logWriter{t}
 	srvImage, err := Image(ctx, "amd64", log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	termImage := srvImage
-	if termArch != "amd64" {
-		if termImage, err = Image(ctx, termArch, log); err != nil {
+	aliImage := srvImage
+	if aliArch != "amd64" {
+		if aliImage, err = Image(ctx, aliArch, log); err != nil {
 			t.Fatal(err)
 		}
 	}
 	debs := t.TempDir()
 	buildDebs(t, debs, "amd64", "1.0.0")
-	if termArch != "amd64" {
-		buildDebs(t, debs, termArch, "1.0.0")
+	if aliArch != "amd64" {
+		buildDebs(t, debs, aliArch, "1.0.0")
 	}
 	l, err := Up(ctx, fmt.Sprintf("pi2pilab-%d", os.Getpid()), t.TempDir(), []Spec{
 		{Name: "server", Image: srvImage},
-		{Name: "ali", Image: termImage, BootTimeout: termBoot},
-		{Name: "bianca", Image: termImage, BootTimeout: termBoot},
+		{Name: "ali", Image: aliImage, BootTimeout: aliBoot},
+		{Name: "bianca", Image: srvImage},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +72,13 @@ func newWorld(t *testing.T, termArch string, termBoot time.Duration) *world {
 		}
 	})
 	w := &world{lab: l, server: l.Machine("server"), ali: l.Machine("ali"), bianca: l.Machine("bianca"),
-		debs: debs, termArch: termArch, srvIP: l.Machine("server").IP}
+		srvIP: l.Machine("server").IP}
+	w.arch = map[*Machine]string{w.server: "amd64", w.ali: aliArch, w.bianca: "amd64"}
 	for _, m := range l.Machines {
 		sh(t, m, User, "mkdir -p new", "")
-		pkg, arch := "pi2pi-terminal", termArch
+		pkg, arch := "pi2pi-terminal", w.arch[m]
 		if m.Name == "server" {
-			pkg, arch = "pi2pi-server", "amd64"
+			pkg = "pi2pi-server"
 		}
 		for _, sub := range []string{"", "new"} {
 			files, _ := filepath.Glob(filepath.Join(debs, sub, pkg+"_*_"+arch+".deb"))
@@ -93,11 +95,7 @@ func newWorld(t *testing.T, termArch string, termBoot time.Duration) *world {
 // readme runs a README step, adapted to the lab (Adapt), on m.
 func (w *world) readme(t *testing.T, m *Machine, user, step, stdin string) string {
 	t.Helper()
-	arch := w.termArch
-	if m == w.server {
-		arch = "amd64"
-	}
-	return sh(t, m, user, Adapt(step, arch, w.srvIP), stdin)
+	return sh(t, m, user, Adapt(step, w.arch[m], w.srvIP), stdin)
 }
 
 // TestLab installs the packages on booted Debian machines and follows the
