@@ -12,7 +12,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BUILDFLAGS := -trimpath
 # System tools the tests use (systemd user manager, qemu-user, lintian, ...).
 APT_TOOLS := systemd man-db procps tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump \
-             mmdebstrap systemd-container
+             mmdebstrap systemd-container bash-completion
 # The arm64 lab (make lab-arm64) also needs these.
 ARM64_TOOLS := qemu-user-static
 FUZZTIME  ?= 5s

@@ -25,11 +25,13 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "pi2pi", "history"), []byte(hist), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	complete := func(line string) string {
+	complete := func(line, withBashCompletion string) string {
 		t.Helper()
 		script := `source "$1"; read -ra COMP_WORDS <<<"$2"; [[ $2 == *' ' ]] && COMP_WORDS+=("");
-COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pi2pictl; echo "${COMPREPLY[*]}"`
-		cmd := exec.Command(bash, "--norc", "-c", script, "bash", filepath.Join(deploy.Dir(), "completion", "pi2pictl"), line)
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE=$2; COMP_POINT=${#2};
+[[ -r /usr/share/bash-completion/bash_completion && -n $3 ]] && source /usr/share/bash-completion/bash_completion
+_pi2pictl; echo "${COMPREPLY[*]}"`
+		cmd := exec.Command(bash, "--norc", "-c", script, "bash", filepath.Join(deploy.Dir(), "completion", "pi2pictl"), line, withBashCompletion)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -48,8 +50,11 @@ COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pi2pictl; echo "${COMPREPLY[*]}"`
 		"pi2pictl help l":            "login logout",
 		"pi2pictl wait ":             "",
 	} {
-		if got := complete(line); got != want {
-			t.Errorf("completing %q: %q, want %q", line, got, want)
+		// Alone, and with bash-completion's helpers when it is installed.
+		for _, full := range []string{"", "yes"} {
+			if got := complete(line, full); got != want {
+				t.Errorf("completing %q (bash-completion loaded: %q): %q, want %q", line, full, got, want)
+			}
 		}
 	}
 }

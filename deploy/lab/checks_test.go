@@ -159,7 +159,7 @@ func (w *world) versionsAndCompletion(t *testing.T, m *Machine) {
 		t.Errorf("pi2pi-server --version printed %q", out)
 	}
 	// Completion in an interactive bash, as installed: commands.
-	script := `source /usr/share/bash-completion/bash_completion; COMP_WORDS=(pi2pictl ch); COMP_CWORD=1; _completion_loader pi2pictl; complete -p pi2pictl >/dev/null && _pi2pictl; echo "${COMPREPLY[*]}"`
+	script := `source /usr/share/bash-completion/bash_completion; COMP_WORDS=(pi2pictl ch); COMP_CWORD=1; COMP_LINE="pi2pictl ch"; COMP_POINT=11; _completion_loader pi2pictl; complete -p pi2pictl >/dev/null && _pi2pictl; echo "${COMPREPLY[*]}"`
 	if out := sh(t, m, User, "bash -c '"+script+"'", ""); strings.TrimSpace(out) != "chat" {
 		t.Errorf("bash completion of pi2pictl ch: %q, want chat", out)
 	}
@@ -185,5 +185,23 @@ func (w *world) purge(t *testing.T) {
 	}
 	if listening(t, w.server, 8082) {
 		t.Error("port 8082 listens after purge")
+	}
+}
+
+// serverReloadReadsUsers: the README's reload step on a running server
+// re-reads the users file without a restart (the sessions stay).
+func (w *world) serverReloadReadsUsers(t *testing.T) {
+	s := w.server
+	pid := sh(t, s, "", "systemctl show -p MainPID --value pi2pi-server", "")
+	sh(t, s, User, strings.Replace(Adapt(ServerUserAdd, "amd64", w.srvIP), " ali", " carol", 1), passcode+"\n")
+	w.readme(t, s, User, ServerReload, "")
+	eventually(t, s, "", "journalctl -u pi2pi-server --no-pager -o cat", func(out string) bool {
+		return strings.Contains(grepLines(out, "users file loaded"), "users=3 ")
+	}, "the server re-read the users file")
+	if now := sh(t, s, "", "systemctl show -p MainPID --value pi2pi-server", ""); now != pid || strings.TrimSpace(pid) == "0" {
+		t.Errorf("the reload restarted the server (MainPID %s -> %s)", strings.TrimSpace(pid), strings.TrimSpace(now))
+	}
+	if st := status(t, w.ali); st["state"] != "logged-in" {
+		t.Errorf("after the server's reload ali is %q", st["state"])
 	}
 }

@@ -115,6 +115,7 @@ func TestLab(t *testing.T) {
 	w.troubleshooting(t)
 	w.chat(t, "first chat")
 	w.probeLogsInAsNobody(t)
+	w.serverReloadReadsUsers(t)
 	w.configEditNeedsRestart(t, w.ali)
 	w.reinstallsKeepThePort(t, w.bianca, 3)
 	w.upgradeWhileChatting(t)
