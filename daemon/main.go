@@ -38,6 +38,10 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, "pi2pid", version)
+		return 0
+	}
 	cfg, err := config.Load(args, getenv)
 	if errors.Is(err, config.ErrHelp) {
 		config.Usage(stdout)
@@ -45,6 +49,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pi2pid: %v\n(run pi2pid --help for the flags)\n", err)
+		answerConfigError(configErrorMessage(err, configFile(args, getenv)))
 		return 2
 	}
 	var level slog.Level
@@ -147,6 +152,24 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	ctl.Close()
 	log.Info("stopped")
 	return runErr
+}
+
+// configFile names the file where a setting is fixed: --config or
+// PI2PI_CONFIG when given, else the default file.
+func configFile(args []string, getenv func(string) string) string {
+	for i, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if v, ok := strings.CutPrefix(a, "config="); ok {
+			return v
+		}
+		if a == "config" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	if v := getenv("PI2PI_CONFIG"); v != "" {
+		return v
+	}
+	return config.DefaultFile
 }
 
 // peerPort is the port dialled on other terminals: the one we listen on.

@@ -22,6 +22,9 @@ const (
 	defaultSecurity = "secure"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 // errUsage marks errors that exit with status 2.
 var errUsage = errors.New("usage")
 
@@ -50,9 +53,10 @@ commands:
   user list                             list users and their lock status
   user unlock NAME                      clear a user's failure counter
                (user commands take --users FILE --state-dir DIR)
+  --version    print the version
   fingerprint  print the server key fingerprint (--state-dir DIR)
   dummy        run the course's test server (--listen ADDR), plain text
-  probe ADDR   check a directory server [--user U --passcode DIGITS]
+  probe ADDR   check a directory server [--user U --passcode DIGITS | --course]
                [--security plain|secure] [--server-fingerprint SHA256:...]
   service install --users FILE --state-dir DIR [serve flags]
   service uninstall | start | stop
@@ -71,6 +75,10 @@ func main() {
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, "pi2pi-server", version)
+		return 0
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]

@@ -115,7 +115,7 @@ func TestProbePassesAgainstServeAndDummy(t *testing.T) {
 	})
 	t.Run("dummy", func(t *testing.T) {
 		s := start(t, "", "dummy")
-		out, e, code := pi2piServer(t, "", "probe", s.addr, "--security", "plain")
+		out, e, code := pi2piServer(t, "", "probe", s.addr, "--security", "plain", "--course")
 		if code != 0 || !strings.Contains(out, "course 3: LOOKUPREQ ali→bianca is SUCCESS") || !strings.Contains(out, " 0 failed, 0 skipped\n") {
 			t.Fatalf("probe exit %d:\n%s%s", code, out, e)
 		}

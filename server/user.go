@@ -17,7 +17,7 @@ import (
 	"github.com/pi2pi/pi2pi/server/userstore"
 )
 
-const reloadHint = "a running server picks this up at the next login (or at once on SIGHUP: systemctl reload pi2pi-server)"
+const reloadHint = "a running server picks this up at the next login (or at once on SIGHUP: systemctl try-reload-or-restart pi2pi-server)"
 
 func cmdUser(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	fs := newFlagSet("user", stderr)

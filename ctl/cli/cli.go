@@ -30,6 +30,8 @@ type Env struct {
 	Getenv         func(string) string
 	// Interrupts delivers CTRL-C (SIGINT) and SIGTERM; nil means none.
 	Interrupts <-chan os.Signal
+	// Version is printed by --version.
+	Version string
 }
 
 func (e *Env) getenv(k string) string {
@@ -83,8 +85,13 @@ func Run(args []string, env *Env) int {
 	global.StringVar(&inv.Socket, "socket", "", "")
 	help := global.Bool("help", false, "")
 	global.BoolVar(help, "h", false, "")
+	showVersion := global.Bool("version", false, "")
 	if err := global.Parse(args); err != nil {
 		return fail(env, usageErrorf("%v", err))
+	}
+	if *showVersion {
+		fmt.Fprintln(env.Stdout, "pi2pictl", env.Version)
+		return 0
 	}
 	if *help {
 		printUsage(env.Stdout)

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/pi2pi/pi2pi/internal/control"
 )
@@ -40,10 +42,18 @@ func explain(err error, socket string) string {
 		return fmt.Sprintf("permission denied on %s: add yourself to group pi2pi: sudo usermod -aG pi2pi $USER, then log in again", socket)
 	case errors.As(err, &ve):
 		return ve.Error()
+	case isTimeout(err):
+		return fmt.Sprintf("pi2pid did not answer on %s (%v): it may be failing to start; see: systemctl status pi2pid, and journalctl -u pi2pid -e", socket, err)
 	case errors.Is(err, control.ErrClosed):
 		return "pi2pid closed the connection (did it stop or restart? see journalctl -u pi2pid)"
 	}
 	return err.Error()
+}
+
+// isTimeout reports a deadline that ran out while talking to pi2pid.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
 
 // refusal says in words why the daemon refused a request about peer (the

@@ -112,6 +112,7 @@ const (
 	CodeCancelled   = "cancelled"   // passcode entry cancelled
 	CodeTimedOut    = "timed-out"   // passcode entry abandoned: no key pressed for too long
 	CodeInternal    = "internal"    // anything else
+	CodeConfig      = "config"      // pi2pid cannot start: its settings are wrong (in the hello)
 )
 
 // Request is one line from client to daemon.
