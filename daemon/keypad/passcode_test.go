@@ -66,7 +66,7 @@ func (e *entry) result() ([]byte, error) {
 			e.t.Errorf("console still takes keys after ReadPasscode returned: %v", err)
 		}
 		return r.digits, r.err
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		e.t.Fatal("ReadPasscode did not return")
 		return nil, nil
 	}
