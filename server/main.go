@@ -57,7 +57,9 @@ commands:
   fingerprint  print the server key fingerprint (--state-dir DIR)
   dummy        run the course's test server (--listen ADDR), plain text
   probe ADDR   check a directory server [--user U --passcode DIGITS | --course]
+               [--user U --credential STRING] [--lookup USER]
                [--security plain|secure] [--server-fingerprint SHA256:...]
+               [--source IP] [--timeout 5s]
   service install --users FILE --state-dir DIR [serve flags]
   service uninstall | start | stop
                (Windows, elevated) run serve as the Windows service

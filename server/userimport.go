@@ -42,6 +42,10 @@ func userImport(f importFlags, stderr io.Writer) error {
 	for _, p := range problems {
 		fmt.Fprintf(stderr, "%s: %s\n", f.file, p)
 	}
+	if len(problems) > 0 && len(good) == 0 {
+		fmt.Fprintf(stderr, "nothing imported: %d bad entries in %s and no good one; fix them and import again\n", len(problems), f.file)
+		return errFailed
+	}
 	if len(problems) > 0 && !f.skipBad {
 		fmt.Fprintf(stderr, "nothing imported: %d bad entries in %s (fix them, or import the %d good ones with --skip-bad)\n",
 			len(problems), f.file, len(good))
@@ -55,22 +59,7 @@ func userImport(f importFlags, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "writing %s\n", f.usersPath)
-	err = userstore.Edit(f.usersPath, func(users map[string]userstore.User) error {
-		// Someone may have enrolled one of them since we looked.
-		if _, late := splitExisting(good, users, f.replace); len(late) > 0 {
-			return fmt.Errorf("nothing imported: %s (added to %s while importing); run the import again", late[0], f.usersPath)
-		}
-		now := time.Now()
-		for i, e := range good {
-			u, exists := users[e.Name]
-			u.Name, u.Hash, u.Key = e.Name, hashes[i], e.Key
-			if exists {
-				u.Unlocked = now // a new credential clears the failure counter, as passwd does
-			}
-			users[e.Name] = u
-		}
-		return nil
-	})
+	replaced, keysRemoved, err := writeImport(f, good, hashes)
 	if err != nil {
 		return err
 	}
@@ -81,11 +70,42 @@ func userImport(f importFlags, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stderr, "imported %d users (%d with a key) from %s", len(good), keys, f.file)
+	if replaced > 0 {
+		fmt.Fprintf(stderr, "; replaced %d enrolled users, removing %d existing keys (their entries have none)", replaced, keysRemoved)
+	}
 	if len(problems) > 0 {
 		fmt.Fprintf(stderr, "; skipped %d bad entries (listed above)", len(problems))
 	}
 	fmt.Fprintf(stderr, "; %s\n", reloadHint)
 	return nil
+}
+
+// writeImport enrols good with their hashes in one atomic write. It
+// returns how many users were already enrolled (and replaced), and of
+// those how many lost their key because their entry has none.
+func writeImport(f importFlags, good []userstore.ImportEntry, hashes []string) (replaced, keysRemoved int, err error) {
+	err = userstore.Edit(f.usersPath, func(users map[string]userstore.User) error {
+		// Someone may have enrolled one of them since we looked.
+		if _, late := splitExisting(good, users, f.replace); len(late) > 0 {
+			return fmt.Errorf("nothing imported: %s (added to %s while importing); run the import again", late[0], f.usersPath)
+		}
+		replaced, keysRemoved = 0, 0
+		now := time.Now()
+		for i, e := range good {
+			u, exists := users[e.Name]
+			if exists {
+				replaced++
+				if u.Key != "" && e.Key == "" {
+					keysRemoved++
+				}
+				u.Unlocked = now // a new credential clears the failure counter, as passwd does
+			}
+			u.Name, u.Hash, u.Key = e.Name, hashes[i], e.Key
+			users[e.Name] = u
+		}
+		return nil
+	})
+	return replaced, keysRemoved, err
 }
 
 type parsedImport struct {

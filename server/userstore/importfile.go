@@ -30,7 +30,7 @@ type ImportProblem struct {
 }
 
 func (p ImportProblem) String() string {
-	return fmt.Sprintf("line %d: %q: %s", p.Line, p.ID, p.Msg)
+	return fmt.Sprintf("line %d: %s: %s", p.Line, shortID(p.ID), p.Msg)
 }
 
 const importShape = `want "userid": ["credential", "key"]`
@@ -47,6 +47,9 @@ const importShape = `want "userid": ["credential", "key"]`
 // one is meant). err is set, with the line, only when the file as a whole
 // is not such a JSON object; then nothing in it can be trusted.
 func ParseImport(data []byte) (entries []ImportEntry, problems []ImportProblem, err error) {
+	if data, err = importEncoding(data); err != nil {
+		return nil, nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	lines := lineCounter{data: data}
 	tok, err := dec.Token()
@@ -59,15 +62,22 @@ func ParseImport(data []byte) (entries []ImportEntry, problems []ImportProblem, 
 	first := map[string]int{} // line of each normalised name's first copy
 	dups := map[string][]int{}
 	for dec.More() {
+		before := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, nil, importSyntax(&lines, dec, err)
 		}
 		id, _ := tok.(string) // object keys are always strings
+		// The key as written (after a comma), before encoding/json decoded it.
+		keyText := data[before:dec.InputOffset()]
 		line := lines.at(dec.InputOffset())
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, nil, importSyntax(&lines, dec, err)
+		}
+		if msg := rawTextProblem(keyText); msg != "" {
+			problems = append(problems, ImportProblem{line, rawLiteral(keyText), "bad user ID: the user ID " + msg})
+			continue
 		}
 		name, nerr := wire.NormalizeUserID(id)
 		if nerr != nil {
@@ -127,6 +137,15 @@ func sortProblems(p []ImportProblem) []ImportProblem {
 	return p
 }
 
+// rawLiteral is the text of the JSON string literal in text, without its
+// quotes and undecoded, to name a user ID that does not decode faithfully.
+func rawLiteral(text []byte) string {
+	if i, j := bytes.IndexByte(text, '"'), bytes.LastIndexByte(text, '"'); i < j {
+		return string(text[i+1 : j])
+	}
+	return string(text)
+}
+
 // importValue reads one entry's value. msg says what is wrong with it.
 func importValue(raw json.RawMessage) (cred, key, msg string) {
 	var v any
@@ -134,11 +153,15 @@ func importValue(raw json.RawMessage) (cred, key, msg string) {
 		return "", "", "malformed: " + err.Error()
 	}
 	var parts []any
+	rawParts := []json.RawMessage{raw}
 	switch x := v.(type) {
 	case string:
 		parts = []any{x}
 	case []any:
 		parts = x
+		if err := json.Unmarshal(raw, &rawParts); err != nil {
+			return "", "", "malformed: " + err.Error()
+		}
 	default:
 		return "", "", fmt.Sprintf("malformed: the value is %s; %s", jsonKind(v), importShape)
 	}
@@ -149,12 +172,18 @@ func importValue(raw json.RawMessage) (cred, key, msg string) {
 	if !ok {
 		return "", "", fmt.Sprintf("malformed: the credential is %s, not a string (quote it: a number loses its leading zeros)", jsonKind(parts[0]))
 	}
+	if m := rawTextProblem(rawParts[0]); m != "" {
+		return "", "", "bad credential: the credential " + m
+	}
 	if err := ValidCredential(cred); err != nil {
 		return "", "", "bad credential: " + err.Error()
 	}
 	if len(parts) == 2 {
 		if key, ok = parts[1].(string); !ok {
 			return "", "", fmt.Sprintf("malformed: the key is %s, not a string", jsonKind(parts[1]))
+		}
+		if m := rawTextProblem(rawParts[1]); m != "" {
+			return "", "", "bad key: the key " + m
 		}
 		if key != "" {
 			if err := ValidKey(key); err != nil {

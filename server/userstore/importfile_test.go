@@ -201,6 +201,7 @@ func FuzzParseImport(f *testing.F) {
 	f.Add([]byte(seedsFile))
 	f.Add([]byte(`{"Ali": "1", "ali": ["2", "k"], "x y": 5}`))
 	f.Add([]byte(`{"a": [1,2,3], "b": {"c": []}}`))
+	f.Add([]byte("\xef\xbb\xbf{\"lat1\": [\"4242\", \"cl\xe9\"], \"x\\ud800\": \"\\ud83d\\ude00\"}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, problems, err := ParseImport(data)
 		if err != nil {
