@@ -28,7 +28,6 @@ const (
 	lineEnded         = "Connection ended"
 	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
 	partialLineDelay  = 300 * time.Millisecond
-	endConfirmTimeout = 15 * time.Second
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
@@ -59,6 +58,7 @@ const (
 	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
 	phChat                    // chatting: lines typed are sent
 	phEnding                  // end requested, waiting for the daemon to confirm
+	phEnded                   // the chat of a one-shot command is over
 )
 
 // result is the answer to a request made in the background.
@@ -91,6 +91,7 @@ type engine struct {
 	peer         string // who we chat with
 	keypad       string // "console" or "gpio", from the status
 	started      bool   // the current chat has started
+	chatOpen     bool   // a chat was announced and its end not yet shown
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
@@ -131,7 +132,9 @@ type engine struct {
 	keysStopped bool
 	passDone    chan error
 	flushC      <-chan time.Time
-	endC        <-chan time.Time
+	// pump sends stdin during a chat when stdin is no terminal and the
+	// command is chat or wait (see pump.go); nil otherwise.
+	pump *pump
 }
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
@@ -286,9 +289,10 @@ func (e *engine) run() error {
 			if s, ok := e.lines.Flush(); ok {
 				e.out.Println(s)
 			}
-		case <-e.endC:
-			e.endC = nil
-			e.fail("pi2pid did not confirm the end of the chat")
+		case nothing := <-e.pumpEOF():
+			e.onPumpEOF(nothing)
+		case err := <-e.pumpFailed():
+			e.fail(explain(err, e.inv.Socket))
 		case <-e.cancelC:
 			e.cancelC = nil
 			e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
@@ -402,8 +406,10 @@ func (e *engine) wantLine() bool {
 		return false
 	}
 	switch e.phase {
-	case phLogin, phDest, phChat:
+	case phLogin, phDest:
 		return true
+	case phChat:
+		return e.pump == nil
 	case phPasscode:
 		return e.keypad == "console" && e.stdin == nil
 	}
@@ -807,7 +813,7 @@ func (e *engine) onResult(r result) {
 			e.finish(errReported)
 			return
 		}
-		if !e.started {
+		if !e.started && e.phase == phConnecting {
 			rep := r.rep
 			if rep.Peer == "" {
 				rep.Peer = e.peer
@@ -832,6 +838,9 @@ func (e *engine) onResult(r result) {
 }
 
 func (e *engine) onEvent(ev control.Reply) {
+	if e.done {
+		return // a one-shot command has finished; the rest is not its business
+	}
 	switch ev.Event {
 	case control.EventPasscode:
 		e.startPasscode(ev.Keypad)
@@ -854,6 +863,12 @@ func (e *engine) onEvent(ev control.Reply) {
 		}
 		if e.lines.Pending() {
 			e.flushC = time.After(partialLineDelay)
+		}
+	case control.EventChatEnding:
+		// The peer closed its side, or pi2pid must end the chat: send
+		// nothing more; what was sent still goes out first.
+		if e.phase == phChat {
+			e.endChat(false)
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
@@ -889,9 +904,40 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.Warning != "" {
 		e.out.Errorln("Warning: " + peertext.Clean(ev.Warning))
 	}
+	e.chatOpen = true
 	e.setPhase(phChat)
+	if e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
+		var buffered []byte
+		if pl, ok := e.in.(*pipeLines); ok {
+			buffered, _ = pl.r.Peek(pl.r.Buffered())
+		}
+		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		go e.pump.run()
+	}
 	if e.endOnStart {
 		e.endChat(false)
+	}
+}
+
+func (e *engine) pumpEOF() <-chan bool {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.eof
+}
+
+func (e *engine) pumpFailed() <-chan error {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.failed
+}
+
+// onPumpEOF: stdin ended. The pump ends the chat after what it sent,
+// unless stdin gave nothing at all: then the chat only receives.
+func (e *engine) onPumpEOF(nothing bool) {
+	if !nothing && e.phase == phChat {
+		e.setPhase(phEnding)
 	}
 }
 
@@ -904,13 +950,18 @@ func (e *engine) endChat(quit bool) {
 		return
 	}
 	e.setPhase(phEnding)
-	e.endC = time.After(endConfirmTimeout)
+	if e.pump != nil {
+		e.pump.stop() // the pump sends OpEnd after what it read
+		return
+	}
+	// The lines typed were sent before this request: pi2pid writes them
+	// first. The end comes as EventChatEnd once the peer closed too,
+	// however long a slow peer takes to read what was sent.
 	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
 }
 
 func (e *engine) chatEnded(why string) {
 	e.flushC = nil
-	e.endC = nil
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
@@ -918,14 +969,16 @@ func (e *engine) chatEnded(why string) {
 	if connecting && why == "" {
 		why = "the chat ended before it started"
 	}
-	if !connecting || e.started {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
 	}
+	e.chatOpen = false
 	if why != "" {
 		e.out.Errorln(peertext.Clean(why))
 	}
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {
+		e.setPhase(phEnded)
 		if why != "" {
 			e.finish(errReported)
 		} else {
@@ -948,8 +1001,9 @@ func (e *engine) onLoggedOut(why string) {
 	if e.phase == phLogin {
 		return
 	}
-	if e.phase == phChat || e.phase == phEnding {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
+		e.chatOpen = false
 	}
 	msg := "Logged out"
 	if why != "" {
