@@ -19,15 +19,15 @@ import (
 
 // The seeds' transcript lines.
 const (
-	promptLogin       = "Login: "
-	promptDest        = "Enter destination user ID: "
-	linePasscode      = "Enter passcode on keypad."
-	lineLoggedIn      = "Logged in."
-	lineEstablished   = "Connection established, type your messages"
-	lineReceivedFmt   = "Connection received from user %s, type your messages"
-	lineEnded         = "Connection ended"
-	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
-	partialLineDelay  = 300 * time.Millisecond
+	promptLogin      = "Login: "
+	promptDest       = "Enter destination user ID: "
+	linePasscode     = "Enter passcode on keypad."
+	lineLoggedIn     = "Logged in."
+	lineEstablished  = "Connection established, type your messages"
+	lineReceivedFmt  = "Connection received from user %s, type your messages"
+	lineEnded        = "Connection ended"
+	passcodeHint     = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
+	partialLineDelay = 300 * time.Millisecond
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second

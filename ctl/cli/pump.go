@@ -72,12 +72,16 @@ func (p *pump) run() {
 		return
 	}
 	p.buf = nil
+	read := p.read
+	if p.fd < 0 {
+		read = p.readerGoroutine()
+	}
 	for !p.stopped() {
-		if !p.readable() {
+		n := copy(buf, carry)
+		m, ok, err := read(buf[n:])
+		if !ok {
 			continue
 		}
-		n := copy(buf, carry)
-		m, err := p.r.Read(buf[n:])
 		n += m
 		cut := n
 		if err == nil {
@@ -109,18 +113,62 @@ func (p *pump) send(b []byte) bool {
 	return true
 }
 
-// readable waits up to pumpPoll for stdin to have something to read (or
-// its end); a reader that is no file is always readable.
-func (p *pump) readable() bool {
-	if p.fd < 0 {
-		return true
-	}
+// read reads stdin once it is readable (or at its end); ok is false when
+// it was not within pumpPoll, and nothing was read.
+func (p *pump) read(b []byte) (n int, ok bool, err error) {
 	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, pumpPoll)
-	if errors.Is(err, unix.EINTR) {
-		return false
+	k, perr := unix.Poll(fds, pumpPoll)
+	if errors.Is(perr, unix.EINTR) || perr == nil && k == 0 {
+		return 0, false, nil
 	}
-	return err != nil || n > 0 // on a poll error let Read say what is wrong
+	// Readable, or a poll error that Read will explain.
+	n, err = p.r.Read(b)
+	return n, true, err
+}
+
+// readerGoroutine reads a stdin that is no file (tests) in a goroutine of
+// its own, since such a Read cannot be waited for with poll; what it reads
+// once the pump has stopped is dropped.
+func (p *pump) readerGoroutine() func([]byte) (int, bool, error) {
+	type res struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan res)
+	go func() {
+		for {
+			b := make([]byte, pumpChunk)
+			n, err := p.r.Read(b)
+			select {
+			case ch <- res{b[:n], err}:
+			case <-p.stopC:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var rest []byte
+	var restErr error
+	return func(b []byte) (int, bool, error) {
+		if len(rest) == 0 && restErr == nil {
+			select {
+			case r := <-ch:
+				rest, restErr = r.b, r.err
+			case <-p.stopC:
+				return 0, false, nil
+			}
+		}
+		n := copy(b, rest)
+		rest = rest[n:]
+		if len(rest) == 0 {
+			err := restErr
+			restErr = nil
+			return n, true, err
+		}
+		return n, true, nil
+	}
 }
 
 // completeRunes returns the length of p without a trailing incomplete
