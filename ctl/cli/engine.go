@@ -289,8 +289,8 @@ func (e *engine) run() error {
 			if s, ok := e.lines.Flush(); ok {
 				e.out.Println(s)
 			}
-		case nothing := <-e.pumpEOF():
-			e.onPumpEOF(nothing)
+		case listening := <-e.pumpEOF():
+			e.onPumpEOF(listening)
 		case err := <-e.pumpFailed():
 			e.fail(explain(err, e.inv.Socket))
 		case <-e.cancelC:
@@ -912,6 +912,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 			buffered, _ = pl.r.Peek(pl.r.Buffered())
 		}
 		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		e.pump.listenOnEmpty = e.flow == flowWait
 		go e.pump.run()
 	}
 	if e.endOnStart {
@@ -934,9 +935,9 @@ func (e *engine) pumpFailed() <-chan error {
 }
 
 // onPumpEOF: stdin ended. The pump ends the chat after what it sent,
-// unless stdin gave nothing at all: then the chat only receives.
-func (e *engine) onPumpEOF(nothing bool) {
-	if !nothing && e.phase == phChat {
+// unless it only listens (see pump.listenOnEmpty).
+func (e *engine) onPumpEOF(listening bool) {
+	if !listening && e.phase == phChat {
 		e.setPhase(phEnding)
 	}
 }

@@ -34,9 +34,13 @@ type pump struct {
 	r      io.Reader // stdin
 	fd     int       // stdin's descriptor for poll, -1 when not a file
 
+	// listenOnEmpty: a stdin that ends before giving a single byte does
+	// not end the chat (pi2pictl wait < /dev/null only receives).
+	listenOnEmpty bool
+
 	stopOnce sync.Once
 	stopC    chan struct{} // closed by stop
-	eof      chan bool     // stdin ended; true when nothing was read at all
+	eof      chan bool     // stdin ended; true when the pump only listens now
 	failed   chan error    // a send failed (pi2pid went away)
 }
 
@@ -61,9 +65,10 @@ func (p *pump) stopped() bool {
 	}
 }
 
-// run sends stdin until it ends or stop is called, then sends OpEnd. A
-// stdin that ends before giving a single byte (`< /dev/null`) does not end
-// the chat: the pump waits for stop, and the chat only receives.
+// run sends stdin until it ends or stop is called, then sends OpEnd. With
+// listenOnEmpty, a stdin that ends before giving a single byte
+// (`pi2pictl wait < /dev/null`) does not end the chat: the pump waits for
+// stop, and the chat only receives.
 func (p *pump) run() {
 	var carry []byte // an incomplete UTF-8 character held for the next read
 	buf := make([]byte, pumpChunk)
@@ -95,8 +100,9 @@ func (p *pump) run() {
 		}
 		carry = append(carry[:0], buf[cut:n]...)
 		if err != nil {
-			p.eof <- !sent
-			if !sent {
+			listen := !sent && p.listenOnEmpty
+			p.eof <- listen
+			if listen {
 				<-p.stopC
 			}
 			break

@@ -55,8 +55,10 @@ func Tune(raw net.Conn) error {
 }
 
 // StoppedAnswering reports whether err means the peer stopped answering
-// (keepalive or user timeout), as opposed to closing or resetting.
+// (keepalive or user timeout, or its host became unreachable while we
+// retried), as opposed to closing or resetting.
 func StoppedAnswering(err error) bool {
 	var ne net.Error
-	return errors.Is(err, syscall.ETIMEDOUT) || errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.As(err, &ne) && ne.Timeout()
 }
