@@ -22,12 +22,12 @@ var endings = []string{"eof", "interrupt", "peer", "logout", "sigterm"}
 
 // deliveryRig is a server and two logged-in terminals, kept for many chats.
 type deliveryRig struct {
-	t        *testing.T
+	t        testing.TB
 	mode     string
 	ali, bia *terminal
 }
 
-func newDeliveryRig(t *testing.T, mode string) *deliveryRig {
+func newDeliveryRig(t testing.TB, mode string) *deliveryRig {
 	srv := startServer(t, mode, []string{"ali", "bianca"})
 	r := &deliveryRig{t: t, mode: mode, ali: startTerminal(t, srv), bia: startTerminal(t, srv)}
 	r.ali.login("ali")

@@ -20,7 +20,7 @@ import (
 // include.
 const (
 	chatBound = 1 << 20
-	rssSlack  = 8 << 20
+	rssSlack  = 16 << 20
 )
 
 // rss returns the resident set size of process pid in bytes.

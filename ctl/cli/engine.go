@@ -858,8 +858,13 @@ func (e *engine) onEvent(ev control.Reply) {
 		if e.phase != phChat && e.phase != phEnding {
 			return
 		}
-		for _, l := range e.lines.Add(ev.Text) {
-			e.out.Println(l)
+		if ls := e.lines.Add(ev.Text); e.rl == nil && len(ls) > 0 {
+			// A pipe or a file: one write for the whole chunk.
+			e.out.Println(strings.Join(ls, "\n"))
+		} else {
+			for _, l := range ls {
+				e.out.Println(l)
+			}
 		}
 		if e.lines.Pending() {
 			e.flushC = time.After(partialLineDelay)
