@@ -87,7 +87,7 @@ func shown(text string) string {
 // ctlProc is one pi2pictl whose stdin is a pipe held by the test.
 type ctlProc struct {
 	cmd    *exec.Cmd
-	stdin  *os.File // write end; nil when stdin is /dev/null
+	stdin  *os.File    // write end; nil when stdin is /dev/null
 	out    *syncBuffer // stdout, unless it goes to a file
 	errOut *syncBuffer
 	done   chan struct{}
