@@ -59,7 +59,11 @@ func (r *deliveryRig) cutBanner(t testing.TB, who, out, first string) string {
 // text, byte for byte. PI2PI_DELIVERY_ITERATIONS sets the chats per mode,
 // PI2PI_DELIVERY_SEED replays a run.
 func TestDeliveryRandom(t *testing.T) {
-	iterations := envInt("PI2PI_DELIVERY_ITERATIONS", 100)
+	runDeliveryRandom(t, envInt("PI2PI_DELIVERY_ITERATIONS", 100))
+}
+
+// runDeliveryRandom runs iterations random chats in each mode.
+func runDeliveryRandom(t *testing.T, iterations int) {
 	for _, mode := range []string{"plain", "secure"} {
 		t.Run(mode, func(t *testing.T) {
 			seed := seedFor(t)
