@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/peerlink"
 )
 
 // chatBound is the stated bound (docs/protocol.md, "Delivery") on what
@@ -46,10 +48,11 @@ func rss(t testing.TB, pid int) int {
 }
 
 // TestSenderMemoryStalledReceiver sends 100 MB through `pi2pictl chat` to
-// a `pi2pictl wait` whose output nobody reads for a while (a suspended
-// `pi2pictl wait | slow-consumer`): the sender's pi2pid must stay within
-// the stated bound of its idle size, and everything must arrive once the
-// receiver reads again.
+// a `pi2pictl wait` whose output nobody reads for 25 s (a suspended
+// `pi2pictl wait | slow-consumer`): the chat must go on (backpressure, not
+// a vanished peer), the sender's pi2pid must stay within the stated bound
+// of its idle size, and everything must arrive once the receiver reads
+// again.
 func TestSenderMemoryStalledReceiver(t *testing.T) {
 	const total = 100 << 20
 	r := newDeliveryRig(t, "secure")
@@ -74,9 +77,13 @@ func TestSenderMemoryStalledReceiver(t *testing.T) {
 	}()
 	peak := idle
 	sample := func() { peak = max(peak, rss(t, pid)) }
-	// Stalled: nobody reads bianca's output.
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	// Stalled: nobody reads bianca's output, for longer than a vanished
+	// peer is given: a slow receiver is not a vanished one.
+	for end := time.Now().Add(peerlink.Unanswered + 5*time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		sample()
+		if c.sender.exited() {
+			t.Fatalf("the chat ended while the receiver was stalled: %s", c.sender.errOut.String())
+		}
 	}
 	// The receiver reads again; everything must arrive.
 	var got atomic.Int64

@@ -74,7 +74,8 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		return fail(control.CodeUnreachable, "cannot reach %s's terminal at %s: %v", target, addr, err)
 	}
 	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
-	if err := peerlink.Tune(conn.Raw()); err != nil {
+	live, err := peerlink.Tune(conn.Raw())
+	if err != nil {
 		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
@@ -93,6 +94,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		}
 		return fail(control.CodeUnreachable, "%s's terminal did not accept the chat: %v", target, err)
 	}
+	link.SetLiveness(live)
 	t.startChat(c, target, "outgoing", link, conn.PeerKey(), terminal.AwaitingReply)
 	return control.Reply{Peer: target}
 }
@@ -181,7 +183,8 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
-	if err := peerlink.Tune(raw); err != nil {
+	live, err := peerlink.Tune(raw)
+	if err != nil {
 		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link, err := in.Accept()
@@ -191,6 +194,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	handedOver = true
+	link.SetLiveness(live)
 	t.startChat(owner, initiator, "incoming", link, conn.PeerKey(), terminal.Verifying)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -31,6 +32,10 @@ import (
 // EndGrace is how long a chat whose owner left waits for the peer to close
 // its side, and how long a dropped chat waits for the text already read.
 const EndGrace = 2 * time.Second
+
+// LivenessCheck is how often a chat asks TCP whether the peer still
+// answers (peerlink.Liveness).
+const LivenessCheck = time.Second
 
 // EndBudget bounds a chat ended by a logout: the owner's answer to
 // EventChatEnding and the peer's close.
@@ -189,6 +194,10 @@ func (t *Terminal) runChat(ch *activeChat) {
 		defer ch.mu.Unlock()
 		return ch.writeEnd
 	}
+	// A peer that stopped answering while we wait for its acknowledgement
+	// (typing into a vanished peer) is looked for every LivenessCheck.
+	check := time.NewTicker(LivenessCheck)
+	defer check.Stop()
 	askOwner := func(reason string) {
 		if !askedEnd && !writeClosed() {
 			askedEnd = true
@@ -237,6 +246,11 @@ loop:
 			force = time.After(EndGrace)
 		case <-force:
 			break loop
+		case <-check.C:
+			if ch.link.Silent() >= peerlink.Unanswered {
+				why = t.brokeReason(ch.peer, syscall.ETIMEDOUT)
+				break loop
+			}
 		}
 	}
 	ch.link.Close()

@@ -14,49 +14,72 @@ import (
 // send bare text), so this is TCP's business:
 //
 //   - idle, TCP keepalive probes go out after KeepIdle without traffic,
-//     every KeepInterval;
-//   - typing, TCP_USER_TIMEOUT drops the connection when data we sent
-//     stays unacknowledged for UserTimeout; with keepalive on it also
-//     bounds the unanswered probes.
+//     every KeepInterval; after KeepCount unanswered ones the connection
+//     fails with ETIMEDOUT (at most KeepIdle + KeepCount×KeepInterval,
+//     25 s, after the peer last answered);
+//   - typing, keepalive is silent (it only probes an idle connection) and
+//     TCP would retransmit for many minutes: Liveness.Silent tells how long
+//     the peer has acknowledged nothing while we wait for it to (data in
+//     flight, window or keepalive probes out), and the chat drops the
+//     connection after Unanswered.
 //
-// Either way the connection fails with ETIMEDOUT at most about
-// KeepIdle + UserTimeout (25 s) after the peer last answered. A peer that
-// is alive but does not read (a suspended pi2pictl) still acknowledges
-// TCP's window probes, so it is not mistaken for a vanished one.
+// TCP_USER_TIMEOUT is not used: since Linux 5.11 it also ends a connection
+// whose peer is alive but has closed its window for that long, which is a
+// receiver that is slow, not gone (backpressure must not end a chat).
 const (
 	KeepIdle     = 5 * time.Second
 	KeepInterval = 5 * time.Second
 	KeepCount    = 4
-	UserTimeout  = 20 * time.Second
+	Unanswered   = 20 * time.Second
 )
 
-// Tune sets the keepalive timing and the user timeout on a peer
-// connection (the raw TCP connection under TLS).
-func Tune(raw net.Conn) error {
+// Liveness reads TCP's view of a peer connection.
+type Liveness struct{ rc syscall.RawConn }
+
+// Tune sets the keepalive timing on a peer connection (the raw TCP
+// connection under TLS) and returns its Liveness; nil when raw is no TCP
+// connection (tests over net.Pipe).
+func Tune(raw net.Conn) (*Liveness, error) {
 	tc, ok := raw.(*net.TCPConn)
 	if !ok {
-		return nil // not TCP (tests over net.Pipe)
+		return nil, nil
 	}
 	if err := tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true,
 		Idle: KeepIdle, Interval: KeepInterval, Count: KeepCount}); err != nil {
-		return err
+		return nil, err
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(UserTimeout/time.Millisecond))
-	}); err != nil {
-		return err
+	return &Liveness{rc: rc}, nil
+}
+
+// Silent returns how long the peer has acknowledged nothing while we
+// wait for an acknowledgement (data in flight, or probes out); 0 when we
+// wait for none, or when l is nil or the connection closed. A peer that is
+// alive but does not read acknowledges the window probes, so its Silent
+// stays short.
+func (l *Liveness) Silent() time.Duration {
+	if l == nil {
+		return 0
 	}
-	return serr
+	var info *unix.TCPInfo
+	var ierr error
+	if err := l.rc.Control(func(fd uintptr) {
+		info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil || ierr != nil {
+		return 0
+	}
+	if info.Unacked == 0 && info.Probes == 0 {
+		return 0
+	}
+	return time.Duration(info.Last_ack_recv) * time.Millisecond
 }
 
 // StoppedAnswering reports whether err means the peer stopped answering
-// (keepalive or user timeout, or its host became unreachable while we
-// retried), as opposed to closing or resetting.
+// (keepalive timeout, or its host became unreachable while we retried), as
+// opposed to closing or resetting.
 func StoppedAnswering(err error) bool {
 	var ne net.Error
 	return errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||

@@ -29,8 +29,9 @@ func TestTuneSetsKeepaliveAndUserTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := Tune(c); err != nil {
-		t.Fatal(err)
+	live, err := Tune(c)
+	if err != nil || live == nil {
+		t.Fatal(live, err)
 	}
 	rc, _ := c.(*net.TCPConn).SyscallConn()
 	get := func(level, opt int) int {
@@ -51,7 +52,8 @@ func TestTuneSetsKeepaliveAndUserTimeout(t *testing.T) {
 		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(KeepIdle / time.Second)},
 		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(KeepInterval / time.Second)},
 		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, KeepCount},
-		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(UserTimeout / time.Millisecond)},
+		// No user timeout: it would end a chat with a slow receiver.
+		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 0},
 	}
 	for _, c := range checks {
 		if got := get(c.level, c.opt); got != c.want {
@@ -59,15 +61,22 @@ func TestTuneSetsKeepaliveAndUserTimeout(t *testing.T) {
 		}
 	}
 	// A vanished peer is noticed within 30 s (docs/protocol.md §6).
-	if KeepIdle+UserTimeout > 30*time.Second {
-		t.Errorf("keepalive idle %s + user timeout %s exceed 30 s", KeepIdle, UserTimeout)
+	if d := KeepIdle + KeepCount*KeepInterval; d > 30*time.Second || Unanswered > 25*time.Second {
+		t.Errorf("keepalive gives up after %s, unanswered data after %s: over 30 s", d, Unanswered)
+	}
+	// Data acknowledged, nothing out: the peer is not silent.
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for live.Silent() != 0 {
+		time.Sleep(time.Millisecond)
 	}
 	// Not TCP: nothing to set, no error.
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if err := Tune(a); err != nil {
-		t.Fatal(err)
+	if live, err := Tune(a); err != nil || live != nil || live.Silent() != 0 {
+		t.Fatal(live, err)
 	}
 }
 

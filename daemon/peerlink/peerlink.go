@@ -132,7 +132,14 @@ type Chat struct {
 	r         io.Reader
 	wmu       sync.Mutex
 	closeOnce sync.Once
+	live      *Liveness
 }
+
+// SetLiveness attaches the connection's Liveness (from Tune).
+func (c *Chat) SetLiveness(l *Liveness) { c.live = l }
+
+// Silent is Liveness.Silent of the connection, 0 without one.
+func (c *Chat) Silent() time.Duration { return c.live.Silent() }
 
 func newChat(conn net.Conn, r io.Reader) *Chat { return &Chat{conn: conn, r: r} }
 
