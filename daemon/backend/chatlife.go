@@ -83,6 +83,29 @@ func (ch *activeChat) post(ev chatEvent) bool {
 	}
 }
 
+// closeOurSide closes our sending side, once.
+func (ch *activeChat) closeOurSide() {
+	ch.mu.Lock()
+	already := ch.writeEnd
+	ch.writeEnd = true
+	ch.mu.Unlock()
+	if !already {
+		ch.link.End()
+	}
+}
+
+func (ch *activeChat) setWriteClosed() {
+	ch.mu.Lock()
+	ch.writeEnd = true
+	ch.mu.Unlock()
+}
+
+func (ch *activeChat) writeClosed() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.writeEnd
+}
+
 // errWriteClosed refuses text after OpEnd.
 var errWriteClosed = errors.New("this chat is ending: no more text is sent")
 
@@ -180,32 +203,18 @@ func (t *Terminal) runChat(ch *activeChat) {
 		force     <-chan time.Time
 		ownerGone = ch.owner.Done()
 	)
-	closeOurSide := func() {
-		ch.mu.Lock()
-		already := ch.writeEnd
-		ch.writeEnd = true
-		ch.mu.Unlock()
-		if !already {
-			ch.link.End()
-		}
-	}
-	writeClosed := func() bool {
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		return ch.writeEnd
-	}
 	// A peer that stopped answering while we wait for its acknowledgement
 	// (typing into a vanished peer) is looked for every LivenessCheck.
 	check := time.NewTicker(LivenessCheck)
 	defer check.Stop()
 	askOwner := func(reason string) {
-		if !askedEnd && !writeClosed() {
+		if !askedEnd && !ch.writeClosed() {
 			askedEnd = true
 			ch.owner.Event(control.Reply{Event: control.EventChatEnding, Peer: ch.peer, Error: reason})
 		}
 	}
 loop:
-	for !(peerEnded && writeClosed()) {
+	for !(peerEnded && ch.writeClosed()) {
 		select {
 		case err := <-recvDone:
 			recvDone = nil
@@ -220,7 +229,7 @@ loop:
 		case ev := <-ch.events:
 			switch ev.kind {
 			case evOwnerEnd:
-				closeOurSide()
+				ch.closeOurSide()
 				close(ev.reply)
 			case evAskEnd:
 				if why == "" {
@@ -239,9 +248,7 @@ loop:
 			// if no write holds it, give the peer a moment, then drop.
 			ownerGone = nil
 			if ch.link.TryEnd() {
-				ch.mu.Lock()
-				ch.writeEnd = true
-				ch.mu.Unlock()
+				ch.setWriteClosed()
 			}
 			force = time.After(EndGrace)
 		case <-force:
@@ -253,6 +260,13 @@ loop:
 			}
 		}
 	}
+	t.finishChat(ch, recvDone, why)
+}
+
+// finishChat drops the connection, waits briefly for text already read
+// (recvDone is nil when the reader has finished), puts the state back and
+// tells the owner, once.
+func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why string) {
 	ch.link.Close()
 	if recvDone != nil {
 		// Dropped: the reader ends with the connection; what it read
