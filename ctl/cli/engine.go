@@ -135,6 +135,14 @@ type engine struct {
 	// pump sends stdin during a chat when stdin is no terminal and the
 	// command is chat or wait (see pump.go); nil otherwise.
 	pump *pump
+	// Lines typed in a chat are sent by sendLines, one at a time, so that
+	// the engine goes on showing what arrives while a slow peer holds a
+	// send up; no line is read meanwhile (backpressure). endPending: the
+	// end waits for the send under way, so that it goes out after it.
+	sendQ      chan string
+	sendDone   chan error
+	sending    bool
+	endPending bool
 }
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
@@ -146,6 +154,8 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		readReq:  make(chan struct{}),
 		linesCh:  make(chan lineResult, 1),
 		passDone: make(chan error, 1),
+		sendQ:    make(chan string),
+		sendDone: make(chan error, 1),
 	}
 	if f == flowChat {
 		peer, err := wire.NormalizeUserID(inv.Args[0])
@@ -177,6 +187,7 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		e.out = inv.Out
 	}
 	go e.readLines()
+	go e.sendLines()
 	return e.run()
 }
 
@@ -225,6 +236,7 @@ func (e *engine) readLines() {
 
 func (e *engine) run() error {
 	defer close(e.readReq)
+	defer close(e.sendQ)
 	st, err := e.status()
 	if err != nil {
 		return err
@@ -289,6 +301,8 @@ func (e *engine) run() error {
 			if s, ok := e.lines.Flush(); ok {
 				e.out.Println(s)
 			}
+		case err := <-e.sendDone:
+			e.lineSent(err)
 		case listening := <-e.pumpEOF():
 			e.onPumpEOF(listening)
 		case err := <-e.pumpFailed():
@@ -409,7 +423,7 @@ func (e *engine) wantLine() bool {
 	case phLogin, phDest:
 		return true
 	case phChat:
-		return e.pump == nil
+		return e.pump == nil && !e.sending
 	case phPasscode:
 		return e.keypad == "console" && e.stdin == nil
 	}
@@ -482,9 +496,8 @@ func (e *engine) onLine(line string, err error) {
 	case phDest:
 		e.onDestLine(line)
 	case phChat:
-		if err := e.client.Send(control.Request{Op: control.OpSend, Text: line + "\n"}); err != nil {
-			e.fail(explain(err, e.inv.Socket))
-		}
+		e.sending = true
+		e.sendQ <- line + "\n"
 	}
 }
 
@@ -960,14 +973,41 @@ func (e *engine) endChat(quit bool) {
 		e.pump.stop() // the pump sends OpEnd after what it read
 		return
 	}
+	if e.sending {
+		e.endPending = true // after the line being sent
+		return
+	}
 	// The lines typed were sent before this request: pi2pid writes them
 	// first. The end comes as EventChatEnd once the peer closed too,
 	// however long a slow peer takes to read what was sent.
 	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
 }
 
+// sendLines sends the lines typed in a chat, one at a time.
+func (e *engine) sendLines() {
+	for text := range e.sendQ {
+		e.sendDone <- e.client.Send(control.Request{Op: control.OpSend, Text: text})
+	}
+}
+
+// lineSent: the line being sent has gone to pi2pid.
+func (e *engine) lineSent(err error) {
+	e.sending = false
+	if err != nil {
+		e.fail(explain(err, e.inv.Socket))
+		return
+	}
+	if e.endPending {
+		e.endPending = false
+		if e.phase == phEnding {
+			e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+		}
+	}
+}
+
 func (e *engine) chatEnded(why string) {
 	e.flushC = nil
+	e.endPending = false
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
