@@ -122,10 +122,12 @@ func TestHelloAreYouThere(t *testing.T) {
 			bianca.Must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
 			ali.ReadText("Yes, here I am!\n")
 			ali.Must(control.Request{Op: control.OpEnd})
-			ali.Next(control.EventChatEnd)
+			// bianca is asked to end (chat-ending, answered by Next as
+			// pi2pictl does); then both sides end.
 			if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {
 				t.Fatalf("bianca's chat ended with %q", ev.Error)
 			}
+			ali.Next(control.EventChatEnd)
 			for _, u := range []*user{ali, bianca} {
 				st := u.Must(control.Request{Op: control.OpStatus}).Status
 				if st.State != "logged-in" {

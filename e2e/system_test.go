@@ -484,6 +484,10 @@ func (r *attachedReceiver) next(name string, timeout time.Duration) (control.Rep
 			if ev.Event == name {
 				return ev, true
 			}
+			if ev.Event == control.EventChatEnding {
+				// As pi2pictl does: send nothing more, answer with end.
+				_ = r.c.Send(control.Request{Op: control.OpEnd})
+			}
 		case <-deadline:
 			return control.Reply{}, false
 		}

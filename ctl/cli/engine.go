@@ -19,16 +19,15 @@ import (
 
 // The seeds' transcript lines.
 const (
-	promptLogin       = "Login: "
-	promptDest        = "Enter destination user ID: "
-	linePasscode      = "Enter passcode on keypad."
-	lineLoggedIn      = "Logged in."
-	lineEstablished   = "Connection established, type your messages"
-	lineReceivedFmt   = "Connection received from user %s, type your messages"
-	lineEnded         = "Connection ended"
-	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
-	partialLineDelay  = 300 * time.Millisecond
-	endConfirmTimeout = 15 * time.Second
+	promptLogin      = "Login: "
+	promptDest       = "Enter destination user ID: "
+	linePasscode     = "Enter passcode on keypad."
+	lineLoggedIn     = "Logged in."
+	lineEstablished  = "Connection established, type your messages"
+	lineReceivedFmt  = "Connection received from user %s, type your messages"
+	lineEnded        = "Connection ended"
+	passcodeHint     = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
+	partialLineDelay = 300 * time.Millisecond
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
@@ -59,6 +58,7 @@ const (
 	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
 	phChat                    // chatting: lines typed are sent
 	phEnding                  // end requested, waiting for the daemon to confirm
+	phEnded                   // the chat of a one-shot command is over
 )
 
 // result is the answer to a request made in the background.
@@ -92,6 +92,7 @@ type engine struct {
 	peer         string // who we chat with
 	keypad       string // "console" or "gpio", from the status
 	started      bool   // the current chat has started
+	chatOpen     bool   // a chat was announced and its end not yet shown
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
@@ -132,7 +133,17 @@ type engine struct {
 	keysStopped bool
 	passDone    chan error
 	flushC      <-chan time.Time
-	endC        <-chan time.Time
+	// pump sends stdin during a chat when stdin is no terminal and the
+	// command is chat or wait (see pump.go); nil otherwise.
+	pump *pump
+	// Lines typed in a chat are sent by sendLines, one at a time, so that
+	// the engine goes on showing what arrives while a slow peer holds a
+	// send up; no line is read meanwhile (backpressure). endPending: the
+	// end waits for the send under way, so that it goes out after it.
+	sendQ      chan string
+	sendDone   chan error
+	sending    bool
+	endPending bool
 }
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
@@ -144,6 +155,8 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		readReq:  make(chan struct{}),
 		linesCh:  make(chan lineResult, 1),
 		passDone: make(chan error, 1),
+		sendQ:    make(chan string),
+		sendDone: make(chan error, 1),
 	}
 	if f == flowChat {
 		peer, err := wire.NormalizeUserID(inv.Args[0])
@@ -175,6 +188,7 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		e.out = inv.Out
 	}
 	go e.readLines()
+	go e.sendLines()
 	return e.run()
 }
 
@@ -245,6 +259,7 @@ func (e *engine) readLines() {
 
 func (e *engine) run() error {
 	defer close(e.readReq)
+	defer close(e.sendQ)
 	st, err := e.status()
 	if err != nil {
 		return err
@@ -310,9 +325,12 @@ func (e *engine) run() error {
 			if s, ok := e.lines.Flush(); ok {
 				e.out.Println(s)
 			}
-		case <-e.endC:
-			e.endC = nil
-			e.fail("pi2pid did not confirm the end of the chat")
+		case err := <-e.sendDone:
+			e.lineSent(err)
+		case listening := <-e.pumpEOF():
+			e.onPumpEOF(listening)
+		case err := <-e.pumpFailed():
+			e.fail(explain(err, e.inv.Socket))
 		case <-e.cancelC:
 			e.cancelC = nil
 			e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
@@ -427,8 +445,10 @@ func (e *engine) wantLine() bool {
 		return false
 	}
 	switch e.phase {
-	case phLogin, phDest, phChat:
+	case phLogin, phDest:
 		return true
+	case phChat:
+		return e.pump == nil && !e.sending
 	case phPasscode:
 		return e.keypad == "console" && e.stdin == nil
 	}
@@ -506,9 +526,8 @@ func (e *engine) onLine(line string, err error) {
 	case phDest:
 		e.onDestLine(line)
 	case phChat:
-		if err := e.client.Send(control.Request{Op: control.OpSend, Text: line + "\n"}); err != nil {
-			e.fail(explain(err, e.inv.Socket))
-		}
+		e.sending = true
+		e.sendQ <- line + "\n"
 	}
 }
 
@@ -888,6 +907,9 @@ func (e *engine) onResult(r result) {
 }
 
 func (e *engine) onEvent(ev control.Reply) {
+	if e.done {
+		return // a one-shot command has finished; the rest is not its business
+	}
 	switch ev.Event {
 	case control.EventPasscode:
 		e.startPasscode(ev.Keypad)
@@ -905,11 +927,22 @@ func (e *engine) onEvent(ev control.Reply) {
 		if e.phase != phChat && e.phase != phEnding {
 			return
 		}
-		for _, l := range e.lines.Add(ev.Text) {
-			e.out.Println(l)
+		if ls := e.lines.Add(ev.Text); e.rl == nil && len(ls) > 0 {
+			// A pipe or a file: one write for the whole chunk.
+			e.out.Println(strings.Join(ls, "\n"))
+		} else {
+			for _, l := range ls {
+				e.out.Println(l)
+			}
 		}
 		if e.lines.Pending() {
 			e.flushC = time.After(partialLineDelay)
+		}
+	case control.EventChatEnding:
+		// The peer closed its side, or pi2pid must end the chat: send
+		// nothing more; what was sent still goes out first.
+		if e.phase == phChat {
+			e.endChat(false)
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
@@ -949,9 +982,41 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.Warning != "" {
 		e.out.Errorln("Warning: " + peertext.Clean(ev.Warning))
 	}
+	e.chatOpen = true
 	e.setPhase(phChat)
+	if e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
+		var buffered []byte
+		if pl, ok := e.in.(*pipeLines); ok {
+			buffered, _ = pl.r.Peek(pl.r.Buffered())
+		}
+		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		e.pump.listenOnEmpty = e.flow == flowWait
+		go e.pump.run()
+	}
 	if e.endOnStart {
 		e.endChat(false)
+	}
+}
+
+func (e *engine) pumpEOF() <-chan bool {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.eof
+}
+
+func (e *engine) pumpFailed() <-chan error {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.failed
+}
+
+// onPumpEOF: stdin ended. The pump ends the chat after what it sent,
+// unless it only listens (see pump.listenOnEmpty).
+func (e *engine) onPumpEOF(listening bool) {
+	if !listening && e.phase == phChat {
+		e.setPhase(phEnding)
 	}
 }
 
@@ -964,13 +1029,45 @@ func (e *engine) endChat(quit bool) {
 		return
 	}
 	e.setPhase(phEnding)
-	e.endC = time.After(endConfirmTimeout)
+	if e.pump != nil {
+		e.pump.stop() // the pump sends OpEnd after what it read
+		return
+	}
+	if e.sending {
+		e.endPending = true // after the line being sent
+		return
+	}
+	// The lines typed were sent before this request: pi2pid writes them
+	// first. The end comes as EventChatEnd once the peer closed too,
+	// however long a slow peer takes to read what was sent.
 	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+}
+
+// sendLines sends the lines typed in a chat, one at a time.
+func (e *engine) sendLines() {
+	for text := range e.sendQ {
+		e.sendDone <- e.client.Send(control.Request{Op: control.OpSend, Text: text})
+	}
+}
+
+// lineSent: the line being sent has gone to pi2pid.
+func (e *engine) lineSent(err error) {
+	e.sending = false
+	if err != nil {
+		e.fail(explain(err, e.inv.Socket))
+		return
+	}
+	if e.endPending {
+		e.endPending = false
+		if e.phase == phEnding {
+			e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+		}
+	}
 }
 
 func (e *engine) chatEnded(why string) {
 	e.flushC = nil
-	e.endC = nil
+	e.endPending = false
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
@@ -978,14 +1075,16 @@ func (e *engine) chatEnded(why string) {
 	if connecting && why == "" {
 		why = "the chat ended before it started"
 	}
-	if !connecting || e.started {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
 	}
+	e.chatOpen = false
 	if why != "" {
 		e.out.Errorln(peertext.Clean(why))
 	}
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {
+		e.setPhase(phEnded)
 		if why != "" {
 			e.finish(errReported)
 		} else {
@@ -1008,8 +1107,9 @@ func (e *engine) onLoggedOut(why string) {
 	if e.phase == phLogin {
 		return
 	}
-	if e.phase == phChat || e.phase == phEnding {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
+		e.chatOpen = false
 	}
 	msg := "Logged out"
 	if why != "" {

@@ -5,6 +5,7 @@
 package peertext
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -169,7 +170,7 @@ func (l *Lines) Add(chunk string) []string {
 	l.pending = append(l.pending, chunk...)
 	var out []string
 	for {
-		i := strings.IndexByte(string(l.pending), '\n')
+		i := bytes.IndexByte(l.pending, '\n')
 		if i < 0 {
 			break
 		}

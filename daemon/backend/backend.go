@@ -165,11 +165,13 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 	}
 	t.mu.Unlock()
 	if ch != nil {
-		ch.end("")
-		select {
-		case <-ch.done:
-		case <-ctx.Done():
+		// The polite close: the owner sends what it has accepted, both
+		// sides close, within what is left of ctx.
+		budget := EndBudget
+		if dl, ok := ctx.Deadline(); ok {
+			budget = max(time.Until(dl)-time.Second, time.Second)
 		}
+		ch.askEnd(ctx, "pi2pid is stopping", budget)
 	}
 	if s, user, _ := t.m.State(); s == terminal.LoggedIn {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)

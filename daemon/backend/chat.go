@@ -2,12 +2,10 @@ package backend
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -18,31 +16,6 @@ import (
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
-
-// EndGrace is how long an ended chat waits for the peer to close its side.
-const EndGrace = 2 * time.Second
-
-// activeChat is the one chat in progress.
-type activeChat struct {
-	peer    string
-	owner   *controlsock.Conn
-	link    *peerlink.Chat
-	peerKey ed25519.PublicKey
-	safety  string
-
-	endOnce sync.Once
-	endReq  chan struct{}
-	reason  string        // why we ended it, "" for a normal end
-	done    chan struct{} // closed once the chat is over and the state is back
-}
-
-// end asks the chat to end; reason is "" for a normal end.
-func (ch *activeChat) end(reason string) {
-	ch.endOnce.Do(func() {
-		ch.reason = reason
-		close(ch.endReq)
-	})
-}
 
 // peerAddr turns a directory address into HOST:PORT on the peer port.
 func (t *Terminal) peerAddr(address string) string {
@@ -101,6 +74,10 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		return fail(control.CodeUnreachable, "cannot reach %s's terminal at %s: %v", target, addr, err)
 	}
 	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
+	live, err := peerlink.Tune(conn.Raw())
+	if err != nil {
+		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
+	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
 	if err != nil {
 		conn.Close()
@@ -117,6 +94,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		}
 		return fail(control.CodeUnreachable, "%s's terminal did not accept the chat: %v", target, err)
 	}
+	link.SetLiveness(live)
 	t.startChat(c, target, "outgoing", link, conn.PeerKey(), terminal.AwaitingReply)
 	return control.Reply{Peer: target}
 }
@@ -206,6 +184,10 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
+	live, err := peerlink.Tune(raw)
+	if err != nil {
+		log.Warn("cannot set keepalive on the peer connection", "err", err)
+	}
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
@@ -213,6 +195,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	handedOver = true
+	link.SetLiveness(live)
 	t.startChat(owner, initiator, "incoming", link, conn.PeerKey(), terminal.Verifying)
 }
 
@@ -238,75 +221,4 @@ func (t *Terminal) waiter() *controlsock.Conn {
 		}
 	}
 	return nil
-}
-
-// startChat records the chat, moves to Chatting, tells the owner and
-// starts relaying.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
-	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
-		endReq: make(chan struct{}), done: make(chan struct{})}
-	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
-	if peerKey != nil {
-		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
-		start.SafetyCode = ch.safety
-		start.Warning = t.keys.check(peer, peerKey) // until accepted
-	}
-	t.mu.Lock()
-	t.chat = ch
-	t.mu.Unlock()
-	t.move(from, terminal.Chatting, terminal.Labels{})
-	owner.Event(start)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.relay(ch)
-	}()
-}
-
-// relay copies the peer's bytes to the owner until either side ends.
-func (t *Terminal) relay(ch *activeChat) {
-	recvDone := make(chan error, 1)
-	go func() {
-		recvDone <- ch.link.Receive(func(text string) error {
-			return ch.owner.Line(control.Reply{Peer: ch.peer, Text: text})
-		})
-	}()
-	var why string
-	select {
-	case err := <-recvDone:
-		// The peer ended (nil) or the connection broke.
-		if err != nil && !errors.Is(err, controlsock.ErrGone) {
-			why = "the connection to " + ch.peer + " broke: " + err.Error()
-		}
-		ch.link.End()
-		ch.link.Close()
-	case <-ch.owner.Done():
-		t.endPolitely(ch, recvDone)
-	case <-ch.endReq:
-		why = ch.reason
-		t.endPolitely(ch, recvDone)
-	}
-	t.mu.Lock()
-	t.chat = nil
-	t.mu.Unlock()
-	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
-	ch.owner.Event(control.Reply{Event: control.EventChatEnd, Peer: ch.peer, Error: why})
-	t.log.Info("chat ended", "PEER", ch.peer, "reason", why)
-	close(ch.done)
-}
-
-// endPolitely closes our sending side, gives the peer EndGrace to close
-// its side, then drops the connection and waits for the reader.
-func (t *Terminal) endPolitely(ch *activeChat, recvDone chan error) {
-	ch.link.End()
-	timer := time.NewTimer(EndGrace)
-	defer timer.Stop()
-	select {
-	case <-recvDone:
-		ch.link.Close()
-		return
-	case <-timer.C:
-	}
-	ch.link.Close()
-	<-recvDone
 }

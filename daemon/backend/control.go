@@ -59,8 +59,8 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Repl
 		if ch == nil {
 			return fail(control.CodeState, "no chat in progress: start one with pi2pictl chat USERID")
 		}
-		if err := ch.link.Send([]byte(req.Text)); err != nil {
-			ch.end("sending to " + ch.peer + " failed: " + err.Error())
+		if err := ch.send(c, req.Text); err != nil {
+			// The chat ends with the reason (EventChatEnd).
 			return fail(control.CodeUnreachable, "sending to %s failed: %v", ch.peer, err)
 		}
 		return control.Reply{}
@@ -69,8 +69,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Repl
 		if ch == nil {
 			return fail(control.CodeState, "no chat in progress")
 		}
-		ch.end("")
-		<-ch.done
+		// The text sent before this request is written; the chat ends
+		// (EventChatEnd) once the peer has closed its side too.
+		ch.ownerEnd()
 		return control.Reply{}
 	case control.OpVerify:
 		return t.verify(req.UserID, false)

@@ -131,8 +131,7 @@ func (t *Terminal) logout() control.Reply {
 		ch := t.chat
 		t.mu.Unlock()
 		if ch != nil {
-			ch.end("")
-			<-ch.done
+			ch.askEnd(t.ctx, "", EndBudget)
 		}
 	case terminal.LoggedIn:
 	default:
@@ -224,8 +223,7 @@ func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 	ch := t.chat
 	t.mu.Unlock()
 	if ch != nil {
-		ch.end("the server logged you out")
-		<-ch.done
+		ch.askEnd(t.ctx, "the server logged you out", EndBudget)
 	}
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
 		return false // a new chat started meanwhile; try again next tick

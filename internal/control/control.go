@@ -94,7 +94,14 @@ const (
 	EventChatStart = "chat-start" // Peer, Direction, SafetyCode, Warning; to the chat's owner
 	EventLine      = "line"       // Text received from the peer; to the chat's owner
 	EventChatEnd   = "chat-end"   // Error says why when not a normal end; to the chat's owner
-	EventLoggedOut = "logged-out" // the server forgot us, or logout; Error says why
+	// EventChatEnding asks the chat's owner to end the chat: the peer
+	// closed its side (Error "") or pi2pid must end it (logout, shutdown;
+	// Error says why). The owner sends nothing more and answers with
+	// OpEnd, which pi2pid handles after the sends before it, so no text
+	// the owner accepted is lost. EventChatEnd follows once both sides
+	// are closed.
+	EventChatEnding = "chat-ending"
+	EventLoggedOut  = "logged-out" // the server forgot us, or logout; Error says why
 )
 
 // Error codes in Reply.Code.
