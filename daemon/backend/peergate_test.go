@@ -30,7 +30,7 @@ func (h countingHandler) WithGroup(string) slog.Handler                { return 
 
 // callee starts ali at 127.0.0.2 and bianca at 127.0.0.3 (waiting for a
 // chat), bianca with the given timeout and a log whose lines are counted.
-func callee(t *testing.T, timeout time.Duration) (srv *fakeServer, biancaT *term, ali *user, logLines *atomic.Int64) {
+func callee(t *testing.T, timeout time.Duration) (srv *fakeServer, biancaT *term, ali, bianca *user, logLines *atomic.Int64) {
 	leaktest.Check(t)
 	srv = newFakeServer()
 	port := freePort(t, "127.0.0.2", "127.0.0.3")
@@ -40,18 +40,20 @@ func callee(t *testing.T, timeout time.Duration) (srv *fakeServer, biancaT *term
 		o.Timeout = timeout
 		o.Log = slog.New(countingHandler{logLines})
 	})
-	ali, bianca := attach(t, aliT.sock), attach(t, biancaT.sock)
+	ali, bianca = attach(t, aliT.sock), attach(t, biancaT.sock)
 	ali.LogIn("ali", "1234")
 	bianca.LogIn("bianca", "5678")
 	bianca.Must(control.Request{Op: control.OpWait})
-	return srv, biancaT, ali, logLines
+	return srv, biancaT, ali, bianca, logLines
 }
 
-// realCall checks that ali can still call bianca, and ends the call.
-func realCall(t *testing.T, ali *user) {
+// realCall checks that ali can still call bianca, and ends the call
+// (bianca answers the end as pi2pictl does).
+func realCall(t *testing.T, ali, bianca *user) {
 	t.Helper()
 	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 	ali.Must(control.Request{Op: control.OpEnd})
+	bianca.Next(control.EventChatEnd)
 	ali.Next(control.EventChatEnd)
 	ali.WaitState("logged-in")
 }
@@ -61,7 +63,7 @@ func realCall(t *testing.T, ali *user) {
 // whether that someone is logged in (elsewhere) or not: the callee's
 // refusal must not tell the stranger who is logged in.
 func TestRefusalRevealsNoThirdParty(t *testing.T) {
-	_, biancaT, _, _ := callee(t, 5*time.Second)
+	_, biancaT, _, _, _ := callee(t, 5*time.Second)
 	replies := map[string]string{}
 	for _, initiator := range []string{"ali", "zed"} {
 		c := rawPeer(t, "127.0.0.9", biancaT)
@@ -85,7 +87,7 @@ func TestRefusalRevealsNoThirdParty(t *testing.T) {
 // before any work: it makes a bounded number of lookups and log lines,
 // and a real call from ali still goes through.
 func TestRequestFloodFromOneAddress(t *testing.T) {
-	srv, biancaT, ali, logLines := callee(t, 5*time.Second)
+	srv, biancaT, ali, bianca, logLines := callee(t, 5*time.Second)
 	srv.mu.Lock()
 	before := srv.lookups
 	srv.mu.Unlock()
@@ -118,14 +120,14 @@ func TestRequestFloodFromOneAddress(t *testing.T) {
 	if n, most := logLines.Load()-logBefore, int64(peerLogBurst+2*PeerBurst+4); n > most {
 		t.Errorf("the flood wrote %d log lines; want at most %d", n, most)
 	}
-	realCall(t, ali)
+	realCall(t, ali, bianca)
 }
 
 // TestPeerConnectionCaps: idle connections are capped per address and
 // in total; the ones over a cap are closed at once, the others stay
 // served, and a real call still goes through.
 func TestPeerConnectionCaps(t *testing.T) {
-	_, biancaT, ali, _ := callee(t, time.Minute)
+	_, biancaT, ali, bianca, _ := callee(t, time.Minute)
 	dial := func(ip string) net.Conn {
 		c := rawPeer(t, ip, biancaT)
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
@@ -193,7 +195,7 @@ func TestPeerConnectionCaps(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	realCall(t, ali)
+	realCall(t, ali, bianca)
 }
 
 // TestPeerGateGroupsIPv6By64: the per-address limits count an IPv6 /64
