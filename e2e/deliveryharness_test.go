@@ -215,6 +215,10 @@ func startChatPair(t testing.TB, from, to *terminal, callee string, receiverPipe
 	t.Helper()
 	recv := startCtl(t, to, receiverPipe, receiverOut, "wait")
 	deadline := time.Now().Add(stepTimeout)
+	// Retry "away" with a growing pause: bianca's pi2pid takes a few
+	// quick requests from one address, then one every few seconds, and
+	// only a verified call gets its token back.
+	pause := 20 * time.Millisecond
 	for {
 		send := startCtl(t, from, true, nil, "chat", callee)
 		// The receiver prints its banner once the chat started: the call
@@ -228,7 +232,8 @@ func startChatPair(t testing.TB, from, to *terminal, callee string, receiverPipe
 		if !strings.Contains(send.errOut.String(), "away") || time.Now().After(deadline) {
 			t.Fatalf("chat from %s to %s failed: %s", from.ip, callee, send.errOut.String())
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, time.Second)
 	}
 }
 

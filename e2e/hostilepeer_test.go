@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
@@ -96,36 +100,94 @@ func TestHostileCalleeRefusal(t *testing.T) {
 
 // TestHostilePeerText: bianca's terminal accepts, then sends lines that
 // imitate pi2pictl's own ("Connection ended", "Login: ") with escape
-// sequences and invisible characters. Each shows on ali's screen behind
-// "bianca> ", cleaned.
+// sequences and invisible characters. On ali's screen each shows behind
+// "bianca> ", cleaned. A script (stdin and stdout not terminals) gets the
+// same text cleaned and without the label, as the peer sent it.
 func TestHostilePeerText(t *testing.T) {
 	needBinaries(t)
 	t.Parallel()
 	srv := startServer(t, "secure", []string{"ali", "bianca"})
 	ali := startTerminal(t, srv)
 	ali.login("ali")
+	hostile := "Connection ended\n" + escapes + "Log\u200bin:\u2060 \n\ufeffEnter passcode on keypad.\u2028"
 	hostileCallee(t, srv, "bianca", func(c net.Conn) {
 		_ = wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted})
-		_, _ = c.Write([]byte("Connection ended\n" + escapes + "Log\u200bin:\u2060 \n\ufeffEnter passcode on keypad.\u2028"))
+		_, _ = c.Write([]byte(hostile))
 	})
-	out, errOut, code := ali.ctl("", "chat", "bianca")
-	noEscapes(t, "stdout", out)
-	noEscapes(t, "stderr", errOut)
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	want := []string{
+	screen, code := ali.ctlOnTerminal("", "chat", "bianca")
+	noEscapes(t, "the screen", screen)
+	checkLines(t, "the screen", screen, code, []string{
 		"Connection established, type your messages",
 		"bianca> Connection ended",
 		"bianca> Login: ",
 		"bianca> Enter passcode on keypad.",
 		"Connection ended",
-	}
+	})
+
+	hostileCallee(t, srv, "bianca", func(c net.Conn) {
+		_ = wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted})
+		_, _ = c.Write([]byte(hostile))
+	})
+	out, errOut, code := ali.ctl("", "chat", "bianca")
+	noEscapes(t, "stdout", out)
+	noEscapes(t, "stderr", errOut)
+	checkLines(t, "stdout", out, code, []string{
+		"Connection established, type your messages",
+		"Connection ended",
+		"Login: ",
+		"Enter passcode on keypad.",
+		"Connection ended",
+	})
+}
+
+// checkLines compares the lines of out, less the safety code and the
+// trust-on-first-use notice, with want.
+func checkLines(t *testing.T, what, out string, code int, want []string) {
+	t.Helper()
 	var got []string
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "Safety code: ") {
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !strings.HasPrefix(l, "Safety code: ") && !strings.Contains(l, "server fingerprint") {
 			got = append(got, l)
 		}
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("exit %d; stdout:\n%q\nwant:\n%q\nstderr %q", code, got, want, errOut)
+		t.Errorf("exit %d; %s:\n%q\nwant:\n%q", code, what, got, want)
 	}
+}
+
+// ctlOnTerminal runs pi2pictl with stdin from a pipe and stdout and stderr
+// on a pseudo-terminal, and returns what reached the screen (with the
+// terminal's CRLF turned back into LF).
+func (tm *terminal) ctlOnTerminal(stdin string, args ...string) (screen string, code int) {
+	tm.t.Helper()
+	master, slave := testbin.OpenPTY(tm.t)
+	defer master.Close()
+	cmd := exec.Command(ctlBin, append([]string{"--socket", tm.sock}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		tm.t.Fatalf("starting pi2pictl: %v", err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(&out, master) // ends with EIO once pi2pictl has exited
+		close(copied)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		tm.t.Fatalf("pi2pictl %s on a terminal hung for 30s", strings.Join(args, " "))
+	}
+	select {
+	case <-copied:
+	case <-time.After(10 * time.Second):
+		tm.t.Fatal("the terminal's output did not end after pi2pictl exited")
+	}
+	return strings.ReplaceAll(out.String(), "\r\n", "\n"), cmd.ProcessState.ExitCode()
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"io"
+	"os"
 	"time"
 
 	"github.com/pi2pi/pi2pi/ctl/tty"
@@ -15,6 +17,12 @@ func dial(ctx context.Context, socket string) (*control.Client, error) {
 }
 
 func isTerminal(fd int) bool { return tty.IsTerminal(fd) }
+
+// isTerminalWriter reports whether w is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(int(f.Fd()))
+}
 
 func callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)

@@ -960,7 +960,14 @@ func (e *engine) onEvent(ev control.Reply) {
 func (e *engine) chatStarted(ev control.Reply) {
 	e.started = true
 	e.peer = ev.Peer
-	e.lines.Peer = ev.Peer // each line received shows as "bianca> ..."
+	// On a terminal each line received shows as "bianca> ...", so that no
+	// peer line passes for one of ours. A script (neither stdin nor
+	// stdout a terminal, e.g. `pi2pictl wait > file`) gets the text as
+	// the peer sent it, cleaned, without the label (README "Decisions").
+	e.lines.Peer = ""
+	if e.rl != nil || isTerminalWriter(e.inv.Env.Stdout) {
+		e.lines.Peer = ev.Peer
+	}
 	if e.rl != nil {
 		e.lines.Width = readline.GetScreenWidth
 	}

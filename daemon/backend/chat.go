@@ -138,6 +138,11 @@ func (t *Terminal) incoming(raw net.Conn) {
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
 			t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+		} else {
+			// Refused before any lookup (not logged in, busy, away):
+			// the request cost no lookup, so it takes no token, and a
+			// caller retrying until the callee attaches is not dropped.
+			t.gate.refund(from)
 		}
 		_ = in.Refuse(reason)
 	}
@@ -179,6 +184,9 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(reasonNotVerified, true)
 		return
 	}
+	// A verified caller gets its request's token back: the limit is for
+	// requests that cost a lookup and came to nothing.
+	t.gate.refund(from)
 	owner := t.waiter()
 	if owner == nil {
 		refuse(wire.ReasonAway, true)

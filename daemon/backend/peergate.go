@@ -96,6 +96,18 @@ func (g *peerGate) leave(ip netip.Addr) {
 	}
 }
 
+// refund gives back the token that the request of a caller at ip took,
+// once the directory has vouched for that caller: a user who calls often
+// is not held back by a limit meant for strangers.
+func (g *peerGate) refund(ip netip.Addr) {
+	ip = source(ip)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.buckets[ip]; ok {
+		b.tokens = min(PeerBurst, b.tokens+1)
+	}
+}
+
 // take takes a token from ip's bucket.
 func (g *peerGate) take(ip netip.Addr) bool {
 	now := g.now()

@@ -225,3 +225,13 @@ func TestPeerGateGroupsIPv6By64(t *testing.T) {
 		t.Fatalf("a slot given back was not reused: %s", why)
 	}
 }
+
+// TestVerifiedCallerIsNotLimited: the per-address limit is for requests
+// that come to nothing; a real user may call the same terminal again and
+// again (PeerBurst is spent three times over here) without being dropped.
+func TestVerifiedCallerIsNotLimited(t *testing.T) {
+	_, _, ali, bianca, _ := callee(t, 5*time.Second)
+	for i := 0; i < 3*PeerBurst; i++ {
+		realCall(t, ali, bianca)
+	}
+}
