@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pi2pi/pi2pi/internal/transport"
+	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
 // keyBook remembers the key accepted for each user in DIR/peers, one
@@ -178,6 +179,9 @@ func changedWarning(user, old string, key ed25519.PublicKey) string {
 func (k *keyBook) write(m map[string]string, user string, key ed25519.PublicKey) error {
 	if k.path == "" {
 		return nil
+	}
+	if _, err := wire.NormalizeUserID(user); err != nil {
+		return fmt.Errorf("%q is not a user ID that the peers file can hold: %w", user, err)
 	}
 	fp := transport.Fingerprint(key)
 	if m[user] == fp {

@@ -138,3 +138,18 @@ func TestKeyBookDamagedFileWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyBookKeepsTheFileReadable: a user name the file could not hold
+// (a space, a newline) is not written, so the file never damages itself.
+func TestKeyBookKeepsTheFileReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers")
+	k := &keyBook{path: path}
+	for _, bad := range []string{"ali carol", "ali\ncarol SHA256:x", "#ali"} {
+		if w := k.check(bad, newKey(t)); !strings.Contains(w, "cannot record") {
+			t.Fatalf("check(%q): warning %q", bad, w)
+		}
+	}
+	if w := k.check("ali", newKey(t)); w != "" {
+		t.Fatalf("the peers file was damaged: %s", w)
+	}
+}
