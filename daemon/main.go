@@ -70,6 +70,13 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	} else if tightened {
 		log.Warn("the state directory was open to others; its mode is now 0700", "path", cfg.StateDir)
 	}
+	notes, err := statedir.CheckFiles(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		log.Warn(n)
+	}
 	tcfg := &transport.Config{Mode: cfg.Security}
 	var verifyServer transport.VerifyFunc
 	kh := &transport.KnownHosts{Path: filepath.Join(cfg.StateDir, "known_hosts")}

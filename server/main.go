@@ -40,7 +40,9 @@ const usage = `usage: pi2pi-server [COMMAND] [FLAGS]
 commands:
   serve        run the directory (default)
                --listen ADDR --users FILE --state-dir DIR --security plain|secure
-               --session-timeout 15m
+               --session-timeout 15m --idle-timeout 1m0s --verbose (debug log)
+               --max-conns 2048 (open connections in total)
+               --max-conns-per-ip 64 (open connections from one address)
   user add NAME [--credential STRING] [--key STRING]
                                         enrol a user (passcode digits on stdin);
                                         --key: the key string plain-mode lookups hand out

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -21,9 +22,26 @@ const MaxPending = 4096
 // notation, invisible characters (see isInvisible) removed, and invalid
 // UTF-8 replaced by U+FFFD. Printable UTF-8 and tab pass through
 // unchanged. Clean works on one line: a newline is shown as ^J.
+//
+// Clean is on the path of every chat line, so text of printable ASCII
+// is returned as it is, without copying.
 func Clean(s string) string {
+	i := 0
+	for i < len(s) && isPlainASCII(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	var b strings.Builder
-	for i := 0; i < len(s); {
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for i < len(s) {
+		if c := s[i]; isPlainASCII(c) {
+			b.WriteByte(c)
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
@@ -33,8 +51,6 @@ func Clean(s string) string {
 		case r == 0x1b:
 			i += escapeLen(s[i:])
 			continue
-		case r == '\t':
-			b.WriteByte('\t')
 		case r < 0x20:
 			b.WriteByte('^')
 			b.WriteByte(byte(r) + '@')
@@ -51,6 +67,10 @@ func Clean(s string) string {
 	}
 	return b.String()
 }
+
+// isPlainASCII reports the bytes Clean keeps as they are without a look
+// at their neighbours: printable ASCII and tab.
+func isPlainASCII(c byte) bool { return (c >= 0x20 && c < 0x7f) || c == '\t' }
 
 // escapeLen returns how many bytes of s, which starts with ESC, belong to
 // the escape sequence.
@@ -94,20 +114,39 @@ func isBidiControl(r rune) bool {
 	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
 }
 
-// isInvisible reports characters that take no room on the screen and
-// could make a peer's text look like something else: zero-width space,
-// non-joiner and joiner, word joiner and the invisible operators, the
-// byte-order mark (zero-width no-break space), the soft hyphen, the tag
-// characters, the line and paragraph separators, and the interlinear
-// annotation characters.
+// isInvisible reports characters that take no room on the screen, or
+// look like nothing, and could make a peer's text look like something
+// else (a name that seems empty, a word split or joined unseen). They are
+// dropped; the bidi controls, which reorder what is seen, are shown in
+// \u notation instead (Clean checks them first). The set:
+//   - every format character (Unicode category Cf): zero-width space,
+//     non-joiner and joiner, word joiner, the invisible operators, the
+//     byte-order mark, the soft hyphen, the Mongolian vowel separator,
+//     the interlinear annotation characters, the tag characters, the
+//     musical symbol format controls, the shorthand format controls, the
+//     Egyptian hieroglyph format controls, the Arabic number signs and
+//     the like (the unicode package's tables, Unicode 15);
+//   - the line and paragraph separators U+2028 and U+2029;
+//   - blank fillers: the Hangul fillers (U+115F, U+1160, U+3164,
+//     U+FFA0), the braille blank U+2800, the Khmer inherent vowels
+//     U+17B4 and U+17B5, the combining grapheme joiner U+034F;
+//   - the variation selectors (U+FE00-FE0F, U+E0100-E01EF) and the
+//     Mongolian free variation selectors (U+180B-180D, U+180F);
+//   - the whole tag block U+E0000-E007F, unassigned code points too.
+//
+// Dropping the zero-width joiner and the variation selectors breaks an
+// emoji sequence (👩‍💻) into its emoji (👩💻) and may change an emoji's
+// style from colour to text: accepted, nothing of the text is lost.
 func isInvisible(r rune) bool {
 	switch {
-	case r >= 0x200b && r <= 0x200d, r >= 0x2060 && r <= 0x2064,
-		r == 0xfeff, r == 0x00ad, r == 0x2028, r == 0x2029,
-		r >= 0xfff9 && r <= 0xfffb, r >= 0xe0000 && r <= 0xe007f:
+	case r < 0xad:
+		return false
+	case r == 0x2028, r == 0x2029, r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0,
+		r == 0x2800, r == 0x17b4, r == 0x17b5, r == 0x034f,
+		r >= 0x180b && r <= 0x180f, r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0000 && r <= 0xe01ef:
 		return true
 	}
-	return false
+	return unicode.Is(unicode.Cf, r)
 }
 
 // Text cleans a text of several lines, each with Clean, and keeps its

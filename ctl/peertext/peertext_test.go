@@ -1,8 +1,12 @@
 package peertext
 
 import (
+	"math/rand"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestClean(t *testing.T) {
@@ -80,5 +84,69 @@ func TestLines(t *testing.T) {
 	long := l.Add(strings.Repeat("é", MaxPending))
 	if len(long) != 1 || len(long[0]) > MaxPending || strings.ContainsRune(long[0], '\ufffd') {
 		t.Fatalf("long line split badly: %d lines, first %d bytes", len(long), len(long[0]))
+	}
+}
+
+// TestFormatAndFillerCharactersAreDropped: every format character
+// (category Cf) other than the bidi controls, which are shown, and the
+// blank fillers that look like nothing (Hangul fillers, braille blank,
+// Mongolian separators, the combining grapheme joiner, Khmer inherent
+// vowels, variation selectors) are dropped, so a peer cannot hide text
+// or fake an empty name with them.
+func TestFormatAndFillerCharactersAreDropped(t *testing.T) {
+	fillers := []rune{0x180e, 0x3164, 0x115f, 0x1160, 0xffa0, 0x034f, 0x17b4, 0x17b5, 0x2800,
+		0x180b, 0x180c, 0x180d, 0x180f}
+	ranges := [][2]rune{{0x1d173, 0x1d17a}, {0x1bca0, 0x1bca3}, {0x13430, 0x1343f},
+		{0xfe00, 0xfe0f}, {0xe0100, 0xe01ef}}
+	for _, rg := range ranges {
+		for r := rg[0]; r <= rg[1]; r++ {
+			fillers = append(fillers, r)
+		}
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if unicode.Is(unicode.Cf, r) && !isBidiControl(r) {
+			fillers = append(fillers, r)
+		}
+	}
+	for _, r := range fillers {
+		in := "ali" + string(r) + "ce"
+		if got := Clean(in); got != "alice" {
+			t.Errorf("Clean(%q) = %q: %U was kept", in, got, r)
+		}
+	}
+	// Bidi controls (Cf too) stay visible as \u notation, as before.
+	if got := Clean("a\u202eb\u2066c"); got != `a\u202eb\u2066c` {
+		t.Errorf("bidi controls: %q", got)
+	}
+	// A ZWJ emoji sequence falls apart into its emoji: accepted, the
+	// emoji themselves stay.
+	if got := Clean("👩\u200d💻\ufe0f"); got != "👩💻" {
+		t.Errorf("emoji sequence: %q", got)
+	}
+}
+
+// TestCleanKeepsPrintableTextUnchanged: random printable text, ASCII or
+// not, comes out byte for byte; Clean of clean text changes nothing.
+func TestCleanKeepsPrintableTextUnchanged(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	alphabet := []rune("abc XYZ 019 ~!\t é日本✓🙂\u00a0ß")
+	for range 2000 {
+		var b strings.Builder
+		for range rng.Intn(40) {
+			b.WriteRune(alphabet[rng.Intn(len(alphabet))])
+		}
+		s := b.String()
+		if got := Clean(s); got != s {
+			t.Fatalf("Clean(%q) = %q", s, got)
+		}
+		// Anything at all: the result is valid UTF-8 and clean already.
+		raw := make([]byte, rng.Intn(40))
+		rng.Read(raw)
+		c := Clean(string(raw))
+		if !utf8.ValidString(c) || Clean(c) != c {
+			t.Fatalf("Clean(%q) = %q, which is not clean", raw, c)
+		}
 	}
 }

@@ -93,3 +93,63 @@ func TestKeyBookWithoutFile(t *testing.T) {
 		t.Fatalf("no peers file, yet a warning: %s", w)
 	}
 }
+
+// TestKeyBookDamagedFileWarns: a peers file with a line that does not
+// parse is not taken as "no record": every peer warns, nothing is
+// written over it, and accepting a key keeps the damaged file beside the
+// new one.
+func TestKeyBookDamagedFileWarns(t *testing.T) {
+	ali, carol := newKey(t), newKey(t)
+	for _, damaged := range []string{
+		"garbage\x00\xff\ncarol\n",
+		"ali " + transport.Fingerprint(ali) + "\ncarol\n",
+		"ali SHA256:tooshort\n",
+		"ali " + transport.Fingerprint(ali) + " extra\n",
+		"ali " + transport.Fingerprint(ali) + "\nali " + transport.Fingerprint(carol) + "\n",
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "peers")
+		if err := os.WriteFile(path, []byte(damaged), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k := &keyBook{path: path}
+		for i := 0; i < 2; i++ {
+			for _, w := range []string{k.check("carol", carol), k.peek("carol", carol), k.check("ali", ali)} {
+				if !strings.Contains(w, "is damaged") || !strings.Contains(w, "--accept") {
+					t.Fatalf("%q: warning %q", damaged, w)
+				}
+			}
+		}
+		if data, _ := os.ReadFile(path); string(data) != damaged {
+			t.Fatalf("%q: the damaged file was rewritten to %q", damaged, data)
+		}
+		if err := k.accept("carol", carol); err != nil {
+			t.Fatalf("%q: accept: %v", damaged, err)
+		}
+		kept, _ := filepath.Glob(path + ".damaged-*")
+		if len(kept) != 1 {
+			t.Fatalf("%q: damaged copies %v, want one", damaged, kept)
+		}
+		if data, _ := os.ReadFile(kept[0]); string(data) != damaged {
+			t.Fatalf("%q: the damaged copy holds %q", damaged, data)
+		}
+		if w := k.check("carol", carol); w != "" {
+			t.Fatalf("%q: accepted key warns: %s", damaged, w)
+		}
+	}
+}
+
+// TestKeyBookKeepsTheFileReadable: a user name the file could not hold
+// (a space, a newline) is not written, so the file never damages itself.
+func TestKeyBookKeepsTheFileReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers")
+	k := &keyBook{path: path}
+	for _, bad := range []string{"ali carol", "ali\ncarol SHA256:x", "#ali"} {
+		if w := k.check(bad, newKey(t)); !strings.Contains(w, "cannot record") {
+			t.Fatalf("check(%q): warning %q", bad, w)
+		}
+	}
+	if w := k.check("ali", newKey(t)); w != "" {
+		t.Fatalf("the peers file was damaged: %s", w)
+	}
+}
