@@ -124,7 +124,7 @@ func TestShellOnTerminal(t *testing.T) {
 	r.type_(t, "hello wor")
 	at = r.waitScreen(t, at, "hello wor")
 	d.PeerSays(t, "I am fine, \x1b]0;pwned\x07how about you?\n")
-	at = r.waitScreen(t, at, "I am fine, how about you?")
+	at = r.waitScreen(t, at, "bianca> I am fine, how about you?")
 	// readline redraws the half-typed line below the message.
 	at = r.waitScreen(t, at, "hello wor")
 	r.type_(t, "ld\r")

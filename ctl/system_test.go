@@ -282,11 +282,11 @@ func testSystemChat(t *testing.T, security string) {
 		aliOut, biancaOut = strings.Replace(aliOut, "\n\n", "\n", 1), strings.Replace(biancaOut, "\n\n", "\n", 1)
 	}
 	wantAli := "Connection established, type your messages\n" +
-		"bianca> I am fine, how about you?\n" +
+		"I am fine, how about you?\n" +
 		"Connection ended\n"
 	wantBianca := "Connection received from user ali, type your messages\n" +
-		"ali> Hello, how are you today?\n" +
-		"ali> I am well. Goodbye.\n" +
+		"Hello, how are you today?\n" +
+		"I am well. Goodbye.\n" +
 		"Connection ended\n"
 	if aliOut != wantAli {
 		t.Errorf("initiator transcript:\n%s\nwant:\n%s", aliOut, wantAli)

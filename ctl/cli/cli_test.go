@@ -214,7 +214,7 @@ func TestChatFromPipe(t *testing.T) {
 	}
 	want := "Connection established, type your messages\n" +
 		"Safety code: 1234 5678 9012 (compare it with bianca by voice)\n" +
-		"bianca> I am fine, how about you?\n" +
+		"I am fine, how about you?\n" +
 		"Connection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout:\n%q\nwant\n%q", got, want)
@@ -230,7 +230,7 @@ func TestChatPeerEnds(t *testing.T) {
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "Connection established, type your messages\nbianca> bye\nConnection ended\n"
+	want := "Connection established, type your messages\nbye\nConnection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout %q, want %q", got, want)
 	}
@@ -280,7 +280,7 @@ func TestWaitFromPipe(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	want := "Connection received from user bianca, type your messages\n" +
-		"bianca> Hello, how are you today?\nbianca> I am well. Goodbye.\nConnection ended\n"
+		"Hello, how are you today?\nI am well. Goodbye.\nConnection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout %q, want %q", got, want)
 	}
@@ -328,7 +328,7 @@ func TestShellFromPipe(t *testing.T) {
 		"Logged in.\n" +
 		"Enter destination user ID: bianca\n" +
 		"Connection established, type your messages\n" +
-		"bianca> I am fine, how about you?\n" +
+		"I am fine, how about you?\n" +
 		"Connection ended\n" +
 		"Enter destination user ID: \n" +
 		"Connection received from user bianca, type your messages\n" +
