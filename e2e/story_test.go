@@ -125,7 +125,7 @@ func TestThreeTerminals(t *testing.T) {
 	// Logout: after bianca logs out, she cannot be called, and her
 	// terminal says so.
 	bianca.logout()
-	if st := bianca.status(); st.UserID != "" && !strings.Contains(strings.ToLower(st.State), "out") {
+	if st := bianca.status(); st.UserID != "" && !strings.Contains(strings.ToLower(string(st.State)), "out") {
 		t.Errorf("after logout bianca's terminal reports %+v", st)
 	}
 	bianca.answer() // even with someone watching

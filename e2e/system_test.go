@@ -419,7 +419,7 @@ func (tm *terminal) status() control.Status {
 }
 
 // waitState waits until the daemon reports state (e.g. "logged-in").
-func (tm *terminal) waitState(state string) {
+func (tm *terminal) waitState(state control.State) {
 	tm.t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for {
@@ -473,7 +473,7 @@ func (r *attachedReceiver) wait() {
 }
 
 // next returns the next event named name, or false after timeout.
-func (r *attachedReceiver) next(name string, timeout time.Duration) (control.Reply, bool) {
+func (r *attachedReceiver) next(name control.Event, timeout time.Duration) (control.Reply, bool) {
 	deadline := time.After(timeout)
 	for {
 		select {

@@ -32,8 +32,6 @@ const (
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
-	// stateReadingPasscode is pi2pid's state while passcode entry runs.
-	stateReadingPasscode = "reading-passcode"
 )
 
 // flow is what the engine was started to do.
@@ -63,7 +61,7 @@ const (
 
 // result is the answer to a request made in the background.
 type result struct {
-	op  string
+	op  control.Op
 	rep control.Reply
 	err error
 }
@@ -87,10 +85,10 @@ type engine struct {
 	recent *recentUsers
 
 	phase        phase
-	user         string // who logs in
-	peer         string // who we chat with
-	keypad       string // "console" or "gpio", from the status
-	started      bool   // the current chat has started
+	user         string         // who logs in
+	peer         string         // who we chat with
+	keypad       control.Keypad // from the status
+	started      bool           // the current chat has started
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
@@ -350,7 +348,7 @@ func (e *engine) stillLoggedIn(user string) bool {
 	ctx, cancel := callCtx()
 	defer cancel()
 	rep, err := e.client.Call(ctx, control.Request{Op: control.OpLogin})
-	if err != nil || rep.State != "logged-out" {
+	if err != nil || rep.State != control.StateLoggedOut {
 		return true
 	}
 	e.out.Errorln("pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again.")
@@ -371,7 +369,7 @@ func (e *engine) status() (*control.Status, error) {
 }
 
 // call makes a request in the background; its result comes to the loop.
-func (e *engine) call(op string, req control.Request) {
+func (e *engine) call(op control.Op, req control.Request) {
 	go func() {
 		rep, err := e.client.Call(context.Background(), req)
 		select {
@@ -405,7 +403,7 @@ func (e *engine) wantLine() bool {
 	case phLogin, phDest, phChat:
 		return true
 	case phPasscode:
-		return e.keypad == "console" && e.stdin == nil
+		return e.keypad == control.KeypadConsole && e.stdin == nil
 	}
 	return false
 }
@@ -556,7 +554,7 @@ func (e *engine) login() {
 // The "reading-passcode" state event is no such announcement: pi2pid
 // sends it before its keypad listens, and console keys sent then are
 // refused.
-func (e *engine) startPasscode(keypad string) {
+func (e *engine) startPasscode(keypad control.Keypad) {
 	if e.cancelling && e.loggingIn() && !e.passcodeStarted {
 		// Cancelled before pi2pid's keypad listened, which refused the
 		// Cancel key: press it again now that the keypad takes it.
@@ -564,7 +562,7 @@ func (e *engine) startPasscode(keypad string) {
 		if keypad == "" {
 			keypad = e.keypad
 		}
-		if keypad == "console" {
+		if keypad == control.KeypadConsole {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		}
 		return
@@ -578,7 +576,7 @@ func (e *engine) startPasscode(keypad string) {
 	}
 	e.setPhase(phPasscode)
 	e.out.Println(linePasscode)
-	if e.keypad != "console" || e.stdin == nil {
+	if e.keypad != control.KeypadConsole || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
 	}
 	e.out.Errorln(passcodeHint)
@@ -599,7 +597,7 @@ func (e *engine) startPasscode(keypad string) {
 	}()
 }
 
-func (e *engine) pressKey(key string) error {
+func (e *engine) pressKey(key control.Key) error {
 	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := e.client.Call(ctx, control.Request{Op: control.OpKey, Key: key})
@@ -677,7 +675,7 @@ func (e *engine) endCancel() {
 	e.cancelling, e.cancelWhy, e.cancelC = false, "", nil
 }
 
-func (e *engine) loginFailed(code, msg string) {
+func (e *engine) loginFailed(code control.Code, msg string) {
 	e.stopKeys()
 	if !e.loggingIn() {
 		return
@@ -781,7 +779,7 @@ func (e *engine) onResult(r result) {
 	switch r.op {
 	case control.OpLogin:
 		if r.err != nil {
-			if control.CodeOf(r.err) == control.CodeState && e.flow == flowShell {
+			if control.CodeOf(r.err) == control.CodeLoggedIn && e.flow == flowShell {
 				// Someone logged in meanwhile; check.
 				if st, err := e.status(); err == nil && loggedIn(st) {
 					e.loggedIn(st.UserID)
@@ -812,7 +810,7 @@ func (e *engine) onResult(r result) {
 			if rep.Peer == "" {
 				rep.Peer = e.peer
 			}
-			rep.Direction = "outgoing"
+			rep.Direction = control.Outgoing
 			e.chatStarted(rep)
 		}
 	case control.OpWait:
@@ -839,7 +837,7 @@ func (e *engine) onEvent(ev control.Reply) {
 		if ev.OK {
 			e.loggedIn(ev.UserID)
 		} else {
-			e.loginFailed(ev.Code, ev.Error)
+			e.loginFailed(ev.Code, eventWords(ev))
 		}
 	case control.EventChatStart:
 		if !e.started && (e.phase == phConnecting || e.phase == phDest || e.phase == phWaiting) {
@@ -857,14 +855,14 @@ func (e *engine) onEvent(ev control.Reply) {
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
-			e.chatEnded(ev.Error)
+			e.chatEnded(eventWords(ev))
 		}
 	case control.EventState:
-		if ev.State != stateReadingPasscode {
+		if ev.State != control.StateReadingPasscode {
 			e.stopKeys() // passcode entry ended; its login event follows
 		}
 	case control.EventLoggedOut:
-		e.onLoggedOut(ev.Error)
+		e.onLoggedOut(eventWords(ev))
 	}
 }
 
@@ -872,7 +870,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 	e.started = true
 	e.peer = ev.Peer
 	e.recent.add(ev.Peer)
-	if ev.Direction == "incoming" {
+	if ev.Direction == control.Incoming {
 		if e.rl != nil && e.phase == phDest {
 			// Keep the prompt the chat interrupted on screen, as in the
 			// seeds' transcript; what was half typed there is dropped.
@@ -886,8 +884,8 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.SafetyCode != "" {
 		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
 	}
-	if ev.Warning != "" {
-		e.out.Errorln("Warning: " + peertext.Clean(ev.Warning))
+	if ev.OldFingerprint != "" {
+		e.out.Errorln(keyChanged(ev.Peer, ev.OldFingerprint, ev.PeerFingerprint))
 	}
 	e.setPhase(phChat)
 	if e.endOnStart {
@@ -980,7 +978,7 @@ func (e *engine) onInterrupt() {
 		if e.cancelling {
 			return // asked already; pi2pid's login event ends the attempt
 		}
-		if e.keypad == "console" {
+		if e.keypad == control.KeypadConsole {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		} else {
 			_ = e.client.Send(control.Request{Op: control.OpLogout})

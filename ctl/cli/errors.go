@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
@@ -46,45 +47,151 @@ func explain(err error, socket string) string {
 	return err.Error()
 }
 
-// refusal says in words why the daemon refused a request about peer (the
-// user ID asked for, or "").
+// refusal says in words why pi2pid refused a request about peer (the user
+// ID asked for, or ""). Every sentence a person reads about a refusal is
+// written here, keyed by the code pi2pid sends (internal/control's Code*).
 func refusal(err error, peer string) string {
 	var ce *control.Error
 	if !errors.As(err, &ce) {
 		return explain(err, "")
 	}
+	return describe(ce, peer)
+}
+
+// describe says what e means and what to do. Names and details come from
+// pi2pid, and through it from the network, so they are cleaned for display.
+func describe(e *control.Error, peer string) string {
 	who := peer
+	if e.Peer != "" {
+		who = e.Peer
+	}
 	if who == "" {
 		who = "that user"
 	}
-	switch ce.Code {
-	case control.CodeNotFound:
-		return who + " is not logged in."
-	case control.CodeBusy:
-		return who + " is busy in another chat; try again later."
-	case control.CodeAway:
-		return who + " is logged in but away (nobody is at that terminal); try again later."
+	who = peertext.Clean(who)
+	user := peertext.Clean(e.UserID)
+	detail := peertext.Clean(e.Detail)
+	if s, ok := peerWords(e.Code, who, detail); ok {
+		return s
+	}
+	if s, ok := terminalWords(e.Code, user, who); ok {
+		return s
+	}
+	if s, ok := passcodeWords(e.Code); ok {
+		return s
+	}
+	switch e.Code {
 	case control.CodeRefused:
-		if ce.Message != "" {
-			return "refused: " + ce.Message
-		}
-		return who + "'s terminal refused the connection."
-	case control.CodeState:
-		if ce.Message != "" {
-			return ce.Message
-		}
-		return "not possible now: check pi2pictl status"
-	case control.CodeNoConsole:
-		return "pi2pid reads passcodes from its own keypad, not from this terminal: use the keypad"
+		return "login refused: wrong user ID or passcode (or the account is locked)"
+	case control.CodeServer:
+		return "cannot get an answer from the server: " + detail + " (see pi2pictl status and journalctl -u pi2pid)"
+	case control.CodeKeyChanged:
+		return "the server's key has changed: " + detail + "; check `pi2pi-server fingerprint` on the server, then fix pi2pid's --server-fingerprint or remove the server's line from known_hosts"
+	case control.CodeServerForgot:
+		return "the server no longer knows you are logged in (it may have restarted or timed you out): log in again"
+	case control.CodeUsage:
+		return "pi2pid did not understand the request: " + detail
+	case control.CodeVersion:
+		return detail
 	}
-	if ce.Message != "" {
-		return ce.Message
+	if detail != "" {
+		return "pi2pid failed: " + detail
 	}
-	return "pi2pid refused: " + ce.Code
+	return "pi2pid refused: " + peertext.Clean(string(e.Code))
 }
 
-// loginRefusal says why a login failed.
-func loginRefusal(code, msg string) string {
+// peerWords words the codes about the other terminal.
+func peerWords(code control.Code, who, detail string) (string, bool) {
+	switch code {
+	case control.CodeNotFound:
+		return who + " is not logged in.", true
+	case control.CodeBusy:
+		return who + " is busy in another chat; try again later.", true
+	case control.CodeAway:
+		return who + " is logged in but away (nobody is at that terminal); try again later.", true
+	case control.CodePeerRefused:
+		if detail == "" {
+			return who + "'s terminal refused the chat.", true
+		}
+		return who + "'s terminal refused the chat (" + detail + ").", true
+	case control.CodeNoKey:
+		return "the server holds no key for " + who + ", so the chat cannot be secured (is " + who + "'s terminal in plain mode?)", true
+	case control.CodeWrongKey:
+		return who + "'s terminal presented a key other than the one the server holds for " + who + ": someone may be impersonating them; chat refused", true
+	case control.CodeUnreachable:
+		return "cannot reach " + who + "'s terminal: " + detail, true
+	case control.CodeBroken:
+		return "the connection to " + who + " broke: " + detail, true
+	case control.CodeSelf:
+		return "you cannot chat with yourself", true
+	case control.CodeBadUserID:
+		return "bad user ID: " + detail, true
+	case control.CodePlainMode:
+		return "there are no keys to compare in plain mode: safety codes exist in secure mode only (pi2pid --security secure)", true
+	}
+	return "", false
+}
+
+// terminalWords words the codes about this terminal's own state.
+func terminalWords(code control.Code, user, who string) (string, bool) {
+	switch code {
+	case control.CodeNotLoggedIn:
+		return "not logged in: run pi2pictl login first", true
+	case control.CodeLoggingIn:
+		return "a login of " + user + " is in progress", true
+	case control.CodeLoggedIn:
+		return "already logged in as " + user + ": run pi2pictl logout first", true
+	case control.CodeChatting:
+		return "already chatting with " + who + ": end that chat first", true
+	case control.CodeSettingUp:
+		return "busy setting up a chat with " + who + ": try again in a moment", true
+	case control.CodeNoChat:
+		return "no chat in progress: start one with pi2pictl chat USERID", true
+	}
+	return "", false
+}
+
+// passcodeWords words the codes about passcode entry.
+func passcodeWords(code control.Code) (string, bool) {
+	switch code {
+	case control.CodeNoEntry:
+		return "no passcode entry in progress: run pi2pictl login first", true
+	case control.CodeNoConsole:
+		return "pi2pid reads passcodes from its own keypad, not from this terminal: use the keypad", true
+	case control.CodeNoKeypad:
+		return "pi2pid runs without a keypad (--keypad none): restart it with --keypad console, rpio or gpiocdev", true
+	case control.CodeTooFast:
+		return "keys arrive faster than pi2pid takes them: slow down", true
+	case control.CodeCancelled:
+		return "passcode entry cancelled", true
+	case control.CodeTimedOut:
+		return "no key was pressed on the keypad for too long", true
+	case control.CodeEmpty:
+		return "no digits were entered before Enter", true
+	case control.CodeTooLong:
+		return "the passcode has too many digits", true
+	}
+	return "", false
+}
+
+// eventWords says why a chat or a login session ended, "" for a normal end.
+func eventWords(ev control.Reply) string {
+	if e := control.ErrorOf(ev); e != nil {
+		return describe(e, ev.Peer)
+	}
+	return ""
+}
+
+// keyChanged warns that peer's key differs from the one last seen.
+func keyChanged(peer, was, now string) string {
+	peer = peertext.Clean(peer)
+	return fmt.Sprintf("Warning: %s's key has changed since your last chat (was %s, now %s). "+
+		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat",
+		peer, peertext.Clean(was), peertext.Clean(now), peer)
+}
+
+// loginRefusal says why a login failed; msg is already in words.
+func loginRefusal(code control.Code, msg string) string {
 	switch code {
 	case control.CodeRefused:
 		return "Login refused: wrong user ID or passcode (or the account is locked)."

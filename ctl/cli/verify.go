@@ -46,8 +46,8 @@ func runVerify(ctx context.Context, inv *Invocation) error {
 			inv.Out.Println(fmt.Sprintf("%s's key: %s", user, st.PeerFingerprint))
 		}
 	}
-	if rep.Warning != "" {
-		inv.Out.Errorln("Warning: " + rep.Warning)
+	if rep.OldFingerprint != "" {
+		inv.Out.Errorln(keyChanged(user, rep.OldFingerprint, rep.PeerFingerprint))
 	}
 	return nil
 }

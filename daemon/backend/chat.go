@@ -32,12 +32,12 @@ type activeChat struct {
 
 	endOnce sync.Once
 	endReq  chan struct{}
-	reason  string        // why we ended it, "" for a normal end
+	reason  error         // why we ended it, nil for a normal end
 	done    chan struct{} // closed once the chat is over and the state is back
 }
 
-// end asks the chat to end; reason is "" for a normal end.
-func (ch *activeChat) end(reason string) {
+// end asks the chat to end; reason is nil for a normal end.
+func (ch *activeChat) end(reason error) {
 	ch.endOnce.Do(func() {
 		ch.reason = reason
 		close(ch.endReq)
@@ -54,21 +54,21 @@ func (t *Terminal) peerAddr(address string) string {
 
 // call is the initiator's side, for OpChat: lookup, connect, CONNECTREQ,
 // await the reply. The result comes once the chat started or failed.
-func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
+func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
+		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
 	s, self, peer := t.m.State()
 	if s != terminal.LoggedIn {
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	if target == self {
-		return fail(control.CodeUsage, "you cannot chat with yourself")
+		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
 	}
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LookingUp, terminal.Labels{Peer: target}); err != nil {
 		s, self, peer := t.m.State()
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
 	defer cancel()
@@ -77,13 +77,13 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 	lcancel()
 	if err != nil {
 		t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
-		return dirError(err, "looking up "+target)
+		return control.Reply{}, dirError(err, target)
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
 			t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
-			return fail(control.CodeRefused, "the server holds no key for %s, so the chat could not be secured (is %s's terminal in plain mode?)", target, target)
+			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		verify = transport.PinKey(e.Key)
 	}
@@ -96,9 +96,9 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		t.move(terminal.Connecting, terminal.LoggedIn, terminal.Labels{})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
-			return fail(control.CodeRefused, "%s's terminal at %s presented a key other than the one the server holds for %s: someone may be impersonating them; chat refused", target, addr, target)
+			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
 		}
-		return fail(control.CodeUnreachable, "cannot reach %s's terminal at %s: %v", target, addr, err)
+		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
@@ -107,25 +107,25 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		t.move(terminal.AwaitingReply, terminal.LoggedIn, terminal.Labels{})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
-			switch re.Reason {
-			case wire.ReasonBusy:
-				return fail(control.CodeBusy, "%s is busy in another chat", target)
-			case wire.ReasonAway:
-				return fail(control.CodeAway, "%s is logged in but nobody is at the terminal to take the chat (pi2pictl wait)", target)
-			}
-			return fail(control.CodeRefused, "%s's terminal refused the chat%s", target, reasonSuffix(re.Reason))
+			return control.Reply{}, peerRefusal(target, re.Reason)
 		}
-		return fail(control.CodeUnreachable, "%s's terminal did not accept the chat: %v", target, err)
+		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
-	t.startChat(c, target, "outgoing", link, conn.PeerKey(), terminal.AwaitingReply)
-	return control.Reply{Peer: target}
+	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.AwaitingReply)
+	return control.Reply{Peer: target}, nil
 }
 
-func reasonSuffix(r string) string {
-	if r == "" {
-		return ""
+// peerRefusal is the refusal for a REFUSED CONNECTREPLY from target.
+func peerRefusal(target, reason string) error {
+	switch reason {
+	case wire.ReasonBusy:
+		return control.Refusal(control.CodeBusy, target, nil)
+	case wire.ReasonAway:
+		return control.Refusal(control.CodeAway, target, nil)
+	case wire.ReasonNotLoggedIn:
+		return control.Refusal(control.CodeNotFound, target, nil)
 	}
-	return " (" + r + ")"
+	return &control.Error{Code: control.CodePeerRefused, Peer: target, Detail: reason}
 }
 
 // incoming is the callee's side for one accepted connection.
@@ -212,7 +212,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	handedOver = true
-	t.startChat(owner, initiator, "incoming", link, conn.PeerKey(), terminal.Verifying)
+	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.Verifying)
 }
 
 // sameIP compares a directory address (IP, or IP:port) with ip.
@@ -241,14 +241,15 @@ func (t *Terminal) waiter() *controlsock.Conn {
 
 // startChat records the chat, moves to Chatting, tells the owner and
 // starts relaying.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
 		endReq: make(chan struct{}), done: make(chan struct{})}
 	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
 	if peerKey != nil {
 		ch.safety = transport.SafetyCode(t.opt.Transport.Identity.Public, peerKey)
 		start.SafetyCode = ch.safety
-		start.Warning = t.keys.changed(peer, peerKey)
+		start.PeerFingerprint = transport.Fingerprint(peerKey)
+		start.OldFingerprint = t.keys.changed(peer, peerKey)
 		if err := t.keys.remember(peer, peerKey); err != nil {
 			t.log.Warn("cannot record the peer's key", "PEER", peer, "err", err)
 		}
@@ -273,12 +274,12 @@ func (t *Terminal) relay(ch *activeChat) {
 			return ch.owner.Line(control.Reply{Peer: ch.peer, Text: text})
 		})
 	}()
-	var why string
+	var why error
 	select {
 	case err := <-recvDone:
 		// The peer ended (nil) or the connection broke.
 		if err != nil && !errors.Is(err, controlsock.ErrGone) {
-			why = "the connection to " + ch.peer + " broke: " + err.Error()
+			why = control.Refusal(control.CodeBroken, ch.peer, err)
 		}
 		ch.link.End()
 		ch.link.Close()
@@ -292,8 +293,13 @@ func (t *Terminal) relay(ch *activeChat) {
 	t.chat = nil
 	t.mu.Unlock()
 	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
-	ch.owner.Event(control.Reply{Event: control.EventChatEnd, Peer: ch.peer, Error: why})
-	t.log.Info("chat ended", "PEER", ch.peer, "reason", why)
+	end := control.Reply{}
+	if why != nil {
+		end = control.Refuse(why)
+	}
+	end.Event, end.Peer = control.EventChatEnd, ch.peer
+	ch.owner.Event(end)
+	t.log.Info("chat ended", "PEER", ch.peer, "reason", end.Code, "err", end.Error)
 	close(ch.done)
 }
 

@@ -30,21 +30,18 @@ func (t *Terminal) Disconnected(c *controlsock.Conn) {
 	t.mu.Unlock()
 }
 
-func fail(code, format string, args ...any) control.Reply {
-	return control.Reply{Code: code, Error: fmt.Sprintf(format, args...)}
-}
-
-// Handle implements controlsock.Handler.
-func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Reply {
+// Handle implements controlsock.Handler. Refusals are errors with a code
+// (control.Error); the words for people are pi2pictl's.
+func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Reply, error) {
 	switch req.Op {
 	case control.OpStatus:
-		return control.Reply{Status: t.status()}
+		return control.Reply{Status: t.status()}, nil
 	case control.OpLogin:
 		return t.startLogin(req.UserID)
 	case control.OpKey:
-		return t.press(req.Key)
+		return control.Reply{}, t.press(req.Key)
 	case control.OpLogout:
-		return t.logout()
+		return control.Reply{}, t.logout()
 	case control.OpChat:
 		return t.call(c, req.UserID)
 	case control.OpWait:
@@ -55,29 +52,29 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Repl
 		}
 		t.mu.Unlock()
 		s, user, _ := t.m.State()
-		return control.Reply{State: s.String(), UserID: user}
+		return control.Reply{State: s.Name(), UserID: user}, nil
 	case control.OpSend:
 		ch := t.chatOf(c)
 		if ch == nil {
-			return fail(control.CodeState, "no chat in progress: start one with pi2pictl chat USERID")
+			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
 		if err := ch.link.Send([]byte(req.Text)); err != nil {
-			ch.end("sending to " + ch.peer + " failed: " + err.Error())
-			return fail(control.CodeUnreachable, "sending to %s failed: %v", ch.peer, err)
+			ch.end(control.Refusal(control.CodeBroken, ch.peer, err))
+			return control.Reply{}, control.Refusal(control.CodeBroken, ch.peer, err)
 		}
-		return control.Reply{}
+		return control.Reply{}, nil
 	case control.OpEnd:
 		ch := t.chatOf(c)
 		if ch == nil {
-			return fail(control.CodeState, "no chat in progress")
+			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
-		ch.end("")
+		ch.end(nil)
 		<-ch.done
-		return control.Reply{}
+		return control.Reply{}, nil
 	case control.OpVerify:
 		return t.verify(req.UserID)
 	}
-	return fail(control.CodeUsage, "unknown op %q", req.Op)
+	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }
 
 func (t *Terminal) chatOf(c *controlsock.Conn) *activeChat {
@@ -92,7 +89,7 @@ func (t *Terminal) chatOf(c *controlsock.Conn) *activeChat {
 func (t *Terminal) status() *control.Status {
 	s, user, peer := t.m.State()
 	st := t.opt.Info
-	st.State, st.UserID, st.Peer = s.String(), user, peer
+	st.State, st.UserID, st.Peer = s.Name(), user, peer
 	if t.opt.ServerPin != nil {
 		st.ServerFingerprint = t.opt.ServerPin()
 	}
@@ -108,46 +105,48 @@ func (t *Terminal) status() *control.Status {
 	return &st
 }
 
-// stateError explains why an operation is not possible in state s.
-func stateError(s terminal.State, user, peer string) control.Reply {
+// stateError is the refusal of an operation that state s does not allow.
+func stateError(s terminal.State, user, peer string) error {
 	switch s {
 	case terminal.LoggedOut:
-		return fail(control.CodeState, "not logged in: run pi2pictl login first")
+		return control.Refusal(control.CodeNotLoggedIn, "", nil)
 	case terminal.ReadingPasscode, terminal.Authenticating:
-		return fail(control.CodeState, "a login of %s is in progress", user)
+		return &control.Error{Code: control.CodeLoggingIn, UserID: user}
+	case terminal.LoggedIn:
+		return &control.Error{Code: control.CodeLoggedIn, UserID: user}
 	case terminal.Chatting:
-		return fail(control.CodeBusy, "already chatting with %s: end that chat first", peer)
+		return control.Refusal(control.CodeChatting, peer, nil)
 	}
-	return fail(control.CodeBusy, "busy (%s): try again in a moment", terminal.Words(s, user, peer))
+	return &control.Error{Code: control.CodeSettingUp, Peer: peer, Detail: string(s.Name())}
 }
 
-// dirError turns a directory error into a refusal for people.
-func dirError(err error, what string) control.Reply {
+// dirError is the refusal for a failed directory request about peer ("" for
+// a login).
+func dirError(err error, peer string) error {
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
-		return fail(control.CodeNotFound, "%s", err.Error())
+		return control.Refusal(control.CodeNotFound, peer, nil)
 	case errors.Is(err, directory.ErrRefused):
-		return fail(control.CodeRefused, "login refused: wrong user ID or passcode, or the account is locked")
+		return control.Refusal(control.CodeRefused, "", nil)
 	case errors.Is(err, directory.ErrKeyChanged):
-		return fail(control.CodeKeyChanged, "%s: %v", what, err)
+		return control.Refusal(control.CodeKeyChanged, "", err)
 	}
-	return fail(control.CodeUnreachable, "%s: %v", what, err)
+	return control.Refusal(control.CodeServer, peer, err)
 }
 
-func (t *Terminal) verify(userID string) control.Reply {
+func (t *Terminal) verify(userID string) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
+		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
 	if t.opt.Transport.Mode != transport.Secure {
-		return fail(control.CodeState, "there are no keys to compare in plain mode: safety codes need --security secure")
+		return control.Reply{}, control.Refusal(control.CodePlainMode, "", nil)
 	}
 	s, self, peer := t.m.State()
 	if s == terminal.LoggedOut || s == terminal.ReadingPasscode || s == terminal.Authenticating {
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	ours := t.opt.Transport.Identity.Public
-	rep := control.Reply{Peer: target}
 	t.mu.Lock()
 	ch := t.chat
 	t.mu.Unlock()
@@ -159,15 +158,15 @@ func (t *Terminal) verify(userID string) control.Reply {
 		e, err := t.opt.Directory.Lookup(ctx, self, target)
 		cancel()
 		if err != nil {
-			return dirError(err, "looking up "+target)
+			return control.Reply{}, dirError(err, target)
 		}
 		if e.Key == nil {
-			return fail(control.CodeState, "the server holds no key for %s (is %s's terminal in plain mode?)", target, target)
+			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		key = e.Key
 	}
-	rep.SafetyCode = transport.SafetyCode(ours, key)
-	rep.Warning = t.keys.changed(target, key)
-	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: transport.Fingerprint(key), Peer: target, SafetyCode: rep.SafetyCode}
-	return rep
+	rep := control.Reply{Peer: target, SafetyCode: transport.SafetyCode(ours, key),
+		PeerFingerprint: transport.Fingerprint(key), OldFingerprint: t.keys.changed(target, key)}
+	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: rep.PeerFingerprint, Peer: target, SafetyCode: rep.SafetyCode}
+	return rep, nil
 }

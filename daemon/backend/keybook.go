@@ -23,8 +23,8 @@ func (k *keyBook) read() (map[string]string, error) {
 	return transport.ReadFingerprints(k.path)
 }
 
-// changed returns a warning for people when user's key differs from the
-// one last seen, "" otherwise.
+// changed returns the fingerprint last seen for user when key differs
+// from it, "" otherwise.
 func (k *keyBook) changed(user string, key ed25519.PublicKey) string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -32,13 +32,10 @@ func (k *keyBook) changed(user string, key ed25519.PublicKey) string {
 	if err != nil {
 		return ""
 	}
-	old, ok := m[user]
-	if !ok || old == transport.Fingerprint(key) {
-		return ""
+	if old := m[user]; old != transport.Fingerprint(key) {
+		return old
 	}
-	return fmt.Sprintf("%s's key has changed since your last chat (was %s, now %s). "+
-		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat",
-		user, old, transport.Fingerprint(key), user)
+	return ""
 }
 
 // remember records key as the one last seen for user.

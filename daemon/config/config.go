@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -251,10 +252,8 @@ func build(v map[string]string) (*Config, error) {
 	if c.Control == "" || c.StateDir == "" {
 		return nil, errors.New("--control and --state-dir must not be empty")
 	}
-	switch c.Keypad {
-	case "console", "rpio", "gpiocdev", "none":
-	default:
-		return nil, fmt.Errorf("keypad %q is not one of rpio, gpiocdev, console, none", c.Keypad)
+	if !slices.Contains(keypad.Kinds, c.Keypad) {
+		return nil, fmt.Errorf("keypad %q is not one of %s", c.Keypad, strings.Join(keypad.Kinds, ", "))
 	}
 	if c.Security, err = transport.ParseMode(v["security"]); err != nil {
 		return nil, err

@@ -17,6 +17,16 @@ func (k Key) Valid() bool {
 	return k >= '0' && k <= '9' || k >= 'A' && k <= 'F' || k == '*' || k == '#'
 }
 
+// Meaning keys are what pi2pictl's console keypad sends: what a key means
+// rather than which key it is, so which letter means Enter is the key
+// map's business alone. No hardware keypad has them and no key map can name
+// them (Valid is false); ReadPasscode honours them under every map.
+const (
+	Enter     Key = '\r'
+	Backspace Key = '\b'
+	Cancel    Key = 0x18
+)
+
 // IsDigit reports whether k is one of the passcode digits '0'-'9'.
 func (k Key) IsDigit() bool { return k >= '0' && k <= '9' }
 

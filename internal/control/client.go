@@ -177,7 +177,7 @@ func (c *Client) Err() error {
 }
 
 // Call sends req and waits for its result. A refused request returns an
-// *Error carrying the daemon's code and message.
+// *Error carrying the daemon's code, whom it is about and its detail.
 func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 	ch, err := c.send(req)
 	if err != nil {
@@ -189,7 +189,10 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 			return Reply{}, ErrClosed
 		}
 		if !rep.OK {
-			return rep, &Error{Code: rep.Code, Message: rep.Error}
+			if e := ErrorOf(rep); e != nil {
+				return rep, e
+			}
+			return rep, &Error{Code: CodeInternal, Detail: "pi2pid refused without a code"}
 		}
 		return rep, nil
 	case <-ctx.Done():
