@@ -17,7 +17,7 @@ import (
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
-// The seeds' transcript lines.
+// The course handouts' transcript lines.
 const (
 	promptLogin       = "Login: "
 	promptDest        = "Enter destination user ID: "
@@ -873,7 +873,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.Direction == control.Incoming {
 		if e.rl != nil && e.phase == phDest {
 			// Keep the prompt the chat interrupted on screen, as in the
-			// seeds' transcript; what was half typed there is dropped.
+			// course transcript (docs/design.md); what was half typed there is dropped.
 			e.out.Println(strings.TrimRight(promptDest, " "))
 			e.out.Do(func() { e.rl.Operation.SetBuffer("") })
 		}

@@ -52,11 +52,11 @@ type Map struct {
 	Enter, Backspace, Cancel Key
 }
 
-// DefaultMap is the map of the standard 4×4 membrane keypad (the newer seed):
+// DefaultMap is the map of the standard 4×4 membrane keypad (the newer course handout):
 // A = Enter & validate, B = Backspace, C = Cancel.
 var DefaultMap = Map{Enter: 'A', Backspace: 'B', Cancel: 'C'}
 
-// LegacyHexMap is the older seed's map for a hex keypad:
+// LegacyHexMap is the older course handout's map for a hex keypad:
 // F = Enter & validate, A = Backspace, B = Cancel.
 var LegacyHexMap = Map{Enter: 'F', Backspace: 'A', Cancel: 'B'}
 

@@ -16,7 +16,7 @@ package terminal
 
 import "github.com/pi2pi/pi2pi/internal/control"
 
-// State is where the terminal is in the seeds' flow.
+// State is where the terminal is in the course handouts' flow.
 type State int
 
 // The states of a terminal.
