@@ -286,7 +286,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			d.loginStep(c, req, step)
 		}
 	case control.OpKey:
-		if d.keypad != "console" {
+		if d.keypad != control.KeypadConsole {
 			c.send(refuse(req, &control.Error{Code: control.CodeNoConsole}))
 			return
 		}
