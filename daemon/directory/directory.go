@@ -278,7 +278,10 @@ func (c *Client) roundTrip(ctx context.Context, req wire.Message, want string) (
 // initiator sits on the critical path of every incoming chat, and this
 // saves the network poller's hand-offs there.
 func (c *Client) exchangeDirect(dc *transport.DirectConn, req wire.Message, want string) (wire.Message, error) {
-	defer dc.Close()
+	// Closing sends the FIN and, on loopback, runs the server's side of it
+	// in the closing thread: once the exchange is over that is no longer
+	// the caller's business, so another goroutine does it.
+	defer func() { go dc.Close() }()
 	if err := wire.Write(dc, req); err != nil {
 		return wire.Message{}, fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)
 	}

@@ -63,7 +63,6 @@ func (c *Config) DialDirect(ctx context.Context, addr string) (*DirectConn, erro
 		unix.Close(fd)
 		return nil, opError("dial", addr, err)
 	}
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if src.IsValid() && !src.IsUnspecified() {
 		// As bindNoPort: the port is chosen at connect time.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
