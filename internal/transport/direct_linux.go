@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,11 @@ type DirectConn struct {
 	ctx      context.Context
 	stop     func() bool
 	deadline time.Time
+
+	// mu orders the shutdown of an ending context against Close: once
+	// the descriptor is closed its number may belong to another socket.
+	mu     sync.Mutex
+	closed bool
 }
 
 // ErrNoDirect means DialDirect cannot be used: secure mode, an address
@@ -71,7 +77,13 @@ func (c *Config) DialDirect(ctx context.Context, addr string) (*DirectConn, erro
 			return nil, opError("dial", addr, os.NewSyscallError("bind", err))
 		}
 	}
-	d.stop = context.AfterFunc(ctx, func() { _ = unix.Shutdown(fd, unix.SHUT_RDWR) })
+	d.stop = context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if !d.closed {
+			_ = unix.Shutdown(fd, unix.SHUT_RDWR)
+		}
+	})
 	for {
 		err = unix.Connect(fd, sockaddr(dst, ap.Port()))
 		if err != unix.EINTR {
@@ -170,11 +182,18 @@ func (d *DirectConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close closes the connection.
+// Close closes the connection. It may run while the context ends, but not
+// while a Read or Write is under way.
 func (d *DirectConn) Close() error {
 	if d.stop != nil {
 		d.stop()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
 	return os.NewSyscallError("close", unix.Close(d.fd))
 }
 

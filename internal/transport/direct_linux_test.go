@@ -145,3 +145,32 @@ func TestDirectOnlyForPlainIPs(t *testing.T) {
 		}
 	}
 }
+
+// A context that ends after its exchange, while the connection is being
+// closed elsewhere, must not shut down a later connection that got the
+// same descriptor number (as directory.Client closes them in a goroutine).
+func TestDirectEndedContextSparesTheNextConnection(t *testing.T) {
+	addr := directServer(t, func(c net.Conn) {
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err == nil {
+			c.Write(buf)
+		}
+	})
+	cfg := &Config{Mode: Plain}
+	for i := range 300 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d, err := cfg.DialDirect(ctx, addr)
+		if err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		if _, err := d.Write([]byte("ping")); err != nil {
+			t.Fatalf("exchange %d: write: %v", i, err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(d, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("exchange %d: read %q, %v", i, buf, err)
+		}
+		go d.Close()
+		cancel()
+	}
+}
