@@ -3,6 +3,7 @@
 #   make demo    a server and two terminals on this machine, and the course handouts' round trip
 #   make test    every test (installs the system tools the tests need when run as root)
 #   make bench   every benchmark; writes docs/benchmarks.md
+#   make lab     a server and two terminals as booted Debian machines (as root)
 
 GO        ?= go
 BIN       ?= bin
@@ -10,11 +11,15 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BUILDFLAGS := -trimpath
 # System tools the tests use (systemd user manager, qemu-user, lintian, ...).
-APT_TOOLS := systemd man-db procps tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump
+APT_TOOLS := systemd man-db procps tmux iproute2 qemu-user lintian dpkg-dev python3 tcpdump \
+             mmdebstrap systemd-container bash-completion
+# The arm64 lab (make lab-arm64) also needs these.
+ARM64_TOOLS := qemu-user-static
 FUZZTIME  ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test test-go deps lint vet bench demo demo-stop cross deb fuzz soak statechart clean
+.PHONY: all build test test-go deps lint vet bench demo demo-stop cross deb fuzz soak statechart clean \
+	lab lab-down lab-arm64
 
 all: build
 
@@ -27,7 +32,7 @@ build:
 # deps installs the Debian packages the tests need. It does nothing when they
 # are present, and only explains what is missing when not run as root.
 deps:
-	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_TOOLS) $(EXTRA_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "installing:$$missing"; \
@@ -75,8 +80,27 @@ deb:
 fuzz:
 	bash e2e/fuzz.sh $(FUZZTIME)
 
+# The lab: the .debs on booted Debian bookworm machines (deploy/lab). The
+# lab test (TestLab) runs in make test; these bring the machines up for a
+# person, and run the arm64 variant under qemu-user emulation.
+LAB_DEBS := $(CURDIR)/.lab/debs
+
+lab: deps
+	@mkdir -p $(BIN) && rm -rf $(LAB_DEBS)
+	DIST=$(LAB_DEBS) bash deploy/build-deb.sh amd64
+	$(GO) build -o $(BIN)/pi2pi-lab ./deploy/lab/cmd/pi2pi-lab
+	$(BIN)/pi2pi-lab up $(LAB_DEBS)
+
+lab-down:
+	$(GO) build -o $(BIN)/pi2pi-lab ./deploy/lab/cmd/pi2pi-lab
+	$(BIN)/pi2pi-lab down
+
+lab-arm64:
+	@$(MAKE) --no-print-directory deps EXTRA_TOOLS="$(ARM64_TOOLS)"
+	PI2PI_LAB_ARM64=1 $(GO) test -count=1 -run 'TestLabArm64$$' -timeout 40m -v ./deploy/lab/
+
 soak: build
 	$(GO) test -tags soak -run Soak -timeout 60m -v ./e2e/
 
 clean:
-	rm -rf $(BIN) dist .demo
+	rm -rf $(BIN) dist .demo .lab

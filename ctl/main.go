@@ -11,6 +11,9 @@ import (
 	"github.com/pi2pi/pi2pi/ctl/cli"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
@@ -20,5 +23,6 @@ func main() {
 		Stderr:     os.Stderr,
 		Getenv:     os.Getenv,
 		Interrupts: interrupts,
+		Version:    version,
 	}))
 }

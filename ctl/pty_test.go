@@ -330,3 +330,49 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// TestPasscodeTypedAheadIsNotEchoed: a touch typist types the user ID,
+// Enter and the passcode in one go, before "Enter passcode on keypad."
+// appears. The digits are already waiting in the terminal when the prompt
+// shows; none may be echoed, and all must reach pi2pid as key presses
+// (not be swallowed by the line editor into the next prompt).
+func TestPasscodeTypedAheadIsNotEchoed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		login []string
+	}{
+		{"passcode event after the result", nil},
+		// The prompt comes only after the first key press was sent.
+		{"prompt from the result", []string{daemontest.LoginResult}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := daemontest.Start(t, daemontest.Options{Login: tc.login})
+			r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
+			at := r.waitScreen(t, 0, "Login: ")
+			r.type_(t, "ali\r129\x7f3\x1b[D4\r")
+			at = r.waitScreen(t, at, "Logged in.")
+			shown := r.screen.String()[:at]
+			if i := strings.LastIndex(shown, "Login: "); i >= 0 {
+				shown = shown[i:]
+			}
+			if strings.ContainsAny(shown, "0123456789*") || strings.Contains(shown, "^[") {
+				t.Fatalf("the passcode typed ahead was echoed:\n%q", shown)
+			}
+			var keys []string
+			for len(keys) == 0 || keys[len(keys)-1] != "enter" {
+				keys = append(keys, <-d.Keys)
+			}
+			if got := strings.Join(keys, ","); got != "1,2,9,backspace,3,4,enter" {
+				t.Fatalf("keys %s, want 1,2,9,backspace,3,4,enter", got)
+			}
+			at = r.waitScreen(t, at, "Enter destination user ID: ")
+			// Echo is back for the next line.
+			r.type_(t, "bianc")
+			r.waitScreen(t, at, "bianc")
+			r.type_(t, "\x15\x04")
+			if err := waitExit(t, r); err != nil {
+				t.Fatalf("pi2pictl: %v; screen:\n%q", err, r.screen.String()[at:])
+			}
+		})
+	}
+}

@@ -200,13 +200,19 @@ func (c *ctl) exit(t *testing.T) int {
 // login runs printf 'USER\nDIGITS\n' | pi2pictl login.
 func (s *system) login(t *testing.T, sock, user, digits string) {
 	t.Helper()
+	s.loginSaying(t, sock, user, digits, "")
+}
+
+// loginSaying is login that expects more lines after "Logged in.".
+func (s *system) loginSaying(t *testing.T, sock, user, digits, more string) {
+	t.Helper()
 	c := s.ctl(sock, "login")
 	c.type_(t, user+"\n"+digits+"\n")
 	c.stdin.Close()
 	if code := c.exit(t); code != 0 {
 		t.Fatalf("login %s: exit %d\n%s\n%s", user, code, c.stdout(), c.errors())
 	}
-	want := "Login: " + user + "\nEnter passcode on keypad.\nLogged in.\n"
+	want := "Login: " + user + "\nEnter passcode on keypad.\nLogged in.\n" + more
 	if got := c.stdout(); got != want {
 		t.Fatalf("login %s printed:\n%q\nwant\n%q", user, got, want)
 	}
@@ -228,7 +234,8 @@ func testSystemChat(t *testing.T, security string) {
 		t.Fatalf("wrong passcode: exit %d, stderr %q", code, bad.errors())
 	}
 
-	s.login(t, aliSock, "ali", "1234")
+	// The real server counted the wrong passcode, and pi2pictl says so.
+	s.loginSaying(t, aliSock, "ali", "1234", "There was 1 failed login attempt since your last login.\n")
 	s.login(t, biancaSock, "bianca", "5678")
 
 	receiver := s.ctl(biancaSock, "wait")
@@ -275,11 +282,11 @@ func testSystemChat(t *testing.T, security string) {
 		aliOut, biancaOut = strings.Replace(aliOut, "\n\n", "\n", 1), strings.Replace(biancaOut, "\n\n", "\n", 1)
 	}
 	wantAli := "Connection established, type your messages\n" +
-		"I am fine, how about you?\n" +
+		"bianca> I am fine, how about you?\n" +
 		"Connection ended\n"
 	wantBianca := "Connection received from user ali, type your messages\n" +
-		"Hello, how are you today?\n" +
-		"I am well. Goodbye.\n" +
+		"ali> Hello, how are you today?\n" +
+		"ali> I am well. Goodbye.\n" +
 		"Connection ended\n"
 	if aliOut != wantAli {
 		t.Errorf("initiator transcript:\n%s\nwant:\n%s", aliOut, wantAli)

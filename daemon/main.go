@@ -24,6 +24,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/directory"
 	"github.com/pi2pi/pi2pi/daemon/notify"
 	"github.com/pi2pi/pi2pi/daemon/sockets"
+	"github.com/pi2pi/pi2pi/daemon/statedir"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -37,6 +38,10 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, "pi2pid", version)
+		return 0
+	}
 	cfg, err := config.Load(args, getenv)
 	if errors.Is(err, config.ErrHelp) {
 		config.Usage(stdout)
@@ -44,6 +49,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pi2pid: %v\n(run pi2pid --help for the flags)\n", err)
+		answerConfigError(configErrorDetail(err, configFile(args, getenv)))
 		return 2
 	}
 	var level slog.Level
@@ -59,8 +65,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 func serve(cfg *config.Config, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("creating the state directory: %w", err)
+	if tightened, err := statedir.Prepare(cfg.StateDir); err != nil {
+		return err
+	} else if tightened {
+		log.Warn("the state directory was open to others; its mode is now 0700", "path", cfg.StateDir)
 	}
 	tcfg := &transport.Config{Mode: cfg.Security}
 	var verifyServer transport.VerifyFunc
@@ -106,6 +114,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		Status:    notify.Status,
 		Info: control.Status{
 			Server: cfg.Server, Security: string(cfg.Security), Keypad: kp.Kind(), Listen: listen,
+			ServerPin: serverPin(cfg.ServerFingerprint),
 		},
 		ServerPin: func() string {
 			if cfg.ServerFingerprint != "" {
@@ -145,10 +154,36 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	return runErr
 }
 
+// configFile names the file where a setting is fixed: --config or
+// PI2PI_CONFIG when given, else the default file.
+func configFile(args []string, getenv func(string) string) string {
+	for i, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if v, ok := strings.CutPrefix(a, "config="); ok {
+			return v
+		}
+		if a == "config" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	if v := getenv("PI2PI_CONFIG"); v != "" {
+		return v
+	}
+	return config.DefaultFile
+}
+
 // peerPort is the port dialled on other terminals: the one we listen on.
 func peerPort(a net.Addr, def int) int {
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil && ap.Port() != 0 {
 		return int(ap.Port())
 	}
 	return def
+}
+
+// serverPin names how the server key is pinned, for `pi2pictl status`.
+func serverPin(fingerprint string) string {
+	if fingerprint != "" {
+		return "configured"
+	}
+	return "first-use"
 }

@@ -109,7 +109,12 @@ func TestDebPackages(t *testing.T) {
 			// --force-depends: the empty root has no systemd package.
 			return run(t, "", nil, "dpkg", append([]string{"--root=" + root, "--force-script-chrootless", "--force-depends", "--log=/dev/null"}, args...)...)
 		}
-		dpkg("--install", debs[0], debs[1])
+		installOut := dpkg("--install", debs[0], debs[1])
+		// Trust on first use: the terminal's package says how to pin the
+		// server's key (issue 11).
+		if !strings.Contains(installOut, "the server's key is not pinned") || !strings.Contains(installOut, "pi2pi-server fingerprint") {
+			t.Errorf("installing pi2pi-terminal did not say how to pin the server's key:\n%s", installOut)
+		}
 
 		for _, f := range []string{
 			"usr/sbin/pi2pid", "usr/bin/pi2pictl", "usr/sbin/pi2pi-server",

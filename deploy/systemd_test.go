@@ -406,6 +406,14 @@ func authenticate(t *testing.T, addr, user, digits string) string {
 // The journal is not reachable from inside the private namespace (no
 // journald there), so the generated units send the services' stdout and
 // stderr to files; that is where this test reads the logs.
+//
+// The lab test (deploy/lab) runs the packages on booted Debian machines,
+// where the units really run. This test stays for what the lab does not
+// give: it needs neither a Debian mirror nor systemd-nspawn (it runs
+// wherever systemd is installed, in seconds), it checks the peer-port
+// activation (TriggeredBy=) and the control socket at the protocol level,
+// and it keeps deploy.UserUnit, which turns the system units into user
+// units, working.
 func TestUserManager(t *testing.T) {
 	needRoot(t, "a mount namespace and a tmpfs on /run/systemd for systemd --user")
 	need(t, "unshare", "systemctl")

@@ -173,7 +173,7 @@ func TestInteropProbeAgainstPython(t *testing.T) {
 	t.Parallel()
 	needBinaries(t)
 	ps := startPythonServer(t, "--dummy")
-	out, err := exec.Command(serverBin, "probe", ps.addr, "--security", "plain").CombinedOutput()
+	out, err := exec.Command(serverBin, "probe", ps.addr, "--security", "plain", "--course").CombinedOutput()
 	if err != nil {
 		t.Fatalf("probe against the course test server: %v\n%s\nserver:\n%s", err, out, ps.p.Stdout())
 	}

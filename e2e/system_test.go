@@ -498,6 +498,10 @@ func (r *attachedReceiver) next(name control.Event, timeout time.Duration) (cont
 			if ev.Event == name {
 				return ev, true
 			}
+			if ev.Event == control.EventChatEnding {
+				// As pi2pictl does: send nothing more, answer with end.
+				_ = r.c.Send(control.Request{Op: control.OpEnd})
+			}
 		case <-deadline:
 			return control.Reply{}, false
 		}

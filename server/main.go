@@ -22,6 +22,9 @@ const (
 	defaultSecurity = "secure"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 // errUsage marks errors that exit with status 2.
 var errUsage = errors.New("usage")
 
@@ -38,16 +41,25 @@ commands:
   serve        run the directory (default)
                --listen ADDR --users FILE --state-dir DIR --security plain|secure
                --session-timeout 15m
-  user add NAME [--credential STRING]   enrol a user (passcode digits on stdin)
-  user passwd NAME                      change a passcode (also unlocks)
+  user add NAME [--credential STRING] [--key STRING]
+                                        enrol a user (passcode digits on stdin);
+                                        --key: the key string plain-mode lookups hand out
+  user passwd NAME [--key STRING]       change a passcode (also unlocks)
+  user key NAME --key STRING|--no-key   set or remove a user's key string
+  user import FILE [--skip-bad] [--replace]
+                                        enrol a class's user file, a JSON object
+                                        {"userid": ["credential", "key"], ...}
   user del NAME                         remove a user
   user list                             list users and their lock status
   user unlock NAME                      clear a user's failure counter
                (user commands take --users FILE --state-dir DIR)
+  --version    print the version
   fingerprint  print the server key fingerprint (--state-dir DIR)
   dummy        run the course's test server (--listen ADDR), plain text
-  probe ADDR   check a directory server [--user U --passcode DIGITS]
+  probe ADDR   check a directory server [--user U --passcode DIGITS | --course]
+               [--user U --credential STRING] [--lookup USER]
                [--security plain|secure] [--server-fingerprint SHA256:...]
+               [--source IP] [--timeout 5s]
   service install --users FILE --state-dir DIR [serve flags]
   service uninstall | start | stop
                (Windows, elevated) run serve as the Windows service
@@ -65,6 +77,10 @@ func main() {
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, "pi2pi-server", version)
+		return 0
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]

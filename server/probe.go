@@ -14,7 +14,8 @@ import (
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("probe", stderr)
 	var cfg probe.Config
-	fs.StringVar(&cfg.User, "user", "", "user to log in as (default: the course test server's ali)")
+	fs.StringVar(&cfg.User, "user", "", "user to log in as: a dedicated probe account (default: no login)")
+	fs.BoolVar(&cfg.Course, "course", false, "the server is the course's test server: log in as its ali")
 	fs.StringVar(&cfg.Passcode, "passcode", "", "that user's keypad digits")
 	fs.StringVar(&cfg.Credential, "credential", "", "send this exact AUTHREQ passcode instead of the pi2pi hash of --passcode")
 	fs.StringVar(&cfg.Lookup, "lookup", "", "user whose lookup must succeed (default: bianca, or --user itself)")
@@ -38,7 +39,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 			return usagef("--source: %v", err)
 		}
 	}
-	if (cfg.User == "") != (cfg.Passcode == "" && cfg.Credential == "") {
+	if (cfg.User == "") != (cfg.Passcode == "" && cfg.Credential == "") && !cfg.Course {
 		return usagef("--user and --passcode (or --credential) go together")
 	}
 	cfg.Out = stdout

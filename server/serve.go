@@ -117,6 +117,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, reload <-chan 
 	if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
+	warnOpenFileLimit(log, c.limits.MaxConns, openFileLimit())
 	pepper, err := userstore.LoadOrCreatePepper(c.stateDir)
 	if err != nil {
 		return err
@@ -156,7 +157,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, reload <-chan 
 	st.Sweep()
 	dir, err := directory.New(directory.Config{
 		Users: users, Hasher: userstore.NewHasher(pepper, userstore.DefaultParams, userstore.MaxConcurrent()),
-		Guard: g, Sessions: st, Log: log,
+		Guard: g, Sessions: st, Log: log, Plain: c.mode == transport.Plain,
 	})
 	if err != nil {
 		return err
@@ -223,4 +224,19 @@ func listener(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("%w (is another server already running on %s? choose another with --listen)", err, addr)
 	}
 	return l, nil
+}
+
+// fileHeadroom is the number of open files the server needs besides its
+// connections: listeners, state files, the log, the runtime's own.
+const fileHeadroom = 64
+
+// warnOpenFileLimit warns when the limit on open files (0: unknown) would
+// refuse connections before --max-conns does.
+func warnOpenFileLimit(log *slog.Logger, maxConns int, limit uint64) {
+	if limit == 0 || maxConns <= 0 || limit >= uint64(maxConns+fileHeadroom) {
+		return
+	}
+	log.Warn("the open-file limit is below --max-conns: connections will fail with \"too many open files\" first; "+
+		"raise LimitNOFILE= in the unit (or ulimit -n), or lower --max-conns",
+		"open_file_limit", limit, "max_conns", maxConns)
 }

@@ -30,6 +30,8 @@ type Env struct {
 	Getenv         func(string) string
 	// Interrupts delivers CTRL-C (SIGINT) and SIGTERM; nil means none.
 	Interrupts <-chan os.Signal
+	// Version is printed by --version.
+	Version string
 }
 
 func (e *Env) getenv(k string) string {
@@ -54,6 +56,7 @@ type Invocation struct {
 	Args   []string
 	Socket string
 	JSON   bool // status --json
+	Accept bool // verify --accept
 
 	Out    *screen.Screen
 	client *control.Client
@@ -82,8 +85,13 @@ func Run(args []string, env *Env) int {
 	global.StringVar(&inv.Socket, "socket", "", "")
 	help := global.Bool("help", false, "")
 	global.BoolVar(help, "h", false, "")
+	showVersion := global.Bool("version", false, "")
 	if err := global.Parse(args); err != nil {
 		return fail(env, usageErrorf("%v", err))
+	}
+	if *showVersion {
+		fmt.Fprintln(env.Stdout, "pi2pictl", env.Version)
+		return 0
 	}
 	if *help {
 		printUsage(env.Stdout)
@@ -106,17 +114,18 @@ func Run(args []string, env *Env) int {
 	if cmd.Flags != nil {
 		cmd.Flags(fs, inv)
 	}
-	if err := fs.Parse(rest); err != nil {
+	args, err := parseInterleaved(fs, rest)
+	if err != nil {
 		return fail(env, usageErrorf("%s: %v", cmd.Name, err))
 	}
 	if *cmdHelp {
 		cmd.printHelp(env.Stdout)
 		return 0
 	}
-	if err := cmd.checkArgs(fs.Args()); err != nil {
+	if err := cmd.checkArgs(args); err != nil {
 		return fail(env, err)
 	}
-	inv.Args = fs.Args()
+	inv.Args = args
 	if inv.Socket == "" {
 		inv.Socket = env.getenv("PI2PI_SOCKET")
 	}
@@ -124,7 +133,7 @@ func Run(args []string, env *Env) int {
 		inv.Socket = DefaultSocket
 	}
 	inv.Out = screen.New(&screen.Plain{Stdout: env.Stdout, Stderr: env.Stderr})
-	err := cmd.Run(context.Background(), inv)
+	err = cmd.Run(context.Background(), inv)
 	if inv.client != nil {
 		inv.client.Close()
 	}
@@ -133,6 +142,43 @@ func Run(args []string, env *Env) int {
 	}
 	inv.Out.Close()
 	return exitCode(err)
+}
+
+// parseInterleaved parses flags before and after the arguments
+// (`pi2pictl verify bianca --accept`); "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, rest []string) ([]string, error) {
+	var args []string
+	for {
+		before := rest
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		rest = fs.Args()
+		if used := len(before) - len(rest); used > 0 && before[used-1] == "--" {
+			return append(args, rest...), nil
+		}
+		if len(rest) == 0 {
+			return args, nil
+		}
+		args = append(args, rest[0])
+		rest = rest[1:]
+	}
+}
+
+// shellArgs parses a shell command's flags (`/verify bianca --accept`)
+// into inv and returns its arguments.
+func shellArgs(cmd *Command, inv *Invocation, fields []string) ([]string, error) {
+	if cmd.Flags == nil {
+		return fields, nil
+	}
+	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cmd.Flags(fs, inv)
+	args, err := parseInterleaved(fs, fields)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", cmd.Name, err)
+	}
+	return args, nil
 }
 
 // fail reports err before any screen exists.

@@ -214,7 +214,7 @@ func TestChatFromPipe(t *testing.T) {
 	}
 	want := "Connection established, type your messages\n" +
 		"Safety code: 1234 5678 9012 (compare it with bianca by voice)\n" +
-		"I am fine, how about you?\n" +
+		"bianca> I am fine, how about you?\n" +
 		"Connection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout:\n%q\nwant\n%q", got, want)
@@ -230,7 +230,7 @@ func TestChatPeerEnds(t *testing.T) {
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "Connection established, type your messages\nbye\nConnection ended\n"
+	want := "Connection established, type your messages\nbianca> bye\nConnection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout %q, want %q", got, want)
 	}
@@ -280,7 +280,7 @@ func TestWaitFromPipe(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	want := "Connection received from user bianca, type your messages\n" +
-		"Hello, how are you today?\nI am well. Goodbye.\nConnection ended\n"
+		"bianca> Hello, how are you today?\nbianca> I am well. Goodbye.\nConnection ended\n"
 	if got := r.stdout.String(); got != want {
 		t.Fatalf("stdout %q, want %q", got, want)
 	}
@@ -328,7 +328,7 @@ func TestShellFromPipe(t *testing.T) {
 		"Logged in.\n" +
 		"Enter destination user ID: bianca\n" +
 		"Connection established, type your messages\n" +
-		"I am fine, how about you?\n" +
+		"bianca> I am fine, how about you?\n" +
 		"Connection ended\n" +
 		"Enter destination user ID: \n" +
 		"Connection received from user bianca, type your messages\n" +
@@ -380,6 +380,26 @@ func TestVerify(t *testing.T) {
 	_, errOut, code = pipeRun(t, plain, "", "verify", "bianca")
 	if code != 1 || !strings.Contains(errOut, "secure mode") {
 		t.Fatalf("plain: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestVerifyAccept: --accept, after the user ID or before it, one-shot
+// or in the shell, asks pi2pid to accept the key and says so.
+func TestVerifyAccept(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012 3456 7890"})
+	for _, args := range [][]string{{"verify", "bianca", "--accept"}, {"verify", "--accept", "bianca"}} {
+		out, errOut, code := pipeRun(t, d, "", args...)
+		if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
+			t.Fatalf("%q: exit %d\nstdout %q\nstderr %q", args, code, out, errOut)
+		}
+	}
+	out, errOut, code := pipeRun(t, d, "/verify bianca --accept\n", "--socket", d.Socket)
+	if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
+		t.Fatalf("shell: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	out, errOut, code = pipeRun(t, d, "", "verify", "bianca")
+	if code != 0 || strings.Contains(out, "Accepted") {
+		t.Fatalf("verify without --accept: exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }
 

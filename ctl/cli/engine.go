@@ -19,16 +19,15 @@ import (
 
 // The course handouts' transcript lines.
 const (
-	promptLogin       = "Login: "
-	promptDest        = "Enter destination user ID: "
-	linePasscode      = "Enter passcode on keypad."
-	lineLoggedIn      = "Logged in."
-	lineEstablished   = "Connection established, type your messages"
-	lineReceivedFmt   = "Connection received from user %s, type your messages"
-	lineEnded         = "Connection ended"
-	passcodeHint      = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
-	partialLineDelay  = 300 * time.Millisecond
-	endConfirmTimeout = 15 * time.Second
+	promptLogin      = "Login: "
+	promptDest       = "Enter destination user ID: "
+	linePasscode     = "Enter passcode on keypad."
+	lineLoggedIn     = "Logged in."
+	lineEstablished  = "Connection established, type your messages"
+	lineReceivedFmt  = "Connection received from user %s, type your messages"
+	lineEnded        = "Connection ended"
+	passcodeHint     = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
+	partialLineDelay = 300 * time.Millisecond
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
@@ -57,6 +56,7 @@ const (
 	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
 	phChat                    // chatting: lines typed are sent
 	phEnding                  // end requested, waiting for the daemon to confirm
+	phEnded                   // the chat of a one-shot command is over
 )
 
 // result is the answer to a request made in the background.
@@ -81,6 +81,7 @@ type engine struct {
 	in     lineSource
 	stdin  *os.File // the terminal, when stdin is one
 	rl     *readline.Instance
+	mode   *tty.LineMode // readline's raw mode, which can keep echo off after a line
 	comp   *completer
 	recent *recentUsers
 
@@ -89,6 +90,7 @@ type engine struct {
 	peer         string         // who we chat with
 	keypad       control.Keypad // from the status
 	started      bool           // the current chat has started
+	chatOpen     bool           // a chat was announced and its end not yet shown
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
@@ -129,7 +131,17 @@ type engine struct {
 	keysStopped bool
 	passDone    chan error
 	flushC      <-chan time.Time
-	endC        <-chan time.Time
+	// pump sends stdin during a chat when stdin is no terminal and the
+	// command is chat or wait (see pump.go); nil otherwise.
+	pump *pump
+	// Lines typed in a chat are sent by sendLines, one at a time, so that
+	// the engine goes on showing what arrives while a slow peer holds a
+	// send up; no line is read meanwhile (backpressure). endPending: the
+	// end waits for the send under way, so that it goes out after it.
+	sendQ      chan string
+	sendDone   chan error
+	sending    bool
+	endPending bool
 }
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
@@ -141,6 +153,8 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		readReq:  make(chan struct{}),
 		linesCh:  make(chan lineResult, 1),
 		passDone: make(chan error, 1),
+		sendQ:    make(chan string),
+		sendDone: make(chan error, 1),
 	}
 	if f == flowChat {
 		peer, err := wire.NormalizeUserID(inv.Args[0])
@@ -172,6 +186,7 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		e.out = inv.Out
 	}
 	go e.readLines()
+	go e.sendLines()
 	return e.run()
 }
 
@@ -183,14 +198,19 @@ func (e *engine) startReadline() error {
 	} else {
 		hist = ""
 	}
+	e.mode = tty.NewLineMode(int(e.stdin.Fd()))
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:            hist,
 		DisableAutoSaveHistory: true,
 		HistorySearchFold:      true,
 		AutoComplete:           e.comp,
-		Stdin:                  readline.NewCancelableStdin(e.stdin),
-		Stdout:                 e.inv.Env.Stdout,
-		Stderr:                 e.inv.Env.Stderr,
+		// One byte at a time: keys typed ahead of a prompt stay in the
+		// terminal for the passcode reader (see tty.LineMode).
+		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.stdin}),
+		FuncMakeRaw: e.mode.Enter,
+		FuncExitRaw: e.mode.Exit,
+		Stdout:      e.inv.Env.Stdout,
+		Stderr:      e.inv.Env.Stderr,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the terminal: %w", err)
@@ -204,7 +224,24 @@ func (e *engine) startReadline() error {
 
 func (e *engine) stopReadline() {
 	e.out.Close()
+	e.mode.HoldAfterLine(false)
 	e.rl.Close()
+	_ = e.mode.Release()
+}
+
+// quiet switches the terminal's echo off ahead of passcode entry, so that
+// no digit typed ahead is ever shown; echoBack undoes it before the next
+// line is read.
+func (e *engine) quiet() {
+	if e.mode != nil && e.keypad == "console" {
+		_ = e.mode.Quiet()
+	}
+}
+
+func (e *engine) echoBack() {
+	if e.mode != nil {
+		_ = e.mode.Release()
+	}
 }
 
 // readLines reads one line each time the engine asks for one.
@@ -220,6 +257,7 @@ func (e *engine) readLines() {
 
 func (e *engine) run() error {
 	defer close(e.readReq)
+	defer close(e.sendQ)
 	st, err := e.status()
 	if err != nil {
 		return err
@@ -257,6 +295,7 @@ func (e *engine) run() error {
 	events := e.client.Events()
 	for !e.done {
 		if e.wantLine() && !e.reading && !e.eof {
+			e.echoBack()
 			e.out.Prompt(e.prompt())
 			e.out.Flush()
 			e.reading = true
@@ -284,9 +323,12 @@ func (e *engine) run() error {
 			if s, ok := e.lines.Flush(); ok {
 				e.out.Println(s)
 			}
-		case <-e.endC:
-			e.endC = nil
-			e.fail("pi2pid did not confirm the end of the chat")
+		case err := <-e.sendDone:
+			e.lineSent(err)
+		case listening := <-e.pumpEOF():
+			e.onPumpEOF(listening)
+		case err := <-e.pumpFailed():
+			e.fail(explain(err, e.inv.Socket))
 		case <-e.cancelC:
 			e.cancelC = nil
 			e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
@@ -294,6 +336,7 @@ func (e *engine) run() error {
 		}
 	}
 	e.releaseKeys()
+	e.echoBack()
 	e.out.Flush()
 	return e.exit
 }
@@ -400,8 +443,10 @@ func (e *engine) wantLine() bool {
 		return false
 	}
 	switch e.phase {
-	case phLogin, phDest, phChat:
+	case phLogin, phDest:
 		return true
+	case phChat:
+		return e.pump == nil && !e.sending
 	case phPasscode:
 		return e.keypad == control.KeypadConsole && e.stdin == nil
 	}
@@ -421,6 +466,11 @@ func (e *engine) prompt() string {
 func (e *engine) setPhase(p phase) {
 	old := e.prompt()
 	e.phase = p
+	if e.mode != nil {
+		// A user ID read at "Login: " is followed by the passcode:
+		// keep echo off from the moment the line ends.
+		e.mode.HoldAfterLine(p == phLogin && e.keypad == "console")
+	}
 	if e.comp != nil {
 		switch p {
 		case phLogin:
@@ -474,9 +524,8 @@ func (e *engine) onLine(line string, err error) {
 	case phDest:
 		e.onDestLine(line)
 	case phChat:
-		if err := e.client.Send(control.Request{Op: control.OpSend, Text: line + "\n"}); err != nil {
-			e.fail(explain(err, e.inv.Socket))
-		}
+		e.sending = true
+		e.sendQ <- line + "\n"
 	}
 }
 
@@ -539,6 +588,7 @@ func (e *engine) onLoginLine(line string) {
 }
 
 func (e *engine) login() {
+	e.quiet()
 	e.passcodeStarted = false
 	e.endCancel()
 	e.setPhase(phLoggingIn)
@@ -575,6 +625,9 @@ func (e *engine) startPasscode(keypad control.Keypad) {
 		e.keypad = keypad
 	}
 	e.setPhase(phPasscode)
+	// Echo off before the prompt shows: a key typed the moment it
+	// appears must not be echoed.
+	e.quiet()
 	e.out.Println(linePasscode)
 	if e.keypad != control.KeypadConsole || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
@@ -692,7 +745,7 @@ func (e *engine) loginFailed(code control.Code, msg string) {
 	e.setPhase(phLogin)
 }
 
-func (e *engine) loggedIn(user string) {
+func (e *engine) loggedIn(user string, failedAttempts int) {
 	e.stopKeys()
 	if !e.loggingIn() {
 		return
@@ -702,11 +755,26 @@ func (e *engine) loggedIn(user string) {
 		e.user = user
 	}
 	e.out.Println(lineLoggedIn)
+	if line := failedAttemptsLine(failedAttempts); line != "" {
+		e.out.Println(line)
+	}
 	if e.flow == flowLogin {
 		e.finish(nil)
 		return
 	}
 	e.enterDest()
+}
+
+// failedAttemptsLine tells the user, after "Logged in.", how many login
+// attempts on the account failed since the previous login (nothing for 0).
+func failedAttemptsLine(n int) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "There was 1 failed login attempt since your last login."
+	}
+	return fmt.Sprintf("There were %d failed login attempts since your last login.", n)
 }
 
 // enterDest shows the destination prompt and attaches for incoming chats.
@@ -759,11 +827,16 @@ func (e *engine) shellCommand(line string) {
 		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
 		return
 	}
-	if err := cmd.checkArgs(fields[1:]); err != nil {
+	inv := &Invocation{Env: e.inv.Env, Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	args, err := shellArgs(cmd, inv, fields[1:])
+	if err == nil {
+		err = cmd.checkArgs(args)
+	}
+	if err != nil {
 		e.out.Errorln(err.Error())
 		return
 	}
-	inv := &Invocation{Env: e.inv.Env, Args: fields[1:], Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
+	inv.Args = args
 	ctx, cancel := callCtx()
 	defer cancel()
 	if err := cmd.Run(ctx, inv); err != nil {
@@ -782,7 +855,7 @@ func (e *engine) onResult(r result) {
 			if control.CodeOf(r.err) == control.CodeLoggedIn && e.flow == flowShell {
 				// Someone logged in meanwhile; check.
 				if st, err := e.status(); err == nil && loggedIn(st) {
-					e.loggedIn(st.UserID)
+					e.loggedIn(st.UserID, 0)
 					return
 				}
 			}
@@ -805,7 +878,9 @@ func (e *engine) onResult(r result) {
 			e.finish(errReported)
 			return
 		}
-		if !e.started {
+		// A chat that started and already ended (its events came
+		// first, see drainEvents) is not started again.
+		if !e.started && e.phase == phConnecting {
 			rep := r.rep
 			if rep.Peer == "" {
 				rep.Peer = e.peer
@@ -830,12 +905,15 @@ func (e *engine) onResult(r result) {
 }
 
 func (e *engine) onEvent(ev control.Reply) {
+	if e.done {
+		return // a one-shot command has finished; the rest is not its business
+	}
 	switch ev.Event {
 	case control.EventPasscode:
 		e.startPasscode(ev.Keypad)
 	case control.EventLogin:
 		if ev.OK {
-			e.loggedIn(ev.UserID)
+			e.loggedIn(ev.UserID, ev.FailedAttempts)
 		} else {
 			e.loginFailed(ev.Code, eventWords(ev))
 		}
@@ -847,11 +925,22 @@ func (e *engine) onEvent(ev control.Reply) {
 		if e.phase != phChat && e.phase != phEnding {
 			return
 		}
-		for _, l := range e.lines.Add(ev.Text) {
-			e.out.Println(l)
+		if ls := e.lines.Add(ev.Text); e.rl == nil && len(ls) > 0 {
+			// A pipe or a file: one write for the whole chunk.
+			e.out.Println(strings.Join(ls, "\n"))
+		} else {
+			for _, l := range ls {
+				e.out.Println(l)
+			}
 		}
 		if e.lines.Pending() {
 			e.flushC = time.After(partialLineDelay)
+		}
+	case control.EventChatEnding:
+		// The peer closed its side, or pi2pid must end the chat: send
+		// nothing more; what was sent still goes out first.
+		if e.phase == phChat {
+			e.endChat(false)
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
@@ -869,6 +958,10 @@ func (e *engine) onEvent(ev control.Reply) {
 func (e *engine) chatStarted(ev control.Reply) {
 	e.started = true
 	e.peer = ev.Peer
+	e.lines.Peer = ev.Peer // each line received shows as "bianca> ..."
+	if e.rl != nil {
+		e.lines.Width = readline.GetScreenWidth
+	}
 	e.recent.add(ev.Peer)
 	if ev.Direction == control.Incoming {
 		if e.rl != nil && e.phase == phDest {
@@ -884,12 +977,44 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.SafetyCode != "" {
 		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
 	}
-	if ev.OldFingerprint != "" {
-		e.out.Errorln(keyChanged(ev.Peer, ev.OldFingerprint, ev.PeerFingerprint))
+	for _, w := range keyWarnings(ev) {
+		e.out.Errorln(w)
 	}
+	e.chatOpen = true
 	e.setPhase(phChat)
+	if e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
+		var buffered []byte
+		if pl, ok := e.in.(*pipeLines); ok {
+			buffered, _ = pl.r.Peek(pl.r.Buffered())
+		}
+		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		e.pump.listenOnEmpty = e.flow == flowWait
+		go e.pump.run()
+	}
 	if e.endOnStart {
 		e.endChat(false)
+	}
+}
+
+func (e *engine) pumpEOF() <-chan bool {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.eof
+}
+
+func (e *engine) pumpFailed() <-chan error {
+	if e.pump == nil {
+		return nil
+	}
+	return e.pump.failed
+}
+
+// onPumpEOF: stdin ended. The pump ends the chat after what it sent,
+// unless it only listens (see pump.listenOnEmpty).
+func (e *engine) onPumpEOF(listening bool) {
+	if !listening && e.phase == phChat {
+		e.setPhase(phEnding)
 	}
 }
 
@@ -902,13 +1027,45 @@ func (e *engine) endChat(quit bool) {
 		return
 	}
 	e.setPhase(phEnding)
-	e.endC = time.After(endConfirmTimeout)
+	if e.pump != nil {
+		e.pump.stop() // the pump sends OpEnd after what it read
+		return
+	}
+	if e.sending {
+		e.endPending = true // after the line being sent
+		return
+	}
+	// The lines typed were sent before this request: pi2pid writes them
+	// first. The end comes as EventChatEnd once the peer closed too,
+	// however long a slow peer takes to read what was sent.
 	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+}
+
+// sendLines sends the lines typed in a chat, one at a time.
+func (e *engine) sendLines() {
+	for text := range e.sendQ {
+		e.sendDone <- e.client.Send(control.Request{Op: control.OpSend, Text: text})
+	}
+}
+
+// lineSent: the line being sent has gone to pi2pid.
+func (e *engine) lineSent(err error) {
+	e.sending = false
+	if err != nil {
+		e.fail(explain(err, e.inv.Socket))
+		return
+	}
+	if e.endPending {
+		e.endPending = false
+		if e.phase == phEnding {
+			e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+		}
+	}
 }
 
 func (e *engine) chatEnded(why string) {
 	e.flushC = nil
-	e.endC = nil
+	e.endPending = false
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
@@ -916,14 +1073,16 @@ func (e *engine) chatEnded(why string) {
 	if connecting && why == "" {
 		why = "the chat ended before it started"
 	}
-	if !connecting || e.started {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
 	}
+	e.chatOpen = false
 	if why != "" {
 		e.out.Errorln(peertext.Clean(why))
 	}
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {
+		e.setPhase(phEnded)
 		if why != "" {
 			e.finish(errReported)
 		} else {
@@ -946,8 +1105,9 @@ func (e *engine) onLoggedOut(why string) {
 	if e.phase == phLogin {
 		return
 	}
-	if e.phase == phChat || e.phase == phEnding {
+	if e.chatOpen {
 		e.out.Println(lineEnded)
+		e.chatOpen = false
 	}
 	msg := "Logged out"
 	if why != "" {

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -41,10 +43,20 @@ func explain(err error, socket string) string {
 		return fmt.Sprintf("permission denied on %s: add yourself to group pi2pi: sudo usermod -aG pi2pi $USER, then log in again", socket)
 	case errors.As(err, &ve):
 		return ve.Error()
+	case control.CodeOf(err) == control.CodeConfig:
+		return refusal(err, "")
+	case isTimeout(err):
+		return fmt.Sprintf("pi2pid did not answer on %s (%v): it may be failing to start; see: systemctl status pi2pid, and journalctl -u pi2pid -e", socket, err)
 	case errors.Is(err, control.ErrClosed):
 		return "pi2pid closed the connection (did it stop or restart? see journalctl -u pi2pid)"
 	}
 	return err.Error()
+}
+
+// isTimeout reports a deadline that ran out while talking to pi2pid.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
 
 // refusal says in words why pi2pid refused a request about peer (the user
@@ -87,6 +99,14 @@ func describe(e *control.Error, peer string) string {
 		return "cannot get an answer from the server: " + detail + " (see pi2pictl status and journalctl -u pi2pid)"
 	case control.CodeKeyChanged:
 		return "the server's key has changed: " + detail + "; check `pi2pi-server fingerprint` on the server, then fix pi2pid's --server-fingerprint or remove the server's line from known_hosts"
+	case control.CodeServerBusy:
+		return "the server closed the connection during the TLS handshake without answering: it may be busy (all its connection slots taken) or restarting; try again in a minute, and if it persists, tell its administrator"
+	case control.CodeNotTLS:
+		return "the server does not speak TLS; is it running with --security plain? (then start pi2pid with --security plain too, knowing that logins and chats go in clear text)"
+	case control.CodeNoKeyBook:
+		return "pi2pid keeps no record of peers' keys (it was started without a state directory), so there is nothing to accept"
+	case control.CodeConfig:
+		return "pi2pid cannot start, its settings are wrong: " + detail + ". Fix them, then: sudo systemctl restart pi2pid"
 	case control.CodeServerForgot:
 		return "the server no longer knows you are logged in (it may have restarted or timed you out): log in again"
 	case control.CodeUsage:
@@ -121,7 +141,20 @@ func peerWords(code control.Code, who, detail string) (string, bool) {
 	case control.CodeUnreachable:
 		return "cannot reach " + who + "'s terminal: " + detail, true
 	case control.CodeBroken:
-		return "the connection to " + who + " broke: " + detail, true
+		return "the connection to " + who + " broke (" + detail + "): what you typed since may not have arrived", true
+	case control.CodePeerStalled:
+		return who + "'s terminal stopped answering: what you typed since it last answered may not have arrived", true
+	case control.CodePeerClosed:
+		return who + " had closed the chat: what you sent after that did not arrive", true
+	case control.CodeSendFailed:
+		return "sending to " + who + " failed (" + detail + "): what you typed since may not have arrived", true
+	case control.CodePeersUnreadable:
+		return "cannot read the record of your peers' keys (" + detail + "), so pi2pid cannot tell whether " + who + "'s key changed: " +
+			"compare the safety code by voice, and fix the file's permissions (sudo systemctl restart pi2pid repairs the state directory)", true
+	case control.CodePeersUnwritable:
+		return "cannot record " + who + "'s key (" + detail + "): a later change of it will not be noticed", true
+	case control.CodeOddReason:
+		return who + "'s terminal refused the chat (it gave a reason pi2pi does not know).", true
 	case control.CodeSelf:
 		return "you cannot chat with yourself", true
 	case control.CodeBadUserID:
@@ -147,6 +180,10 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "busy setting up a chat with " + who + ": try again in a moment", true
 	case control.CodeNoChat:
 		return "no chat in progress: start one with pi2pictl chat USERID", true
+	case control.CodeChatEnding:
+		return "this chat is ending: no more text is sent", true
+	case control.CodeStopping:
+		return "pi2pid is stopping", true
 	}
 	return "", false
 }
@@ -182,19 +219,33 @@ func eventWords(ev control.Reply) string {
 	return ""
 }
 
-// keyChanged warns that peer's key differs from the one last seen.
+// keyWarnings are the warnings about the peer's key that a chat-start
+// event or a verify result carries, in words.
+func keyWarnings(r control.Reply) []string {
+	peer := peertext.Clean(r.Peer)
+	var ws []string
+	if r.OldFingerprint != "" {
+		ws = append(ws, keyChanged(peer, r.OldFingerprint, r.PeerFingerprint))
+	}
+	if r.Warning != "" {
+		ws = append(ws, "Warning: "+describe(&control.Error{Code: r.Warning, Peer: r.Peer, Detail: r.WarningDetail}, r.Peer))
+	}
+	return ws
+}
+
+// keyChanged warns that peer's key differs from the one accepted.
 func keyChanged(peer, was, now string) string {
-	peer = peertext.Clean(peer)
-	return fmt.Sprintf("Warning: %s's key has changed since your last chat (was %s, now %s). "+
-		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat",
-		peer, peertext.Clean(was), peertext.Clean(now), peer)
+	return fmt.Sprintf("Warning: %s's key has changed since you accepted it (was %s, now %s). "+
+		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat. "+
+		"Once it matches, run `pi2pictl verify %s --accept`; until then every chat with this key warns",
+		peer, peertext.Clean(was), peertext.Clean(now), peer, peer)
 }
 
 // loginRefusal says why a login failed; msg is already in words.
 func loginRefusal(code control.Code, msg string) string {
 	switch code {
 	case control.CodeRefused:
-		return "Login refused: wrong user ID or passcode (or the account is locked)."
+		return "Login refused: wrong user ID or passcode (or the account is locked after repeated failures; a lock ends by itself, try again later)."
 	case control.CodeTimedOut:
 		return "Login timed out: no key was pressed on the keypad for too long."
 	case control.CodeCancelled:

@@ -54,7 +54,23 @@ func runStatus(ctx context.Context, inv *Invocation) error {
 	row("Server key", st.ServerFingerprint)
 	row("Peer key", st.PeerFingerprint)
 	row("Safety code", st.SafetyCode)
+	if w := tofuWarning(st); w != "" {
+		inv.Out.Errorln(w)
+	}
 	return nil
+}
+
+// tofuWarning says plainly what trust on first use of the server key
+// means, while the key is not configured.
+func tofuWarning(st *control.Status) string {
+	if st.Security != "secure" || st.ServerPin != "first-use" {
+		return ""
+	}
+	how := "Pin it: run `pi2pi-server fingerprint` on the server, set server-fingerprint=SHA256:... in /etc/pi2pi/pi2pid.conf and restart pi2pid."
+	if st.ServerFingerprint == "" {
+		return "Warning: the server's key is not pinned yet. The first login will trust whatever key answers, so someone on the network path could pose as the server and learn the passcode. " + how
+	}
+	return "Warning: the server's key was pinned on first use, not configured. If someone on the network path posed as the server at that first login, they learned the passcode, and pi2pid trusts them still. " + how
 }
 
 // loggedIn reports whether st is a logged-in state (idle or chatting).

@@ -60,7 +60,8 @@ type Daemon struct {
 	mu        sync.Mutex
 	version   int
 	keypad    control.Keypad
-	passcodes map[string]string       // user → digits
+	passcodes map[string]string // user → digits
+	failed    int
 	refusals  map[string]control.Code // callee → control.Code*, or PeerAccepts
 	safety    string
 	state     control.State
@@ -86,11 +87,14 @@ type Daemon struct {
 
 // Options configure a Daemon.
 type Options struct {
-	Version    int               // control protocol version to announce (default control.Version)
-	Keypad     control.Keypad    // control.KeypadConsole (default), KeypadRPIO, ...
-	Passcodes  map[string]string // user → digits; default ali:1234, bianca:5678
-	LoggedInAs string            // start logged in as this user
-	SafetyCode string            // sent with chat-start (secure mode); "" for plain
+	Version   int               // control protocol version to announce (default control.Version)
+	Keypad    control.Keypad    // control.KeypadConsole (default), KeypadRPIO, ...
+	Passcodes map[string]string // user → digits; default ali:1234, bianca:5678
+	// FailedAttempts is sent with a successful login, as pi2pid passes on
+	// the server's count of failed attempts since the last login.
+	FailedAttempts int
+	LoggedInAs     string // start logged in as this user
+	SafetyCode     string // sent with chat-start (secure mode); "" for plain
 	// Callees says how chat requests end, by callee: PeerAccepts or an
 	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
 	// accepts, everyone else is not found.
@@ -153,7 +157,7 @@ func Start(t *testing.T, o Options) *Daemon {
 	}
 	d := &Daemon{
 		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
-		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes,
+		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes, failed: o.FailedAttempts,
 		refusals: o.Callees, safety: o.SafetyCode, state: control.StateLoggedOut, login: o.Login,
 		conns: map[*conn]bool{}, attached: make(chan struct{}, 10), cancelIn: o.CancelDelay,
 		entryFor: o.PasscodeTimeout,
@@ -319,7 +323,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			ev := event(control.EventLogin)
 			if want, known := d.passcodes[d.user]; known && want == d.digits {
 				d.state = control.StateLoggedIn
-				ev.OK, ev.UserID = true, d.user
+				ev.OK, ev.UserID, ev.FailedAttempts = true, d.user, d.failed
 			} else {
 				d.state, d.user = control.StateLoggedOut, ""
 				ev.Code = control.CodeRefused
@@ -397,7 +401,7 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 		d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
 		c.send(ok(req))
 		c.send(event(control.EventChatEnd))
-	case control.OpVerify:
+	case control.OpVerify, control.OpAcceptKey:
 		if d.safety == "" {
 			c.send(refuse(req, &control.Error{Code: control.CodePlainMode}))
 			return

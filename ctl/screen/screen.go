@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/chzyer/readline"
+	"github.com/pi2pi/pi2pi/ctl/peertext"
 )
 
 // Display is where the screen goroutine writes. Print is given whole
@@ -45,17 +46,24 @@ func New(d Display) *Screen {
 
 func (s *Screen) do(op func()) { s.ops <- op }
 
+// clean is the one place where whatever pi2pictl shows is made safe for
+// the terminal: a line may hold strings from the network (refusal
+// reasons, addresses, user IDs, server messages, key names) that came
+// through pi2pid, and none of them may carry an escape sequence or a
+// control character to the screen (peertext.Text).
+func clean(s string) string { return peertext.Text(s) }
+
 // Println prints a line on stdout.
-func (s *Screen) Println(line string) { s.do(func() { s.d.Print(false, line+"\n") }) }
+func (s *Screen) Println(line string) { s.do(func() { s.d.Print(false, clean(line)+"\n") }) }
 
 // Errorln prints a line on stderr.
-func (s *Screen) Errorln(line string) { s.do(func() { s.d.Print(true, line+"\n") }) }
+func (s *Screen) Errorln(line string) { s.do(func() { s.d.Print(true, clean(line)+"\n") }) }
 
 // Prompt sets the prompt of the line being read.
 func (s *Screen) Prompt(p string) { s.do(func() { s.d.Prompt(p) }) }
 
 // Answered records a line read at a prompt in the transcript.
-func (s *Screen) Answered(line string) { s.do(func() { s.d.Answered(line) }) }
+func (s *Screen) Answered(line string) { s.do(func() { s.d.Answered(clean(line)) }) }
 
 // Do runs f on the screen goroutine, for other calls into readline that
 // must not race with its redraws.
@@ -86,7 +94,7 @@ type lineWriter struct {
 }
 
 func (w lineWriter) Write(p []byte) (int, error) {
-	text := string(p)
+	text := clean(string(p))
 	if !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}

@@ -62,6 +62,10 @@ type Terminal struct {
 	log  *slog.Logger
 	m    *terminal.Machine
 	keys *keyBook
+	// gate admits peer connections; peerLog is t.log at a bounded
+	// rate, for what strangers on the peer port cause.
+	gate    *peerGate
+	peerLog *slog.Logger
 
 	ctx    context.Context // the terminal's lifetime
 	cancel context.CancelFunc
@@ -92,6 +96,7 @@ func New(opt Options) *Terminal {
 		opt.PeerPort = 8085
 	}
 	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
+	t.gate, t.peerLog = newPeerGate(), newLimitedLogger(opt.Log)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.m = terminal.NewMachine(opt.Log, t.changed)
 	return t
@@ -135,9 +140,16 @@ func (t *Terminal) ServePeers(l net.Listener) error {
 		if err != nil {
 			return err
 		}
+		ip := transport.AddrIP(raw.RemoteAddr())
+		if ok, why := t.gate.enter(ip); !ok {
+			t.peerLog.Warn("peer connection dropped", "from", ip.String(), "reason", why)
+			raw.Close()
+			continue
+		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
+			defer t.gate.leave(ip)
 			t.incoming(raw)
 		}()
 	}
@@ -154,11 +166,13 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 	}
 	t.mu.Unlock()
 	if ch != nil {
-		ch.end(nil)
-		select {
-		case <-ch.done:
-		case <-ctx.Done():
+		// The polite close: the owner sends what it has accepted, both
+		// sides close, within what is left of ctx.
+		budget := EndBudget
+		if dl, ok := ctx.Deadline(); ok {
+			budget = max(time.Until(dl)-time.Second, time.Second)
 		}
+		ch.askEnd(ctx, control.Refusal(control.CodeStopping, "", nil), budget)
 	}
 	if s, user, _ := t.m.State(); s == terminal.LoggedIn {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 func TestChatBothWays(t *testing.T) {
 	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
 		t.Run(string(mode), func(t *testing.T) {
-			_, aliT, biancaT, ali, bianca := pair(t, mode)
+			_, _, _, ali, bianca := pair(t, mode)
 			ali.Must(control.Request{Op: control.OpChat, UserID: "Bianca"})
 			out := ali.Next(control.EventChatStart)
 			in := bianca.Next(control.EventChatStart)
@@ -28,8 +29,8 @@ func TestChatBothWays(t *testing.T) {
 				t.Fatalf("%+v %+v", out, in)
 			}
 			if mode == transport.Secure {
-				want := transport.SafetyCode(aliT.id.Public, biancaT.id.Public)
-				if out.SafetyCode != want || in.SafetyCode != want {
+				want := out.SafetyCode
+				if !regexp.MustCompile(`^[0-9]{4}( [0-9]{4}){4}$`).MatchString(want) || in.SafetyCode != want {
 					t.Fatalf("safety codes %q %q, want %q", out.SafetyCode, in.SafetyCode, want)
 				}
 				if st := ali.Must(control.Request{Op: control.OpStatus}).Status; st.SafetyCode != want || st.Peer != "bianca" {
@@ -146,7 +147,7 @@ func TestPeerPortBadInput(t *testing.T) {
 	t.Run("unknown initiator", func(t *testing.T) {
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"zed"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 		stillServes()
@@ -156,7 +157,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		defer srv.login("carol", "127.0.0.4", nil)
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonNotLoggedIn {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 	})
@@ -164,7 +165,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		// carol at 127.0.0.4 claims to be ali (logged in at 127.0.0.2).
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype": "CONNECTREQ", "initiator": "Ali"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 		stillServes()
@@ -297,7 +298,7 @@ func TestSecureImpersonation(t *testing.T) {
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
 		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
 		e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodePeerRefused)
-		if e.Detail != wire.ReasonMismatch || e.Peer != "bianca" {
+		if e.Detail != reasonNotVerified || e.Peer != "bianca" {
 			t.Fatalf("%#v", e)
 		}
 	})
@@ -323,7 +324,7 @@ func TestSecureImpersonation(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := connectReply(t, conn, `{"msgtype":"CONNECTREQ","initiator":"ali"}`)
-		if m.Status != wire.Refused || m.Reason != wire.ReasonMismatch {
+		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
 			t.Fatalf("%+v", m)
 		}
 	})
@@ -348,8 +349,32 @@ func TestSecureImpersonation(t *testing.T) {
 			t.Fatalf("chat-start %+v: want ali's old and new key", ev)
 		}
 		v := bianca.Must(control.Request{Op: control.OpVerify, UserID: "ali"})
-		if v.SafetyCode != ev.SafetyCode || v.SafetyCode != transport.SafetyCode(newID.Public, biancaT.id.Public) {
+		if v.SafetyCode == "" || v.SafetyCode != ev.SafetyCode || v.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
 			t.Fatalf("verify %+v", v)
+		}
+		if v.OldFingerprint != transport.Fingerprint(oldKey) {
+			t.Fatalf("verify during the chat does not warn: %+v", v)
+		}
+		again := func() control.Reply {
+			t.Helper()
+			ali.Must(control.Request{Op: control.OpEnd})
+			bianca.Next(control.EventChatEnd)
+			ali.Next(control.EventChatEnd)
+			bianca.WaitState("logged-in")
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			return bianca.Next(control.EventChatStart)
+		}
+		// The next chat with the new key warns again: it was not accepted.
+		if ev := again(); ev.OldFingerprint != transport.Fingerprint(oldKey) {
+			t.Fatalf("second chat with the changed key: %+v", ev)
+		}
+		// bianca compared the code and accepts the key: no more warnings.
+		acc := bianca.Must(control.Request{Op: control.OpAcceptKey, UserID: "ali"})
+		if acc.OldFingerprint != "" || acc.Warning != "" || acc.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
+			t.Fatalf("accept: %+v", acc)
+		}
+		if ev := again(); ev.OldFingerprint != "" || ev.Warning != "" {
+			t.Fatalf("chat after accepting the key warns: %+v", ev)
 		}
 	})
 }

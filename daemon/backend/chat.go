@@ -2,12 +2,10 @@ package backend
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -18,31 +16,6 @@ import (
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
-
-// EndGrace is how long an ended chat waits for the peer to close its side.
-const EndGrace = 2 * time.Second
-
-// activeChat is the one chat in progress.
-type activeChat struct {
-	peer    string
-	owner   *controlsock.Conn
-	link    *peerlink.Chat
-	peerKey ed25519.PublicKey
-	safety  string
-
-	endOnce sync.Once
-	endReq  chan struct{}
-	reason  error         // why we ended it, nil for a normal end
-	done    chan struct{} // closed once the chat is over and the state is back
-}
-
-// end asks the chat to end; reason is nil for a normal end.
-func (ch *activeChat) end(reason error) {
-	ch.endOnce.Do(func() {
-		ch.reason = reason
-		close(ch.endReq)
-	})
-}
 
 // peerAddr turns a directory address into HOST:PORT on the peer port.
 func (t *Terminal) peerAddr(address string) string {
@@ -101,6 +74,10 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
+	live, err := peerlink.Tune(conn.Raw())
+	if err != nil {
+		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
+	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
 	if err != nil {
 		conn.Close()
@@ -111,11 +88,13 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		}
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
+	link.SetLiveness(live)
 	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.AwaitingReply)
 	return control.Reply{Peer: target}, nil
 }
 
-// peerRefusal is the refusal for a REFUSED CONNECTREPLY from target.
+// peerRefusal is the refusal for a REFUSED CONNECTREPLY from target. A
+// reason pi2pid does not know is not passed on (peerReason).
 func peerRefusal(target, reason string) error {
 	switch reason {
 	case wire.ReasonBusy:
@@ -124,6 +103,9 @@ func peerRefusal(target, reason string) error {
 		return control.Refusal(control.CodeAway, target, nil)
 	case wire.ReasonNotLoggedIn:
 		return control.Refusal(control.CodeNotFound, target, nil)
+	}
+	if peerReason(reason) == reasonUnknown {
+		return control.Refusal(control.CodeOddReason, target, nil)
 	}
 	return &control.Error{Code: control.CodePeerRefused, Peer: target, Detail: reason}
 }
@@ -140,7 +122,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	defer cancel()
 	_ = raw.SetDeadline(time.Now().Add(t.opt.Timeout))
 	from := transport.AddrIP(raw.RemoteAddr())
-	log := t.log.With("from", from.String())
+	log := t.peerLog.With("from", from.String())
 	conn, err := t.opt.Transport.Server(ctx, raw, nil)
 	if err != nil {
 		log.Info("peer connection failed", "err", err)
@@ -183,27 +165,31 @@ func (t *Terminal) incoming(raw net.Conn) {
 	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			refuse(wire.ReasonNotLoggedIn, true)
+			refuse(reasonNotVerified, true)
 		} else {
 			log.Warn("cannot verify a chat request", "err", err)
-			refuse("cannot verify the request with the server", true)
+			refuse(reasonCannotVerify, true)
 		}
 		return
 	}
 	if !sameIP(e.Address, from) {
 		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
-		refuse(wire.ReasonMismatch, true)
+		refuse(reasonNotVerified, true)
 		return
 	}
 	if conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())) {
 		log.Warn("chat request with a key other than the initiator's")
-		refuse(wire.ReasonMismatch, true)
+		refuse(reasonNotVerified, true)
 		return
 	}
 	owner := t.waiter()
 	if owner == nil {
 		refuse(wire.ReasonAway, true)
 		return
+	}
+	live, err := peerlink.Tune(raw)
+	if err != nil {
+		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link, err := in.Accept()
 	if err != nil {
@@ -212,6 +198,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	handedOver = true
+	link.SetLiveness(live)
 	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.Verifying)
 }
 
@@ -237,84 +224,4 @@ func (t *Terminal) waiter() *controlsock.Conn {
 		}
 	}
 	return nil
-}
-
-// startChat records the chat, moves to Chatting, tells the owner and
-// starts relaying.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
-	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
-		endReq: make(chan struct{}), done: make(chan struct{})}
-	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
-	if peerKey != nil {
-		ch.safety = transport.SafetyCode(t.opt.Transport.Identity.Public, peerKey)
-		start.SafetyCode = ch.safety
-		start.PeerFingerprint = transport.Fingerprint(peerKey)
-		start.OldFingerprint = t.keys.changed(peer, peerKey)
-		if err := t.keys.remember(peer, peerKey); err != nil {
-			t.log.Warn("cannot record the peer's key", "PEER", peer, "err", err)
-		}
-	}
-	t.mu.Lock()
-	t.chat = ch
-	t.mu.Unlock()
-	t.move(from, terminal.Chatting, terminal.Labels{})
-	owner.Event(start)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.relay(ch)
-	}()
-}
-
-// relay copies the peer's bytes to the owner until either side ends.
-func (t *Terminal) relay(ch *activeChat) {
-	recvDone := make(chan error, 1)
-	go func() {
-		recvDone <- ch.link.Receive(func(text string) error {
-			return ch.owner.Line(control.Reply{Peer: ch.peer, Text: text})
-		})
-	}()
-	var why error
-	select {
-	case err := <-recvDone:
-		// The peer ended (nil) or the connection broke.
-		if err != nil && !errors.Is(err, controlsock.ErrGone) {
-			why = control.Refusal(control.CodeBroken, ch.peer, err)
-		}
-		ch.link.End()
-		ch.link.Close()
-	case <-ch.owner.Done():
-		t.endPolitely(ch, recvDone)
-	case <-ch.endReq:
-		why = ch.reason
-		t.endPolitely(ch, recvDone)
-	}
-	t.mu.Lock()
-	t.chat = nil
-	t.mu.Unlock()
-	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
-	end := control.Reply{}
-	if why != nil {
-		end = control.Refuse(why)
-	}
-	end.Event, end.Peer = control.EventChatEnd, ch.peer
-	ch.owner.Event(end)
-	t.log.Info("chat ended", "PEER", ch.peer, "reason", end.Code, "err", end.Error)
-	close(ch.done)
-}
-
-// endPolitely closes our sending side, gives the peer EndGrace to close
-// its side, then drops the connection and waits for the reader.
-func (t *Terminal) endPolitely(ch *activeChat, recvDone chan error) {
-	ch.link.End()
-	timer := time.NewTimer(EndGrace)
-	defer timer.Stop()
-	select {
-	case <-recvDone:
-		ch.link.Close()
-		return
-	case <-timer.C:
-	}
-	ch.link.Close()
-	<-recvDone
 }

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
-	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
 // Connected implements controlsock.Handler.
@@ -58,9 +56,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		if ch == nil {
 			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
-		if err := ch.link.Send([]byte(req.Text)); err != nil {
-			ch.end(control.Refusal(control.CodeBroken, ch.peer, err))
-			return control.Reply{}, control.Refusal(control.CodeBroken, ch.peer, err)
+		if err := ch.send(c, req.Text); err != nil {
+			// The chat ends with the reason (EventChatEnd).
+			return control.Reply{}, t.sendError(ch.peer, err)
 		}
 		return control.Reply{}, nil
 	case control.OpEnd:
@@ -68,11 +66,14 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		if ch == nil {
 			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
-		ch.end(nil)
-		<-ch.done
+		// The text sent before this request is written; the chat ends
+		// (EventChatEnd) once the peer has closed its side too.
+		ch.ownerEnd()
 		return control.Reply{}, nil
 	case control.OpVerify:
-		return t.verify(req.UserID)
+		return t.verify(req.UserID, false)
+	case control.OpAcceptKey:
+		return t.verify(req.UserID, true)
 	}
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }
@@ -130,43 +131,21 @@ func dirError(err error, peer string) error {
 		return control.Refusal(control.CodeRefused, "", nil)
 	case errors.Is(err, directory.ErrKeyChanged):
 		return control.Refusal(control.CodeKeyChanged, "", err)
+	case errors.Is(err, directory.ErrNotTLS):
+		return control.Refusal(control.CodeNotTLS, "", nil)
+	case errors.Is(err, directory.ErrHungUp):
+		return control.Refusal(control.CodeServerBusy, "", nil)
 	}
 	return control.Refusal(control.CodeServer, peer, err)
 }
 
-func (t *Terminal) verify(userID string) (control.Reply, error) {
-	target, err := wire.NormalizeUserID(userID)
-	if err != nil {
-		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
+// sendError is the refusal of an OpSend that could not be written.
+func (t *Terminal) sendError(peer string, err error) error {
+	if errors.Is(err, errWriteClosed) {
+		return control.Refusal(control.CodeChatEnding, peer, nil)
 	}
-	if t.opt.Transport.Mode != transport.Secure {
-		return control.Reply{}, control.Refusal(control.CodePlainMode, "", nil)
+	if why := t.sendFailedReason(peer, err, false); why != nil {
+		return why
 	}
-	s, self, peer := t.m.State()
-	if s == terminal.LoggedOut || s == terminal.ReadingPasscode || s == terminal.Authenticating {
-		return control.Reply{}, stateError(s, self, peer)
-	}
-	ours := t.opt.Transport.Identity.Public
-	t.mu.Lock()
-	ch := t.chat
-	t.mu.Unlock()
-	var key []byte
-	if ch != nil && ch.peer == target && ch.peerKey != nil {
-		key = ch.peerKey // the key actually on the wire
-	} else {
-		ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-		e, err := t.opt.Directory.Lookup(ctx, self, target)
-		cancel()
-		if err != nil {
-			return control.Reply{}, dirError(err, target)
-		}
-		if e.Key == nil {
-			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
-		}
-		key = e.Key
-	}
-	rep := control.Reply{Peer: target, SafetyCode: transport.SafetyCode(ours, key),
-		PeerFingerprint: transport.Fingerprint(key), OldFingerprint: t.keys.changed(target, key)}
-	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: rep.PeerFingerprint, Peer: target, SafetyCode: rep.SafetyCode}
-	return rep, nil
+	return control.Refusal(control.CodeSendFailed, peer, err)
 }

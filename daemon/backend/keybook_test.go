@@ -2,11 +2,13 @@ package backend
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -19,30 +21,43 @@ func newKey(t *testing.T) ed25519.PublicKey {
 	return pub
 }
 
-func TestKeyBookPointsOutAChangedKey(t *testing.T) {
+// TestKeyBookWarnsUntilAccepted: the first key seen for a user is
+// accepted; a changed key warns at every check until it is accepted, and
+// is not recorded before.
+func TestKeyBookWarnsUntilAccepted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peers")
 	k := &keyBook{path: path}
 	ali, ali2, bianca := newKey(t), newKey(t), newKey(t)
-	if w := k.changed("ali", ali); w != "" {
-		t.Fatalf("first chat with ali warns: %s", w)
+	if w := k.check("ali", ali); w != (keyWarning{}) {
+		t.Fatalf("first chat with ali warns: %+v", w)
 	}
-	for _, r := range []struct {
-		user string
-		key  ed25519.PublicKey
-	}{{"ali", ali}, {"bianca", bianca}, {"ali", ali}} {
-		if err := k.remember(r.user, r.key); err != nil {
-			t.Fatal(err)
+	if w := k.check("bianca", bianca); w != (keyWarning{}) {
+		t.Fatalf("first chat with bianca warns: %+v", w)
+	}
+	if w := k.check("ali", ali); w != (keyWarning{}) {
+		t.Fatalf("same key warns: %+v", w)
+	}
+	for i := 0; i < 3; i++ {
+		w := k.check("ali", ali2)
+		if w != (keyWarning{old: transport.Fingerprint(ali)}) {
+			t.Fatalf("check %d of the changed key: warning %+v, want the old key %s", i+1, w, transport.Fingerprint(ali))
 		}
 	}
-	if w := k.changed("ali", ali); w != "" {
-		t.Fatalf("same key warns: %s", w)
-	}
-	if w := k.changed("ali", ali2); w != transport.Fingerprint(ali) {
-		t.Fatalf("changed key: %q, want the old key %s", w, transport.Fingerprint(ali))
+	if w := k.peek("ali", ali2); w.old != transport.Fingerprint(ali) {
+		t.Fatal("peek of the changed key does not warn")
 	}
 	m, err := transport.ReadFingerprints(path)
-	if err != nil || len(m) != 2 || m["bianca"] != transport.Fingerprint(bianca) {
+	if err != nil || len(m) != 2 || m["ali"] != transport.Fingerprint(ali) || m["bianca"] != transport.Fingerprint(bianca) {
 		t.Fatalf("peers file holds %v, %v", m, err)
+	}
+	if err := k.accept("ali", ali2); err != nil {
+		t.Fatal(err)
+	}
+	if w := k.check("ali", ali2); w != (keyWarning{}) {
+		t.Fatalf("accepted key warns: %+v", w)
+	}
+	if w := k.check("ali", ali); w.old != transport.Fingerprint(ali2) {
+		t.Fatal("the old key, no longer accepted, does not warn")
 	}
 	data, _ := os.ReadFile(path)
 	if !strings.HasPrefix(string(data), "# ") {
@@ -50,12 +65,34 @@ func TestKeyBookPointsOutAChangedKey(t *testing.T) {
 	}
 }
 
-func TestKeyBookWithoutFile(t *testing.T) {
-	k := &keyBook{}
-	if err := k.remember("ali", newKey(t)); err != nil {
+// TestKeyBookUnreadableFileWarns: a peers file pi2pid cannot read is a
+// warning, not silence, and is left as it is.
+func TestKeyBookUnreadableFileWarns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers")
+	// A directory where the file should be cannot be read as one, even
+	// by root.
+	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if w := k.changed("ali", newKey(t)); w != "" {
-		t.Fatalf("no peers file, yet a warning: %s", w)
+	k := &keyBook{path: path}
+	for _, w := range []keyWarning{k.check("ali", newKey(t)), k.peek("ali", newKey(t))} {
+		if w.code != control.CodePeersUnreadable || w.detail == "" || w.old != "" {
+			t.Fatalf("unreadable peers file: warning %+v", w)
+		}
+	}
+	if err := k.accept("ali", newKey(t)); err == nil {
+		t.Fatal("accept with an unreadable peers file succeeded")
+	}
+}
+
+func TestKeyBookWithoutFile(t *testing.T) {
+	k := &keyBook{}
+	for range 2 {
+		if w := k.check("ali", newKey(t)); w != (keyWarning{}) {
+			t.Fatalf("no peers file, yet a warning: %+v", w)
+		}
+	}
+	if err := k.accept("ali", newKey(t)); !errors.Is(err, errNoKeyBook) {
+		t.Fatalf("accept without a peers file: %v, want errNoKeyBook", err)
 	}
 }

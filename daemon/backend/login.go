@@ -79,7 +79,12 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	clear(digits)
 	t.move(terminal.ReadingPasscode, terminal.Authenticating, terminal.Labels{})
 	actx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-	err = t.opt.Directory.Auth(actx, user, cred)
+	failed := 0
+	if lr, ok := t.opt.Directory.(directory.LoginReporter); ok {
+		failed, err = lr.Login(actx, user, cred)
+	} else {
+		err = t.opt.Directory.Auth(actx, user, cred)
+	}
 	cancel()
 	if err != nil {
 		t.move(terminal.Authenticating, terminal.LoggedOut, terminal.Labels{})
@@ -88,7 +93,7 @@ func (t *Terminal) login(ctx context.Context, user string) {
 		return
 	}
 	t.move(terminal.Authenticating, terminal.LoggedIn, terminal.Labels{})
-	t.broadcast(control.Reply{Event: control.EventLogin, OK: true, UserID: user})
+	t.broadcast(control.Reply{Event: control.EventLogin, OK: true, UserID: user, FailedAttempts: failed})
 	t.startKeepalive(user)
 }
 
@@ -152,8 +157,7 @@ func (t *Terminal) logout() error {
 		ch := t.chat
 		t.mu.Unlock()
 		if ch != nil {
-			ch.end(nil)
-			<-ch.done
+			ch.askEnd(t.ctx, nil, EndBudget)
 		}
 	case terminal.LoggedIn:
 	default:
@@ -246,8 +250,7 @@ func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 	ch := t.chat
 	t.mu.Unlock()
 	if ch != nil {
-		ch.end(control.Refusal(control.CodeServerForgot, "", nil))
-		<-ch.done
+		ch.askEnd(t.ctx, control.Refusal(control.CodeServerForgot, "", nil), EndBudget)
 	}
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
 		return false // a new chat started meanwhile; try again next tick

@@ -17,6 +17,11 @@ const MaxBacklog = 4096
 // before Line blocks.
 const MaxLineBacklog = 256 << 10
 
+// MaxLineEvents is how many chat-text events may wait for a client before
+// Line blocks, so that a trickle of small chunks to a client that reads
+// slowly never fills the MaxBacklog meant for a client that stopped.
+const MaxLineEvents = MaxBacklog / 4
+
 // ErrGone is returned by Line when the connection has ended.
 var ErrGone = errors.New("control client disconnected")
 
@@ -31,6 +36,7 @@ type Conn struct {
 	cond      *sync.Cond
 	q         []control.Reply
 	lineBytes int
+	lineCount int // chat-text events queued or being written
 	closed    bool
 	flush     bool // close once the queue is written
 }
@@ -71,10 +77,11 @@ func (c *Conn) push(r control.Reply, isLine bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if isLine {
-		for c.lineBytes > MaxLineBacklog && !c.closed {
+		for (c.lineBytes > MaxLineBacklog || c.lineCount >= MaxLineEvents) && !c.closed {
 			c.cond.Wait()
 		}
 		c.lineBytes += len(r.Text)
+		c.lineCount++
 	}
 	if c.closed {
 		return ErrGone
@@ -144,10 +151,11 @@ func (c *Conn) writeLoop() {
 		c.q = c.q[:0]
 		c.mu.Unlock()
 		buf = buf[:0]
-		lines := 0 // chat text in buf
+		lines, nlines := 0, 0 // chat text in buf
 		for i, r := range batch {
 			if r.Event == control.EventLine {
 				lines += len(r.Text)
+				nlines++
 			}
 			buf = control.AppendReply(buf, r)
 			buf = append(buf, '\n')
@@ -161,12 +169,13 @@ func (c *Conn) writeLoop() {
 			buf = buf[:0]
 			// Text that has gone out no longer counts against the
 			// backlog: let the peer's reader go on while we write the rest.
-			if lines > 0 {
+			if nlines > 0 {
 				c.mu.Lock()
 				c.lineBytes -= lines
+				c.lineCount -= nlines
 				c.cond.Broadcast()
 				c.mu.Unlock()
-				lines = 0
+				lines, nlines = 0, 0
 			}
 		}
 		clear(batch) // drop the text

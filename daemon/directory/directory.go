@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,6 +52,10 @@ var (
 	ErrMalformed   = errors.New("malformed reply from the server")
 	ErrKeyChanged  = errors.New("the server's key changed")
 	ErrNotTLS      = errors.New("the server does not speak TLS")
+	// ErrHungUp (with ErrUnreachable) is a secure server that closed the
+	// connection during the TLS handshake: busy (all its slots taken) or
+	// restarting.
+	ErrHungUp = errors.New("the server hung up during the TLS handshake")
 )
 
 // DefaultIdleTimeout is how long a secure connection to the server is kept
@@ -180,17 +185,36 @@ func (c *Client) Close() error {
 
 // Auth implements Directory.
 func (c *Client) Auth(ctx context.Context, userID, credential string) error {
+	_, err := c.Login(ctx, userID, credential)
+	return err
+}
+
+// LoginReporter is a Directory whose logins also report how many login
+// attempts failed since the user's previous login.
+type LoginReporter interface {
+	Login(ctx context.Context, userID, credential string) (failedAttempts int, err error)
+}
+
+// Login is Auth that also returns the number of failed login attempts
+// since the user's previous login, from pi2pi-server's failedattempts
+// extension of AUTHREPLY (0 when the server does not send it, or sends
+// something other than a decimal number).
+func (c *Client) Login(ctx context.Context, userID, credential string) (int, error) {
 	rep, err := c.roundTrip(ctx, wire.Message{Type: wire.AuthReq, UserID: userID, Passcode: credential}, wire.AuthReply)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	switch rep.Status {
 	case wire.Granted:
-		return nil
+		n, err := strconv.ParseUint(rep.FailedAttempts, 10, 31)
+		if err != nil {
+			return 0, nil
+		}
+		return int(n), nil
 	case wire.Refused:
-		return ErrRefused
+		return 0, ErrRefused
 	}
-	return fmt.Errorf("%w: AUTHREPLY status %q", ErrMalformed, rep.Status)
+	return 0, fmt.Errorf("%w: AUTHREPLY status %q", ErrMalformed, rep.Status)
 }
 
 // Lookup implements Directory.
@@ -339,10 +363,15 @@ func (c *Client) dialError(err error) error {
 	if errors.Is(err, transport.ErrServerKeyChanged) {
 		return fmt.Errorf("%w: %v", ErrKeyChanged, err)
 	}
-	if c.Transport.Mode == transport.Secure && !isTimeout(err) && handshakeFailed(err) {
+	if c.Transport.Mode == transport.Secure && !isTimeout(err) && clearTextCameBack(err) {
 		return fmt.Errorf("%w: the server at %s does not speak TLS; is it running with --security plain? "+
 			"(then start pi2pid with --security plain too, knowing that logins and chats go in clear text) [%v]",
 			ErrNotTLS, c.Addr, err)
+	}
+	if c.Transport.Mode == transport.Secure && !isTimeout(err) && hungUp(err) {
+		return fmt.Errorf("%w: the server at %s closed the connection during the TLS handshake without answering: "+
+			"it may be busy (all its connection slots taken) or restarting; try again in a minute, and if it persists, "+
+			"tell its administrator [%w: %v]", ErrUnreachable, c.Addr, ErrHungUp, err)
 	}
 	if isTimeout(err) {
 		return fmt.Errorf("%w: no answer from the server at %s within %s; is pi2pi-server running there?", ErrUnreachable, c.Addr, c.timeout())
@@ -350,16 +379,20 @@ func (c *Client) dialError(err error) error {
 	return fmt.Errorf("%w: cannot connect to the server at %s: %v; is pi2pi-server running there?", ErrUnreachable, c.Addr, err)
 }
 
-// handshakeFailed reports a TLS handshake that broke because the other end
-// is not a TLS server: it closed the connection, reset it or sent
-// something that is not a TLS record.
-func handshakeFailed(err error) bool {
-	if !strings.Contains(err.Error(), "TLS handshake") {
-		return false
-	}
+// clearTextCameBack reports a TLS handshake that broke because the other
+// end answered with something that is not a TLS record: a plain server.
+// A server that only hangs up is not taken for a plain one: a secure server
+// whose connection slots are full does the same (see hungUp).
+func clearTextCameBack(err error) bool {
 	var rh tls.RecordHeaderError
-	return errors.As(err, &rh) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET)
+	return strings.Contains(err.Error(), "TLS handshake") && errors.As(err, &rh)
+}
+
+// hungUp reports a TLS handshake that broke because the other end closed
+// or reset the connection without answering.
+func hungUp(err error) bool {
+	return strings.Contains(err.Error(), "TLS handshake") && (errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 func (c *Client) readError(op string, err error) error {

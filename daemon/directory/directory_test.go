@@ -237,17 +237,6 @@ func TestSecureTOFUAndKeyChange(t *testing.T) {
 	}
 }
 
-func TestSecureAgainstPlainServer(t *testing.T) {
-	// A plain server reads the ClientHello as garbage and hangs up, as
-	// pi2pi-server --security plain does.
-	fs := startFake(t, transport.Plain, nil)
-	c := secureClient(t, fs.addr, transport.PinKey(fs.id.Public))
-	err := c.Auth(context.Background(), "ali", "x")
-	if !errors.Is(err, ErrNotTLS) || !strings.Contains(err.Error(), "does not speak TLS; is it running with --security plain?") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 func TestPlainAgainstSecureServer(t *testing.T) {
 	fs := startFake(t, transport.Secure, nil)
 	err := plainClient(fs.addr).Auth(context.Background(), "ali", "x")

@@ -120,10 +120,6 @@ func (in *Incoming) Accept() (*Chat, error) {
 	return newChat(in.conn, in.dec.Reader()), nil
 }
 
-// WriteTimeout bounds one Send: a peer that stops reading for this long
-// ends the chat.
-const WriteTimeout = 30 * time.Second
-
 // ReadChunk bounds the text handed to the receiver at once. One chunk must
 // fit a control line (control.MaxLine) even when every byte of it is
 // escaped there as \u00XX, six bytes. Bigger chunks save little in bulk
@@ -136,15 +132,24 @@ type Chat struct {
 	r         io.Reader
 	wmu       sync.Mutex
 	closeOnce sync.Once
+	live      *Liveness
 }
+
+// SetLiveness attaches the connection's Liveness (from Tune).
+func (c *Chat) SetLiveness(l *Liveness) { c.live = l }
+
+// Silent is Liveness.Silent of the connection, 0 without one.
+func (c *Chat) Silent() time.Duration { return c.live.Silent() }
 
 func newChat(conn net.Conn, r io.Reader) *Chat { return &Chat{conn: conn, r: r} }
 
-// Send writes p to the peer.
+// Send writes p to the peer. It blocks while the peer reads slower than
+// we write (that is the backpressure that reaches the sender's pi2pictl)
+// and has no deadline of its own: a peer that is alive but slow keeps the
+// chat, and a peer that vanished is noticed by the socket options of Tune.
 func (c *Chat) Send(p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	_, err := c.conn.Write(p)
 	return err
 }
@@ -208,9 +213,34 @@ func (c *Chat) End() {
 	c.Close()
 }
 
+// TryEnd is End unless a Send is under way (a peer reading slowly holds
+// it); it reports whether our side was closed.
+func (c *Chat) TryEnd() bool {
+	if !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		return true
+	}
+	c.Close()
+	return true
+}
+
 // Close drops the connection at once.
 func (c *Chat) Close() {
 	c.closeOnce.Do(func() { _ = c.conn.Close() })
+}
+
+// SafetyCode returns the safety code of the chat's connection
+// (transport.Conn.SafetyCode, bound to its TLS session), "" in plain mode.
+func (c *Chat) SafetyCode() string {
+	if sc, ok := c.conn.(interface{ SafetyCode() (string, error) }); ok {
+		if s, err := sc.SafetyCode(); err == nil {
+			return s
+		}
+	}
+	return ""
 }
 
 // RemoteAddr returns the peer's address.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -123,7 +122,7 @@ func isTCP(l net.Listener) bool { _, ok := l.(*net.TCPListener); return ok }
 func isUnix(l net.Listener) bool { _, ok := l.(*net.UnixListener); return ok }
 
 // ListenUnix opens the control socket at path: mode 0660, group pi2pi when
-// that group exists. A stale socket file is removed, but not one that a
+// that group exists (see listenPrivately). A stale socket file is removed, but not one that a
 // live daemon still answers on.
 func ListenUnix(path string, log *slog.Logger) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
@@ -146,22 +145,5 @@ func ListenUnix(path string, log *slog.Logger) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating the control socket's directory: %w", err)
 	}
-	// No window in which the socket is more open than 0660.
-	old := unix.Umask(0o117)
-	l, err := net.Listen("unix", path)
-	unix.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on the control socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
-		return nil, err
-	}
-	if g, err := lookupGroup(Group); err == nil {
-		gid, _ := strconv.Atoi(g.Gid)
-		if err := os.Chown(path, -1, gid); err != nil {
-			log.Warn("cannot give the control socket to group "+Group+"; only this user can use pi2pictl", "err", err)
-		}
-	}
-	return l, nil
+	return listenPrivately(path, log)
 }

@@ -30,8 +30,7 @@ func TestListenUnix(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// A stale socket file (nobody listening) is replaced.
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	l.Close()
+	l.(*unixListener).UnixListener.Close() // closed without removing the file
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal("test setup: stale socket file missing")
 	}

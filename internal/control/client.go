@@ -92,6 +92,11 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("pi2pid sent an unexpected greeting; is %s really a pi2pid socket?", conn.RemoteAddr())
 	}
+	if hello.Error != "" {
+		// A daemon that cannot start says why in its hello.
+		conn.Close()
+		return nil, &Error{Code: hello.Code, Detail: hello.Error}
+	}
 	if hello.Version != Version {
 		conn.Close()
 		return nil, &VersionError{Client: Version, Daemon: hello.Version}

@@ -74,6 +74,12 @@ func AppendReply(b []byte, r Reply) []byte {
 	b = appendField(b, `,"safety_code":`, r.SafetyCode)
 	b = appendField(b, `,"peer_fingerprint":`, r.PeerFingerprint)
 	b = appendField(b, `,"old_fingerprint":`, r.OldFingerprint)
+	b = appendField(b, `,"warning":`, string(r.Warning))
+	b = appendField(b, `,"warning_detail":`, r.WarningDetail)
+	if r.FailedAttempts != 0 {
+		b = append(b, `,"failed_attempts":`...)
+		b = strconv.AppendInt(b, int64(r.FailedAttempts), 10)
+	}
 	return append(b, '}')
 }
 
@@ -153,6 +159,12 @@ func ParseReply(line []byte) (Reply, error) {
 			return p.string(&r.PeerFingerprint)
 		case "old_fingerprint":
 			return p.string(&r.OldFingerprint)
+		case "warning":
+			return p.string((*string)(&r.Warning))
+		case "warning_detail":
+			return p.string(&r.WarningDetail)
+		case "failed_attempts":
+			return p.int(&r.FailedAttempts)
 		}
 		return false
 	}) {

@@ -69,7 +69,7 @@ func FuzzAppend(f *testing.F) {
 		}
 		rep := Reply{Type: Type(a), ID: id, Version: -id, Daemon: b, OK: ok, Error: text, Code: Code(a), Event: Event(b),
 			State: State(a), UserID: b, Keypad: Keypad(a), Peer: b, Direction: Direction(a), Text: text, SafetyCode: b,
-			PeerFingerprint: a, OldFingerprint: b}
+			PeerFingerprint: a, OldFingerprint: b, Warning: Code(b), WarningDetail: text, FailedAttempts: id / 5}
 		for _, status := range []*Status{nil, {State: State(a), Server: text}} {
 			rep.Status = status
 			want, _ = json.Marshal(rep)

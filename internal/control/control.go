@@ -77,10 +77,14 @@ const (
 	OpSend   Op = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
 	OpEnd    Op = "end"    // end the chat after everything sent so far has gone out
 	OpVerify Op = "verify" // UserID: Result.SafetyCode and fingerprints for that user
+	// OpAcceptKey records the key that verify shows for UserID as the one
+	// accepted: chats with it warn no more. Result.Status has the
+	// fingerprints.
+	OpAcceptKey Op = "accept-key"
 )
 
 // Ops lists every operation, for the daemon's check of requests.
-var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpSend, OpEnd, OpVerify}
+var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpSend, OpEnd, OpVerify, OpAcceptKey}
 
 // Type says what a Reply is.
 type Type string
@@ -99,11 +103,18 @@ type Event string
 const (
 	EventState     Event = "state"      // State (and UserID) after every transition; to every connection
 	EventPasscode  Event = "passcode"   // passcode entry started; Keypad names the keypad
-	EventLogin     Event = "login"      // OK, UserID, or Code (and Error, the detail)
-	EventChatStart Event = "chat-start" // Peer, Direction, SafetyCode, PeerFingerprint, OldFingerprint; to the chat's owner
+	EventLogin     Event = "login"      // OK, UserID, FailedAttempts, or Code (and Error, the detail)
+	EventChatStart Event = "chat-start" // Peer, Direction, SafetyCode, PeerFingerprint, OldFingerprint, Warning; to the chat's owner
 	EventLine      Event = "line"       // Text received from the peer; to the chat's owner
 	EventChatEnd   Event = "chat-end"   // Code (and Error) say why when not a normal end; to the chat's owner
-	EventLoggedOut Event = "logged-out" // logout, or the server forgot us (CodeServerForgot)
+	// EventChatEnding asks the chat's owner to end the chat: the peer
+	// closed its side (no Code) or pi2pid must end it (logout, shutdown:
+	// Code and Error say why). The owner sends nothing more and answers
+	// with OpEnd, which pi2pid handles after the sends before it, so no
+	// text the owner accepted is lost. EventChatEnd follows once both
+	// sides are closed.
+	EventChatEnding Event = "chat-ending"
+	EventLoggedOut  Event = "logged-out" // logout, or the server forgot us (CodeServerForgot)
 )
 
 // Direction says who started a chat.
@@ -149,9 +160,17 @@ type Reply struct {
 	// PeerFingerprint is the peer's key (chat-start, verify);
 	// OldFingerprint, when set, is the different key last seen for that
 	// peer: its key has changed.
-	PeerFingerprint string  `json:"peer_fingerprint,omitempty"`
-	OldFingerprint  string  `json:"old_fingerprint,omitempty"`
-	Status          *Status `json:"status,omitempty"`
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	OldFingerprint  string `json:"old_fingerprint,omitempty"`
+	// Warning, in chat-start and verify, is a problem with the record of
+	// accepted keys (CodePeersUnreadable, CodePeersUnwritable) so that a
+	// key change may go unnoticed; WarningDetail is its cause.
+	Warning       Code    `json:"warning,omitempty"`
+	WarningDetail string  `json:"warning_detail,omitempty"`
+	Status        *Status `json:"status,omitempty"`
+	// FailedAttempts, in a successful login event: failed login attempts
+	// on the account since the previous login, as the server counted them.
+	FailedAttempts int `json:"failed_attempts,omitempty"`
 }
 
 // Status describes the daemon, for `pi2pictl status`.
@@ -164,7 +183,10 @@ type Status struct {
 	Listen            string `json:"listen"`
 	Fingerprint       string `json:"fingerprint,omitempty"`        // ours
 	ServerFingerprint string `json:"server_fingerprint,omitempty"` // pinned server key
-	Peer              string `json:"peer,omitempty"`
-	PeerFingerprint   string `json:"peer_fingerprint,omitempty"`
-	SafetyCode        string `json:"safety_code,omitempty"`
+	// ServerPin says how the server key is pinned: "configured" (the
+	// server-fingerprint setting) or "first-use" (trust on first use).
+	ServerPin       string `json:"server_pin,omitempty"`
+	Peer            string `json:"peer,omitempty"`
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	SafetyCode      string `json:"safety_code,omitempty"`
 }

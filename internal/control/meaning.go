@@ -98,11 +98,25 @@ const (
 	CodeBusy        Code = "busy"         // Peer is in another chat
 	CodeAway        Code = "away"         // nobody is at Peer's terminal to take the chat
 	CodePeerRefused Code = "peer-refused" // Peer's terminal refused the chat; Error is its reason
+	CodeOddReason   Code = "odd-reason"   // Peer's terminal refused the chat with a reason pi2pid does not pass on
 	CodeNoKey       Code = "no-key"       // the server holds no key for Peer (a plain-mode terminal)
 	CodeWrongKey    Code = "wrong-key"    // Peer's terminal showed a key other than the server's for Peer
 	CodePlainMode   Code = "plain-mode"   // no keys to compare: this terminal runs in plain mode
 	CodeUnreachable Code = "unreachable"  // Peer's terminal could not be reached or left; Error says how
 	CodeBroken      Code = "broken"       // the chat's connection broke; Error says how
+
+	// The end of a chat, the server, the record of peers' keys, start-up.
+	CodeStopping        Code = "stopping"         // EventChatEnding, EventChatEnd: pi2pid is stopping
+	CodeChatEnding      Code = "chat-ending"      // send after the owner's end: no more text goes out in this chat
+	CodePeerStalled     Code = "peer-stalled"     // Peer's terminal acknowledged nothing for too long while text waited
+	CodePeerClosed      Code = "peer-closed"      // Peer had closed the chat when we sent more
+	CodeSendFailed      Code = "send-failed"      // writing to Peer failed; Error says how
+	CodeServerBusy      Code = "server-busy"      // the server hung up during the TLS handshake: busy or restarting
+	CodeNotTLS          Code = "not-tls"          // the server answered in clear text: it runs with --security plain
+	CodeNoKeyBook       Code = "no-keybook"       // accept-key without a record of peers' keys (no state directory)
+	CodePeersUnreadable Code = "peers-unreadable" // Warning: the record of accepted keys cannot be read; Error says why
+	CodePeersUnwritable Code = "peers-unwritable" // Warning: a key met for the first time could not be recorded
+	CodeConfig          Code = "config"           // pi2pid cannot start: its settings are wrong (in the hello; Error says which)
 
 	CodeInternal Code = "internal" // anything else; Error says what
 )
@@ -113,7 +127,9 @@ var Codes = []Code{
 	CodeChatting, CodeSettingUp, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
-	CodePlainMode, CodeUnreachable, CodeBroken, CodeInternal,
+	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeChatEnding, CodePeerStalled,
+	CodePeerClosed, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
+	CodePeersUnreadable, CodePeersUnwritable, CodeConfig, CodeInternal,
 }
 
 // Error is a refusal with its code, as the daemon's core returns it and as

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -163,22 +161,4 @@ func ParseKeyString(s string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("key %q is not an ed25519 public key", s)
 	}
 	return ed25519.PublicKey(b), nil
-}
-
-// SafetyCode derives a short code from two public keys, the same whichever
-// order they are given in, for two people to compare by voice. Twelve
-// decimal digits in three groups: matching codes mean both sides see the same
-// pair of keys, so nobody sits in the middle.
-func SafetyCode(a, b ed25519.PublicKey) string {
-	if bytes.Compare(a, b) > 0 {
-		a, b = b, a
-	}
-	h := sha256.New()
-	h.Write([]byte("pi2pi safety code v1\x00"))
-	h.Write(a)
-	h.Write(b)
-	sum := h.Sum(nil)
-	n := binary.BigEndian.Uint64(sum[:8]) % 1_000_000_000_000
-	s := fmt.Sprintf("%012d", n)
-	return s[0:4] + " " + s[4:8] + " " + s[8:12]
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -166,11 +165,8 @@ func TestLoadOrCreateIdentityRejects(t *testing.T) {
 }
 
 // Known answers computed with Python's hashlib and base64 for the 32-byte
-// key 00 01 02 … 1f (and 20 … 3f as the second key).
-var (
-	keyA = ed25519.PublicKey(seq(0, 32))
-	keyB = ed25519.PublicKey(seq(32, 32))
-)
+// key 00 01 02 … 1f.
+var keyA = ed25519.PublicKey(seq(0, 32))
 
 func seq(start, n int) []byte {
 	b := make([]byte, n)
@@ -213,25 +209,5 @@ func TestKeyString(t *testing.T) {
 		if k, err := ParseKeyString(bad); err == nil {
 			t.Errorf("ParseKeyString(%q) = %x, want an error", bad, k)
 		}
-	}
-}
-
-func TestSafetyCode(t *testing.T) {
-	const want = "2221 3610 4966" // Python: see docs/protocol.md for the formula
-	if got := SafetyCode(keyA, keyB); got != want {
-		t.Errorf("SafetyCode(a, b) = %q, want %q", got, want)
-	}
-	a, b, c := newIdentity(t).Public, newIdentity(t).Public, newIdentity(t).Public
-	ab, ba := SafetyCode(a, b), SafetyCode(b, a)
-	if ab != ba {
-		t.Errorf("SafetyCode is not symmetric: %q vs %q", ab, ba)
-	}
-	if !regexp.MustCompile(`^[0-9]{4} [0-9]{4} [0-9]{4}$`).MatchString(ab) {
-		t.Errorf("SafetyCode %q is not three groups of four digits", ab)
-	}
-	// A man in the middle holds a key of its own: each victim then sees a
-	// code computed with it, and the codes differ.
-	if SafetyCode(a, c) == ab || SafetyCode(c, b) == ab {
-		t.Error("a third key gives the same safety code")
 	}
 }

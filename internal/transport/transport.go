@@ -121,6 +121,10 @@ type Conn struct {
 // handshake.
 func (c *Conn) PeerKey() ed25519.PublicKey { return c.peerKey }
 
+// Raw returns the TCP connection itself (under TLS in secure mode), for
+// socket options such as keepalive timing.
+func (c *Conn) Raw() net.Conn { return c.raw }
+
 // Secure reports whether the connection is TLS.
 func (c *Conn) Secure() bool { return c.tls != nil }
 

@@ -110,7 +110,9 @@ func project(m Message) Message {
 	case AuthReq:
 		p.UserID, p.Passcode = m.UserID, m.Passcode
 		p.Status = ""
-	case AuthReply, LogoutReply:
+	case AuthReply:
+		p.UserID, p.FailedAttempts = m.UserID, m.FailedAttempts
+	case LogoutReply:
 		p.UserID = m.UserID
 	case LookupReq:
 		p.UserID, p.Lookup = m.UserID, m.Lookup
@@ -131,5 +133,5 @@ func project(m Message) Message {
 
 func fieldBytes(m Message) int {
 	return len(m.UserID) + len(m.Passcode) + len(m.Lookup) + len(m.Status) + len(m.Answer) +
-		len(m.Address) + len(m.EncryptionKey) + len(m.Initiator) + len(m.Reason)
+		len(m.Address) + len(m.EncryptionKey) + len(m.Initiator) + len(m.Reason) + len(m.FailedAttempts)
 }

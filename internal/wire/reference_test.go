@@ -62,6 +62,7 @@ func referenceUnmarshal(data []byte) (Message, error) {
 	get(&m.EncryptionKey, "encryptionkey", "key")
 	get(&m.Initiator, "initiator")
 	get(&m.Reason, "reason")
+	get(&m.FailedAttempts, "failedattempts")
 	if _, ok := raw["status"]; !ok && m.Type != ConnectReply {
 		m.Status = ""
 	}

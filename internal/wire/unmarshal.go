@@ -22,12 +22,14 @@ const (
 	keyKey
 	keyInitiator
 	keyReason
+	keyFailedAttempts
 	numKeys
 )
 
 var keyNames = [numKeys]string{
 	"msgtype", "userid", "passcode", "lookup", "status", "answer",
 	"address", "location", "encryptionkey", "key", "initiator", "reason",
+	"failedattempts",
 }
 
 // keyIndex returns the index of a known key, or -1.
@@ -57,6 +59,8 @@ func keyIndex(k []byte) int {
 		return keyInitiator
 	case "reason":
 		return keyReason
+	case "failedattempts":
+		return keyFailedAttempts
 	}
 	return -1
 }
@@ -118,6 +122,7 @@ func Unmarshal(data []byte) (Message, error) {
 	get(&m.EncryptionKey, keyEncryptionKey, keyKey)
 	get(&m.Initiator, keyInitiator)
 	get(&m.Reason, keyReason)
+	get(&m.FailedAttempts, keyFailedAttempts)
 	// The course handouts name the CONNECTREPLY field "answer" in one place and
 	// "status" in the examples: Status holds whichever was sent. In the
 	// other replies "answer" is a field of its own, never a status.

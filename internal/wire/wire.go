@@ -66,6 +66,11 @@ type Message struct {
 	EncryptionKey string
 	Initiator     string
 	Reason        string
+	// FailedAttempts is our server's AUTHREPLY extension: on GRANTED, the
+	// decimal number of failed login attempts on the account since its
+	// previous login, sent only when not zero. Peers that do not know it
+	// ignore it.
+	FailedAttempts string
 
 	// Invalid lists the keys of this msgtype that were present with a
 	// wrong JSON type (for example "userid": 5), each once. Keys that do
@@ -89,7 +94,8 @@ func (m Message) fields() (fs [4]field, n int, err error) {
 	case AuthReq:
 		return [4]field{{"userid", m.UserID, false}, {"passcode", m.Passcode, false}}, 2, nil
 	case AuthReply:
-		return [4]field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false}}, 2, nil
+		return [4]field{{"userid", m.UserID, false}, {"status", strings.ToUpper(m.Status), false},
+			{"failedattempts", m.FailedAttempts, true}}, 3, nil
 	case LookupReq:
 		return [4]field{{"userid", m.UserID, false}, {"lookup", m.Lookup, false}}, 2, nil
 	case LookupReply:

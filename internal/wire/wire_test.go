@@ -27,6 +27,8 @@ var golden = []struct {
 	// What pi2pi-server sends for every refusal: it never echoes the
 	// user ID, so that the reply is the same bytes for an unknown user, a
 	// wrong passcode and a locked account.
+	{"AUTHREPLY granted after failed attempts", Message{Type: AuthReply, UserID: "ali", Status: Granted, FailedAttempts: "3"},
+		`{"msgtype":"AUTHREPLY","userid":"ali","status":"GRANTED","failedattempts":"3"}` + "\n"},
 	{"AUTHREPLY refused, no userid", Message{Type: AuthReply, Status: Refused},
 		`{"msgtype":"AUTHREPLY","userid":"","status":"REFUSED"}` + "\n"},
 	{"LOOKUPREQ", Message{Type: LookupReq, UserID: "ali", Lookup: "bianca"},

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -35,6 +36,7 @@ type Directory struct {
 	log      *slog.Logger
 	hashWait time.Duration
 	dummy    string // PHC hash checked for unknown users
+	plain    bool   // hand out the users file's key strings in LOOKUPREPLY
 }
 
 // Config holds the parts of a Directory.
@@ -47,6 +49,11 @@ type Config struct {
 	// HashWait bounds the wait for an argon2 slot; past it the connection
 	// is closed without an answer (the server is overloaded). 0: 30 s.
 	HashWait time.Duration
+	// Plain is set in plain mode: a LOOKUPREPLY then carries the looked-up
+	// user's key string from the users file in encryptionkey, as the
+	// seeds' server does. Otherwise it carries the terminal's public key,
+	// and the key strings are never handed out.
+	Plain bool
 }
 
 // New returns a Directory. It computes the dummy hash used for unknown
@@ -54,7 +61,7 @@ type Config struct {
 func New(cfg Config) (*Directory, error) {
 	d := &Directory{
 		users: cfg.Users, hasher: cfg.Hasher, guard: cfg.Guard, sessions: cfg.Sessions,
-		log: cfg.Log, hashWait: cfg.HashWait,
+		log: cfg.Log, hashWait: cfg.HashWait, plain: cfg.Plain,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -150,8 +157,10 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 		return refused, true
 	}
 	// The refusal never echoes the user ID: it is the same bytes for an
-	// unknown user, a wrong passcode and a locked account.
-	if !d.guard.SourceAllowed(p.IP) {
+	// unknown user, a wrong passcode and a locked account. The attempt is
+	// taken from the source's bucket before the passcode is checked, so a
+	// parallel burst cannot overdraw it.
+	if !d.guard.Reserve(p.IP) {
 		d.log.Warn("login refused: too many failures from this address", "user", name, "remote_ip", p.IP.String())
 		return refused, true
 	}
@@ -165,6 +174,7 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	match, err := d.hasher.Verify(hctx, phc, m.Passcode)
 	cancel()
 	if errors.Is(err, userstore.ErrBusy) {
+		d.guard.Release(p.IP)
 		d.log.Warn("closing connection: too many logins waiting for argon2", "remote_ip", p.IP.String())
 		return wire.Message{}, false
 	}
@@ -172,13 +182,13 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 		d.log.Error("stored hash is malformed; fix it with `pi2pi-server user passwd`", "user", name, "err", err)
 	}
 	correct := known && match && err == nil && m.Passcode != ""
-	granted, _ := d.guard.Decide(name, u.Unlocked, p.IP, correct)
+	res := d.guard.Decide(name, u.Unlocked, p.IP, correct)
 	// Commit on every attempt, changed or not, so that the time to answer
 	// does not tell a correct passcode on a locked account from a wrong one.
 	if err := d.guard.Save(); err != nil {
 		d.log.Error("failure counters not saved", "err", err)
 	}
-	if !granted {
+	if !res.Granted {
 		reason := "wrong passcode"
 		switch {
 		case !known:
@@ -196,8 +206,12 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	if err := d.sessions.Save(); err != nil {
 		d.log.Error("logged_in table not saved", "err", err)
 	}
-	d.log.Info("login granted", "user", name, "remote_ip", p.IP.String(), "key", keyField(p.Key))
-	return wire.Message{Type: wire.AuthReply, UserID: name, Status: wire.Granted}, true
+	d.log.Info("login granted", "user", name, "remote_ip", p.IP.String(), "key", keyField(p.Key), "failed_attempts", res.Failed)
+	reply := wire.Message{Type: wire.AuthReply, UserID: name, Status: wire.Granted}
+	if res.Failed > 0 {
+		reply.FailedAttempts = strconv.Itoa(res.Failed)
+	}
+	return reply, true
 }
 
 func (d *Directory) lookup(p netserve.Peer, m wire.Message) wire.Message {
@@ -218,11 +232,21 @@ func (d *Directory) lookup(p netserve.Peer, m wire.Message) wire.Message {
 	if !ok {
 		return notFound
 	}
-	key := ""
-	if s.Key != nil {
-		key = transport.KeyString(s.Key)
+	return wire.Message{Type: wire.LookupReply, Status: wire.Success, Answer: target, Address: s.IP.String(), EncryptionKey: d.keyOf(target, s)}
+}
+
+// keyOf is the encryptionkey of a SUCCESS LOOKUPREPLY for target: in plain
+// mode its key string from the users file ("" when not set), otherwise the
+// public key its terminal logged in with. It is never logged.
+func (d *Directory) keyOf(target string, s sessions.Session) string {
+	if d.plain {
+		u, _ := d.users.Lookup(target)
+		return u.Key
 	}
-	return wire.Message{Type: wire.LookupReply, Status: wire.Success, Answer: target, Address: s.IP.String(), EncryptionKey: key}
+	if s.Key != nil {
+		return transport.KeyString(s.Key)
+	}
+	return ""
 }
 
 func (d *Directory) logout(p netserve.Peer, m wire.Message) wire.Message {

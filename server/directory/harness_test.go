@@ -121,7 +121,7 @@ func startServer(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.dir, err = New(Config{Users: h.users, Hasher: hasher, Guard: h.guard, Sessions: h.sessions, Log: log})
+	h.dir, err = New(Config{Users: h.users, Hasher: hasher, Guard: h.guard, Sessions: h.sessions, Log: log, Plain: o.mode == transport.Plain})
 	if err != nil {
 		t.Fatal(err)
 	}

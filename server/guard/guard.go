@@ -1,25 +1,33 @@
 // Package guard limits online passcode guessing against pi2pi-server.
 //
 // Per account (any user ID, known or not, so that the limits cannot be used
-// to tell which IDs exist): the first FreeFailures consecutive failures cost
-// nothing; after that a correct passcode is only accepted once a delay has
-// passed since the last failure (BaseDelay, doubling each failure, at most
-// MaxDelay), and every wrong one still counts; after LockAfter failures the
-// account is locked until `pi2pi-server user unlock`. A success resets the
-// count. Per source address: a token bucket of SourceBurst failures,
-// refilled by one every SourceRefill; an empty bucket refuses every login
-// from that address without checking it.
+// to tell which IDs exist): the first FreeFailures failures cost nothing;
+// after that a correct passcode is only accepted once a delay has passed
+// since the last failure (BaseDelay, doubling each failure, at most
+// MaxDelay), and every wrong one still counts; at LockAfter failures the
+// account is locked for LockBase, and every further failure after a lock
+// has ended locks it again for twice as long, up to LockMax. A success does
+// not reset the count: failures are forgiven one per FailureDecay without
+// a failure (not counted while locked), so guesses spread out between the
+// user's own logins still add up. `pi2pi-server user unlock` clears it all.
+//
+// Per account and source (an IPv4 address or an IPv6 /64, see Source): the
+// same delays and locks, so that one source guessing at an account is
+// stopped there; and one source adds at most SourceShare failures to the
+// account's own count, so that one source cannot lock anyone out for
+// everybody. Per source: a token bucket of SourceBurst attempts, refilled
+// by one every SourceRefill; an attempt takes a token before its passcode
+// is checked (Reserve) and a correct passcode gives it back, so an empty
+// bucket refuses every login from that source without checking it.
+//
+// The user is told at login how many failed attempts there were on the
+// account since the last login (Result.Failed).
 //
 // The counters are kept in a state file and survive restarts.
 package guard
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"net/netip"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -32,34 +40,89 @@ type Policy struct {
 	BaseDelay    time.Duration
 	MaxDelay     time.Duration
 	LockAfter    int
+	// FailureDecay: one failure is forgiven per FailureDecay without a
+	// failure; time spent locked does not count.
+	FailureDecay time.Duration
+	LockBase     time.Duration // length of the first lock
+	LockMax      time.Duration // locks double up to this
+	// SourceShare is the number of failures one source may add to an
+	// account's count; its failures beyond that count only against the
+	// source's own record for that account.
+	SourceShare  int
 	SourceBurst  int
 	SourceRefill time.Duration
-	// MaxTracked bounds the number of accounts and of sources tracked.
+	// MaxTracked bounds the number of accounts, of account-source pairs
+	// and of sources tracked.
 	MaxTracked int
 }
 
-// DefaultPolicy: 5 free failures, then 1, 2, 4, 8, 16 s between attempts,
-// lock at 10; per source 20 failures in a burst, then one every 30 s
-// (120 an hour).
+// DefaultPolicy: 5 free failures, then 1, 2, 4, 8, 16 s between attempts;
+// at 10 a lock of 5 min, then 10, 20, 40 min… up to a day for each further
+// failure; one failure forgiven every 6 h; one source adds at most 3
+// failures to an account; per source 20 failures in a burst, then one
+// every 30 s (120 an hour).
 var DefaultPolicy = Policy{
 	FreeFailures: 5,
 	BaseDelay:    time.Second,
 	MaxDelay:     time.Minute,
 	LockAfter:    10,
+	FailureDecay: 6 * time.Hour,
+	LockBase:     5 * time.Minute,
+	LockMax:      24 * time.Hour,
+	SourceShare:  3,
 	SourceBurst:  20,
 	SourceRefill: 30 * time.Second,
 	MaxTracked:   100_000,
 }
 
-// Account is the failure record of one user ID.
+// Record is the failure count of an account, or of one source against an
+// account.
+type Record struct {
+	Failures int       // counted failures, at most LockAfter
+	Last     time.Time // time of the last counted failure
+	Since    time.Time // failures are forgiven from here on
+	Locks    int       // locks so far: the next one is twice as long
+	Until    time.Time // end of the current (or last) lock
+}
+
+// Account is the record of one user ID.
 type Account struct {
-	Failures int
-	Last     time.Time // time of the last failure
+	Record
+	// Unseen counts the failed attempts since the last granted login.
+	Unseen int
+}
+
+type pairKey struct {
+	name string
+	src  netip.Prefix
 }
 
 type bucket struct {
 	Tokens float64
 	At     time.Time
+}
+
+// Result is the outcome of Decide.
+type Result struct {
+	Granted bool
+	// Failed is, on a grant, the number of failed attempts on the account
+	// since its previous granted login.
+	Failed int
+}
+
+// Source returns the unit of the per-source limits: the address itself for
+// IPv4 (IPv4-mapped IPv6 included), its /64 for IPv6, where one host
+// usually holds a whole /64.
+func Source(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32)
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return netip.PrefixFrom(ip, ip.BitLen())
+	}
+	return p
 }
 
 // Guard tracks failures. It is safe for concurrent use.
@@ -70,7 +133,8 @@ type Guard struct {
 
 	mu       sync.Mutex
 	accounts map[string]*Account
-	sources  map[netip.Addr]*bucket
+	pairs    map[pairKey]*Record
+	sources  map[netip.Prefix]*bucket
 	w        *statefile.Writer
 }
 
@@ -93,7 +157,8 @@ func New(opts Options) (*Guard, error) {
 		now:      opts.Now,
 		known:    opts.Known,
 		accounts: map[string]*Account{},
-		sources:  map[netip.Addr]*bucket{},
+		pairs:    map[pairKey]*Record{},
+		sources:  map[netip.Prefix]*bucket{},
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -102,11 +167,14 @@ func New(opts Options) (*Guard, error) {
 		g.known = func(string) bool { return false }
 	}
 	if opts.Path != "" {
-		accounts, sources, err := ReadFile(opts.Path)
+		st, err := readState(opts.Path)
 		if err != nil {
 			return nil, err
 		}
-		g.accounts, g.sources = accounts, sources
+		g.accounts, g.pairs, g.sources = st.accounts, st.pairs, st.sources
+		for _, a := range g.accounts { // files of earlier versions counted on past LockAfter
+			a.Failures = min(a.Failures, g.policy.LockAfter)
+		}
 		g.w = statefile.New(opts.Path, 5*time.Second, g.snapshot)
 	}
 	return g, nil
@@ -126,16 +194,41 @@ func (g *Guard) refill(b *bucket, now time.Time) {
 	b.At = now
 }
 
-// SourceAllowed reports whether ip may try a login now.
-func (g *Guard) SourceAllowed(ip netip.Addr) bool {
+// Reserve takes one attempt from the bucket of ip's source, before the
+// passcode is checked, and reports whether there was one: false means
+// refuse without checking. Decide gives the attempt back when the passcode
+// was correct.
+func (g *Guard) Reserve(ip netip.Addr) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	b, ok := g.sources[ip]
+	now, src := g.now(), Source(ip)
+	b, ok := g.sources[src]
 	if !ok {
-		return true
+		g.evictSources(now)
+		b = &bucket{Tokens: float64(g.policy.SourceBurst), At: now}
+		g.sources[src] = b
 	}
-	g.refill(b, g.now())
-	return b.Tokens >= 1
+	g.refill(b, now)
+	if b.Tokens < 1 {
+		return false
+	}
+	b.Tokens--
+	return true
+}
+
+// Release gives back an attempt taken by Reserve whose passcode was never
+// checked (the server was too busy to).
+func (g *Guard) Release(ip netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refund(Source(ip), g.now())
+}
+
+func (g *Guard) refund(src netip.Prefix, now time.Time) {
+	if b, ok := g.sources[src]; ok {
+		g.refill(b, now)
+		b.Tokens = min(b.Tokens+1, float64(g.policy.SourceBurst))
+	}
 }
 
 // delay is the wait required after n failures before a correct passcode
@@ -151,8 +244,55 @@ func (g *Guard) delay(n int) time.Duration {
 	return min(d, g.policy.MaxDelay)
 }
 
-// current returns the live record of name, forgetting failures older than
-// the user's last unlock. Callers hold g.mu.
+// lockLength is the length of lock number n+1.
+func (g *Guard) lockLength(n int) time.Duration {
+	d := g.policy.LockBase
+	for i := 0; i < n && d < g.policy.LockMax; i++ {
+		d *= 2
+	}
+	return min(d, g.policy.LockMax)
+}
+
+func (r *Record) locked(now time.Time) bool { return now.Before(r.Until) }
+
+// decay forgives the failures due by now.
+func (g *Guard) decay(r *Record, now time.Time) {
+	if r.Failures == 0 || g.policy.FailureDecay <= 0 {
+		return
+	}
+	from := r.Since
+	if r.Until.After(from) {
+		from = r.Until
+	}
+	k := int(now.Sub(from) / g.policy.FailureDecay)
+	if k <= 0 {
+		return
+	}
+	if k >= r.Failures {
+		*r = Record{} // all forgiven: the escalation starts over
+		return
+	}
+	r.Failures -= k
+	r.Since = from.Add(time.Duration(k) * g.policy.FailureDecay)
+}
+
+// fail counts one failure, locking when the count reaches LockAfter.
+func (g *Guard) fail(r *Record, now time.Time) {
+	r.Failures = min(r.Failures+1, g.policy.LockAfter)
+	r.Last, r.Since = now, now
+	if r.Failures >= g.policy.LockAfter {
+		r.Until = now.Add(g.lockLength(r.Locks))
+		r.Locks++
+	}
+}
+
+// blocks reports whether r refuses even a correct passcode now.
+func (g *Guard) blocks(r *Record, now time.Time) bool {
+	return r.locked(now) || now.Before(r.Last.Add(g.delay(r.Failures)))
+}
+
+// current returns the live record of name, forgetting it when the user was
+// unlocked after its last failure. Callers hold g.mu.
 func (g *Guard) current(name string, unlocked time.Time) *Account {
 	a := g.accounts[name]
 	if a != nil && !unlocked.IsZero() && !a.Last.After(unlocked) {
@@ -162,104 +302,77 @@ func (g *Guard) current(name string, unlocked time.Time) *Account {
 	return a
 }
 
-// Decide records the outcome of a checked login attempt: correct says
-// whether the passcode matched. It returns whether to grant the login and
-// whether the counters changed (then call Save before answering).
-func (g *Guard) Decide(name string, unlocked time.Time, ip netip.Addr, correct bool) (granted, changed bool) {
+func (g *Guard) currentPair(k pairKey, unlocked time.Time) *Record {
+	r := g.pairs[k]
+	if r != nil && !unlocked.IsZero() && !r.Last.After(unlocked) {
+		delete(g.pairs, k)
+		return nil
+	}
+	return r
+}
+
+// Decide records the outcome of a checked login attempt from ip, after
+// Reserve: correct says whether the passcode matched. unlocked is the
+// time of the user's last `user unlock`. Call Save before answering.
+func (g *Guard) Decide(name string, unlocked time.Time, ip netip.Addr, correct bool) Result {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	a := g.current(name, unlocked)
-	locked := a != nil && a.Failures >= g.policy.LockAfter
-	throttled := a != nil && now.Before(a.Last.Add(g.delay(a.Failures)))
+	k := pairKey{name, Source(ip)}
+	a, p := g.current(name, unlocked), g.currentPair(k, unlocked)
+	if a != nil {
+		g.decay(&a.Record, now)
+	}
+	if p != nil {
+		g.decay(p, now)
+	}
+	refused := (a != nil && g.blocks(&a.Record, now)) || (p != nil && g.blocks(p, now))
 	if correct {
-		if locked || throttled {
-			return false, false
+		g.refund(k.src, now)
+		if refused {
+			return Result{}
 		}
+		res := Result{Granted: true}
 		if a != nil {
-			delete(g.accounts, name)
-			return true, true
+			res.Failed, a.Unseen = a.Unseen, 0
+			if a.Failures == 0 {
+				delete(g.accounts, name)
+			}
 		}
-		return true, false
+		if p != nil && p.Failures == 0 {
+			delete(g.pairs, k)
+		}
+		return res
 	}
 	if a == nil {
 		g.evictAccounts()
 		a = &Account{}
 		g.accounts[name] = a
 	}
-	a.Failures++
-	a.Last = now
-	b, ok := g.sources[ip]
-	if !ok {
-		g.evictSources(now)
-		b = &bucket{Tokens: float64(g.policy.SourceBurst), At: now}
-		g.sources[ip] = b
+	a.Unseen++
+	if p == nil {
+		g.evictPairs()
+		p = &Record{}
+		g.pairs[k] = p
 	}
-	g.refill(b, now)
-	b.Tokens--
-	return false, true
+	share := p.Failures
+	// Failures during a lock do not count, so that nobody can make a lock
+	// last longer by guessing on.
+	if !p.locked(now) {
+		g.fail(p, now)
+	}
+	if !a.locked(now) && share < g.policy.SourceShare {
+		g.fail(&a.Record, now)
+	}
+	return Result{}
 }
 
-// evictAccounts makes room for one record when the table is full, dropping
-// records of unknown user IDs first.
-func (g *Guard) evictAccounts() {
-	if g.policy.MaxTracked <= 0 || len(g.accounts) < g.policy.MaxTracked {
-		return
-	}
-	var fallback string
-	scanned := 0
-	for name, a := range g.accounts {
-		if !g.known(name) {
-			delete(g.accounts, name)
-			return
-		}
-		if a.Failures < g.policy.LockAfter && fallback == "" {
-			fallback = name
-		}
-		if scanned++; scanned > 256 {
-			break
-		}
-	}
-	if fallback != "" {
-		delete(g.accounts, fallback)
-	}
-}
-
-func (g *Guard) evictSources(now time.Time) {
-	if g.policy.MaxTracked <= 0 || len(g.sources) < g.policy.MaxTracked {
-		return
-	}
-	for ip, b := range g.sources {
-		g.refill(b, now)
-		if b.Tokens >= float64(g.policy.SourceBurst) {
-			delete(g.sources, ip)
-		}
-	}
-	for ip := range g.sources {
-		if len(g.sources) < g.policy.MaxTracked {
-			break
-		}
-		delete(g.sources, ip)
-	}
-}
-
-// Status describes an account for `user list`.
-func Status(a *Account, p Policy, unlocked time.Time) string {
-	if a == nil || (!unlocked.IsZero() && !a.Last.After(unlocked)) {
-		return "ok"
-	}
-	if a.Failures >= p.LockAfter {
-		return fmt.Sprintf("locked (%d failures, last %s)", a.Failures, a.Last.Format(time.RFC3339))
-	}
-	return fmt.Sprintf("%d failures (last %s)", a.Failures, a.Last.Format(time.RFC3339))
-}
-
-// Locked reports whether name is locked until `user unlock`.
+// Locked reports whether the account name is locked now.
 func (g *Guard) Locked(name string, unlocked time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	a := g.current(name, unlocked)
-	return a != nil && a.Failures >= g.policy.LockAfter
+	return a != nil && a.locked(g.now())
 }
 
 // Lookup returns a copy of the record of name, if any.
@@ -271,64 +384,4 @@ func (g *Guard) Lookup(name string) (Account, bool) {
 		return Account{}, false
 	}
 	return *a, true
-}
-
-func (g *Guard) snapshot() []byte {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var b bytes.Buffer
-	b.WriteString("# pi2pi-server failure counters: account NAME FAILURES LAST-NS | source IP TOKENS AT-NS\n")
-	names := make([]string, 0, len(g.accounts))
-	for n := range g.accounts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		a := g.accounts[n]
-		fmt.Fprintf(&b, "account %s %d %d\n", n, a.Failures, a.Last.UnixNano())
-	}
-	for ip, s := range g.sources {
-		fmt.Fprintf(&b, "source %s %s %d\n", ip, strconv.FormatFloat(s.Tokens, 'f', 3, 64), s.At.UnixNano())
-	}
-	return b.Bytes()
-}
-
-// ReadFile reads a counters file; a missing file holds no counters.
-func ReadFile(path string) (map[string]*Account, map[netip.Addr]*bucket, error) {
-	accounts := map[string]*Account{}
-	sources := map[netip.Addr]*bucket{}
-	data, err := statefile.Read(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := statefile.Records(data, 4, func(f []string) error {
-		ns, err := strconv.ParseInt(f[3], 10, 64)
-		if err != nil {
-			return errors.New("bad time")
-		}
-		switch f[0] {
-		case "account":
-			c, err := strconv.Atoi(f[2])
-			if err != nil {
-				return errors.New("bad count")
-			}
-			accounts[f[1]] = &Account{Failures: c, Last: time.Unix(0, ns)}
-		case "source":
-			ip, err := netip.ParseAddr(f[1])
-			if err != nil {
-				return errors.New("bad address")
-			}
-			t, err := strconv.ParseFloat(f[2], 64)
-			if err != nil {
-				return errors.New("bad tokens")
-			}
-			sources[ip] = &bucket{Tokens: t, At: time.Unix(0, ns)}
-		default:
-			return fmt.Errorf("unknown record %q", f[0])
-		}
-		return nil
-	}); err != nil {
-		return nil, nil, fmt.Errorf("failure counters %s: %w (fix or remove the file)", path, err)
-	}
-	return accounts, sources, nil
 }

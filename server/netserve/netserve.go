@@ -1,13 +1,16 @@
 // Package netserve accepts connections for pi2pi-server and runs a message
 // handler on each, with the limits a server open to a network needs: a cap
-// on connections in total and per source address, a deadline to start each
-// message and a shorter one to finish it (a peer sending one byte a second
-// is dropped), a write deadline, the 4 KiB message limit, and a clean close
-// on anything that is not a JSON object with a msgtype.
+// on connections in total and per source (an IPv4 address or an IPv6 /64,
+// see guard.Source), a short deadline for the first request, a deadline to
+// start each later message and a shorter one to finish it (a peer sending
+// one byte a second is dropped), a write deadline, the 4 KiB message limit,
+// and a clean close on anything that is not a JSON object with a msgtype.
 //
 // In secure mode each connection is first a TLS 1.3 handshake (see
 // internal/transport); a client that starts with plain JSON instead is
-// logged and closed.
+// logged and closed. In plain mode, a client that sends something other
+// than JSON (a TLS ClientHello, say) is told so in one line of clear text
+// before the close, so that it can tell a plain server from a busy one.
 package netserve
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
+	"github.com/pi2pi/pi2pi/server/guard"
 )
 
 // Peer is what a handler knows about the other end.
@@ -48,20 +52,22 @@ func (f HandlerFunc) Handle(ctx context.Context, p Peer, m wire.Message) (wire.M
 
 // Limits bound what one connection, and all of them, may cost.
 type Limits struct {
-	IdleTimeout      time.Duration // to receive the first byte of a message
+	FirstTimeout     time.Duration // to receive the first byte of the first message (after the handshake)
+	IdleTimeout      time.Duration // to receive the first byte of a later message
 	MessageTimeout   time.Duration // to receive the rest of it
 	WriteTimeout     time.Duration // to send a reply
 	HandshakeTimeout time.Duration // TLS handshake, secure mode
 	MaxConns         int           // open connections in total
-	MaxConnsPerIP    int           // open connections from one address
+	MaxConnsPerIP    int           // open connections from one source (address, or IPv6 /64)
 }
 
 // DefaultLimits suit a directory serving a classroom or a small site.
 var DefaultLimits = Limits{
+	FirstTimeout:     5 * time.Second,
 	IdleTimeout:      60 * time.Second,
 	MessageTimeout:   5 * time.Second,
 	WriteTimeout:     10 * time.Second,
-	HandshakeTimeout: 10 * time.Second,
+	HandshakeTimeout: 5 * time.Second,
 	MaxConns:         2048,
 	MaxConnsPerIP:    64,
 }
@@ -73,12 +79,14 @@ type Server struct {
 	Limits    Limits
 	Log       *slog.Logger
 
-	mu     sync.Mutex
-	total  int
-	perIP  map[netip.Addr]int
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	warned time.Time
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Prefix]int
+	conns map[net.Conn]*slot
+	// evicted counts connections closed to make room (see evictOne).
+	evicted int
+	wg      sync.WaitGroup
+	warned  time.Time
 	// plainWarned rate-limits the warning about plain-text clients.
 	plainWarned time.Time
 }
@@ -91,8 +99,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	s.mu.Lock()
 	if s.perIP == nil {
-		s.perIP = map[netip.Addr]int{}
-		s.conns = map[net.Conn]struct{}{}
+		s.perIP = map[netip.Prefix]int{}
+		s.conns = map[net.Conn]*slot{}
 	}
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -107,28 +115,33 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		ip := transport.AddrIP(c.RemoteAddr())
-		if !s.admit(c, ip) {
+		sl := s.admit(c, ip)
+		if sl == nil {
 			c.Close()
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.release(c, ip)
-			s.serveConn(ctx, c, ip)
+			defer s.release(c)
+			s.serveConn(ctx, c, ip, sl)
 		}()
 	}
 }
 
-func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
+// admit counts c in, or returns nil when it must be closed at once. When
+// every slot is taken, the connection that has waited longest for its
+// client is closed to make room (evictOne).
+func (s *Server) admit(c net.Conn, ip netip.Addr) *slot {
+	src := guard.Source(ip)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reason := ""
 	switch {
-	case s.Limits.MaxConns > 0 && s.total >= s.Limits.MaxConns:
-		reason = "too many connections"
-	case s.Limits.MaxConnsPerIP > 0 && s.perIP[ip] >= s.Limits.MaxConnsPerIP:
-		reason = "too many connections from one address"
+	case s.Limits.MaxConnsPerIP > 0 && s.perIP[src] >= s.Limits.MaxConnsPerIP:
+		reason = "too many connections from one address (IPv6: one /64)"
+	case s.Limits.MaxConns > 0 && s.total >= s.Limits.MaxConns && !s.evictOne():
+		reason = "too many connections, all busy answering"
 	}
 	if reason != "" {
 		if time.Since(s.warned) > 10*time.Second {
@@ -136,23 +149,23 @@ func (s *Server) admit(c net.Conn, ip netip.Addr) bool {
 			s.Log.Warn("refusing connections", "reason", reason, "remote_ip", ip.String(),
 				"max_conns", s.Limits.MaxConns, "max_conns_per_ip", s.Limits.MaxConnsPerIP)
 		}
-		return false
+		return nil
 	}
 	s.total++
-	s.perIP[ip]++
-	s.conns[c] = struct{}{}
-	return true
+	s.perIP[src]++
+	sl := &slot{src: src}
+	sl.wait()
+	s.conns[c] = sl
+	return sl
 }
 
-func (s *Server) release(c net.Conn, ip netip.Addr) {
+func (s *Server) release(c net.Conn) {
 	c.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.total--
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
+	if sl, ok := s.conns[c]; ok { // not already dropped by evictOne
+		s.forget(c, sl)
 	}
-	delete(s.conns, c)
 }
 
 func (s *Server) closeAll() {
@@ -308,7 +321,7 @@ func (c *connLog) get() *slog.Logger {
 	return c.l
 }
 
-func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
+func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr, sl *slot) {
 	// No SetNoDelay: the net package already turns Nagle off on every TCP
 	// connection it accepts, systemd-passed listeners included.
 	log := connLog{base: s.Log, ip: ip}
@@ -347,13 +360,24 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 	defer putReadState(st)
 	dr, dec := &st.dr, st.dec
 	wd := writeDeadline{c: conn, limit: s.Limits.WriteTimeout}
-	for {
+	if s.Limits.FirstTimeout > 0 {
+		dr.idle = min(s.Limits.FirstTimeout, dr.idle)
+	}
+	for first := true; ; first = false {
+		if !first {
+			dr.idle = s.Limits.IdleTimeout
+		}
 		dr.awaitMessage(dec.Buffered() > 0)
 		raw, err := dec.Next()
 		if err != nil {
 			logReadError(&log, err)
+			if errors.Is(err, wire.ErrNotObject) && (s.Transport == nil || s.Transport.Mode != transport.Secure) {
+				wd.renew()
+				tellPlain(conn)
+			}
 			return
 		}
+		sl.busy()
 		m, err := wire.Unmarshal(raw)
 		if err != nil {
 			log.get().Info("closing connection: message is not a pi2pi request", "err", err)
@@ -369,7 +393,26 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn, ip netip.Addr) {
 			log.get().Info("write failed", "err", err)
 			return
 		}
+		sl.wait()
 	}
+}
+
+// plainNotice answers a client that does not speak JSON on a plain server,
+// in clear text, so that a TLS client sees that clear text came back.
+const plainNotice = "pi2pi-server: expected a JSON request; this server runs with --security plain (the course protocol in clear text, no TLS)\n"
+
+// tellPlain sends plainNotice, then half-closes and reads what the client
+// still sends for a moment, so that the close does not reset the
+// connection before the client has read the notice.
+func tellPlain(conn net.Conn) {
+	if _, err := io.WriteString(conn, plainNotice); err != nil {
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
 }
 
 func logReadError(cl *connLog, err error) {

@@ -11,11 +11,14 @@
 // that need a second request on the same connection, or a request spread
 // over several writes, are reported as SKIP with the reason, not as FAIL.
 //
-// Without credentials it expects the course's test server (ali is granted
-// whatever the passcode; ali may look up bianca). With --user and
-// --passcode it logs in as that user and looks the user up itself, so use
-// a dedicated probe account: the login moves that user's binding to the
-// probe's address.
+// With Course it expects the course's test server (ali is granted whatever
+// the passcode; ali may look up bianca). With --user and --passcode it logs
+// in as that user and looks the user up itself, so use a dedicated probe
+// account: the login moves that user's binding to the probe's address.
+// With neither it logs in as no real user: it sends its requests as a
+// random user ID that no server knows, skips the two checks that need a
+// login, and expects NOTFOUND where a login would give SUCCESS. So a probe
+// of a real server records no failed login against a real user.
 package probe
 
 import (
@@ -43,8 +46,9 @@ import (
 type Config struct {
 	Addr string
 	Mode transport.Mode
-	// User and Passcode (keypad digits) log in; empty User means the
-	// course test server's "ali" with passcode "00123".
+	// User and Passcode (keypad digits) log in; empty User means no
+	// login, or with Course the course test server's "ali" with passcode
+	// "00123".
 	User     string
 	Passcode string
 	// Credential, when set, is sent as the AUTHREQ passcode instead of the
@@ -53,6 +57,8 @@ type Config struct {
 	// Lookup is the user whose lookup must succeed: "bianca" for the
 	// course test server, the user itself otherwise.
 	Lookup string
+	// Course says the server is the course's test server: log in as ali.
+	Course bool
 	// Fingerprint pins the server key in secure mode; empty trusts the
 	// first key seen and requires the same key on every later connection.
 	Fingerprint string
@@ -77,6 +83,7 @@ var errClosed = errors.New("the server closed the connection")
 // Reasons given for skipped checks.
 const (
 	skipOneRequest = "server answers one request per connection, as course servers do"
+	skipNoLogin    = "no login without --user (a probe account) or --course (the course's test server)"
 	skipOneRecv    = "server reads each request with a single receive and closed the connection on the first part, as course servers do (recv(1024))"
 )
 
@@ -87,9 +94,10 @@ type prober struct {
 	seen  ed25519.PublicKey
 	res   Result
 	local netip.Addr
-	// course: no credentials given, so the server is taken to be the
-	// course's test server.
+	// course: the server is taken to be the course's test server.
 	course bool
+	// anon: no credentials and not the course server: no login at all.
+	anon bool
 	// oneShot: the server closed the connection cleanly right after a
 	// complete reply (one request per connection, as course servers do).
 	oneShot bool
@@ -104,7 +112,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = transport.Plain
 	}
-	course := cfg.User == ""
+	course := cfg.Course
+	if course && cfg.User != "" {
+		return Result{}, errors.New("--course logs in as the course server's ali: leave out --user")
+	}
+	anon := !course && cfg.User == ""
+	if anon {
+		cfg.User, cfg.Passcode, cfg.Lookup = randomName(), "0", ""
+	}
 	if course {
 		cfg.User, cfg.Passcode = "ali", "00123"
 		if cfg.Credential == "" {
@@ -128,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		cfg.Credential = credential.FromDigits(user, []byte(cfg.Passcode))
 	}
-	p := &prober{cfg: cfg, course: course, tc: &transport.Config{Mode: cfg.Mode, LocalIP: cfg.LocalIP}}
+	p := &prober{cfg: cfg, course: course, anon: anon, tc: &transport.Config{Mode: cfg.Mode, LocalIP: cfg.LocalIP}}
 	if cfg.Mode == transport.Secure {
 		id, err := transport.GenerateIdentity()
 		if err != nil {
@@ -362,15 +377,29 @@ func (p *prober) run(ctx context.Context) {
 	nobody := randomName()
 	nowhere := randomName()
 
-	// The course test client's five requests.
-	m, raw, err := p.one(ctx, p.authReq(cfg.User, cfg.Credential))
-	if err == nil {
-		err = want(m, wire.AuthReply, wire.Granted)
-		if err == nil && !bytes.Contains(raw, []byte(`"GRANTED"`)) {
-			err = fmt.Errorf("status not sent in upper case: %s", raw)
-		}
+	// okStatus answers a lookup of cfg.Lookup by cfg.User: without a
+	// login (anon), NOTFOUND.
+	okStatus := wire.Success
+	if p.anon {
+		okStatus = wire.NotFound
 	}
-	p.report(fmt.Sprintf("course 1: AUTHREQ %s is GRANTED", cfg.User), err)
+
+	// The course test client's five requests.
+	var m wire.Message
+	var raw []byte
+	var err error
+	if p.anon {
+		p.skip("course 1: AUTHREQ is GRANTED", skipNoLogin)
+	} else {
+		m, raw, err = p.one(ctx, p.authReq(cfg.User, cfg.Credential))
+		if err == nil {
+			err = want(m, wire.AuthReply, wire.Granted)
+			if err == nil && !bytes.Contains(raw, []byte(`"GRANTED"`)) {
+				err = fmt.Errorf("status not sent in upper case: %s", raw)
+			}
+		}
+		p.report(fmt.Sprintf("course 1: AUTHREQ %s is GRANTED", cfg.User), err)
+	}
 	if cfg.Mode == transport.Secure && p.seen != nil {
 		fmt.Fprintf(cfg.Out, "info  server key %s\n", transport.Fingerprint(p.seen))
 	}
@@ -381,14 +410,18 @@ func (p *prober) run(ctx context.Context) {
 	}
 	p.report("course 2: AUTHREQ of an unknown user is REFUSED", err)
 
-	m, _, err = p.one(ctx, p.lookupReq(cfg.User, cfg.Lookup))
-	if err == nil {
-		err = want(m, wire.LookupReply, wire.Success)
+	if p.anon {
+		p.skip("course 3: LOOKUPREQ is SUCCESS", skipNoLogin)
+	} else {
+		m, _, err = p.one(ctx, p.lookupReq(cfg.User, cfg.Lookup))
+		if err == nil {
+			err = want(m, wire.LookupReply, wire.Success)
+		}
+		if err == nil {
+			err = p.checkSuccess(m)
+		}
+		p.report(fmt.Sprintf("course 3: LOOKUPREQ %s→%s is SUCCESS", cfg.User, cfg.Lookup), err)
 	}
-	if err == nil {
-		err = p.checkSuccess(m)
-	}
-	p.report(fmt.Sprintf("course 3: LOOKUPREQ %s→%s is SUCCESS", cfg.User, cfg.Lookup), err)
 
 	m, raw, err = p.one(ctx, p.lookupReq(cfg.User, nowhere))
 	if err == nil {
@@ -416,7 +449,7 @@ func (p *prober) run(ctx context.Context) {
 			if err != nil {
 				return err
 			}
-			if err := want(m, wire.LookupReply, wire.Success); err != nil {
+			if err := want(m, wire.LookupReply, okStatus); err != nil {
 				return err
 			}
 		}
@@ -455,7 +488,7 @@ func (p *prober) run(ctx context.Context) {
 		"userid", q(cfg.User), "lookup", q(cfg.Lookup), "zz", "42")
 	m, _, err = p.one(ctx, extra)
 	if err == nil {
-		err = want(m, wire.LookupReply, wire.Success)
+		err = want(m, wire.LookupReply, okStatus)
 	}
 	p.report("unknown keys are ignored", err)
 
@@ -500,11 +533,11 @@ func (p *prober) run(ctx context.Context) {
 
 	m, _, err = p.one(ctx, good)
 	if err == nil {
-		err = want(m, wire.LookupReply, wire.Success)
+		err = want(m, wire.LookupReply, okStatus)
 	}
 	p.report("still serving after the bad input", err)
 
-	if !p.course {
+	if !p.course && !p.anon {
 		// Our server: leave no session behind (course servers have no logout).
 		_, _, _ = p.one(ctx, jsonReq("msgtype", q(wire.LogoutReq), "userid", q(cfg.User)))
 	}

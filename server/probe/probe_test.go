@@ -31,7 +31,7 @@ func start(t *testing.T, h netserve.Handler) string {
 
 func TestDummyPassesEveryCheck(t *testing.T) {
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Config{Addr: start(t, dummy.Handler), Mode: transport.Plain, Out: &out})
+	res, err := Run(context.Background(), Config{Addr: start(t, dummy.Handler), Mode: transport.Plain, Course: true, Out: &out})
 	if err != nil || res.Failed != 0 || res.Skipped != 0 || res.Passed < 15 {
 		t.Fatalf("%+v %v\n%s", res, err, out.String())
 	}
@@ -102,7 +102,7 @@ func startCourse(t *testing.T, h netserve.Handler, oneRecv, keepOpen bool) strin
 // reason, and the probe passes.
 func TestCourseServerSkipsFraming(t *testing.T) {
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, true, false), Mode: transport.Plain, Out: &out})
+	res, err := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, true, false), Mode: transport.Plain, Course: true, Out: &out})
 	if err != nil || res.Failed != 0 || res.Skipped != 3 || res.Passed < 15 {
 		t.Fatalf("%+v %v\n%s", res, err, out.String())
 	}
@@ -122,7 +122,7 @@ func TestCourseServerSkipsFraming(t *testing.T) {
 // answer a request split over many writes: that check runs and passes.
 func TestCourseServerReadingWholeRequests(t *testing.T) {
 	var out bytes.Buffer
-	res, _ := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, false, false), Mode: transport.Plain, Out: &out})
+	res, _ := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, false, false), Mode: transport.Plain, Course: true, Out: &out})
 	if res.Failed != 0 || res.Skipped != 2 || !strings.Contains(out.String(), "PASS  framing: a request split over many writes is answered\n") {
 		t.Fatalf("%+v\n%s", res, out.String())
 	}
@@ -131,7 +131,7 @@ func TestCourseServerReadingWholeRequests(t *testing.T) {
 // Skipping the course framing checks does not hide real failures.
 func TestBrokenCourseServerFails(t *testing.T) {
 	var out bytes.Buffer
-	res, _ := Run(context.Background(), Config{Addr: startCourse(t, grantAll, true, false), Mode: transport.Plain, Out: &out})
+	res, _ := Run(context.Background(), Config{Addr: startCourse(t, grantAll, true, false), Mode: transport.Plain, Course: true, Out: &out})
 	if res.Failed < 4 || !strings.Contains(out.String(), "FAIL  course 3") {
 		t.Fatalf("%+v\n%s", res, out.String())
 	}
@@ -141,7 +141,7 @@ func TestBrokenCourseServerFails(t *testing.T) {
 // split check: the skip is only for servers that close after one reply.
 func TestPersistentServerDroppingSplitRequestFails(t *testing.T) {
 	var out bytes.Buffer
-	res, _ := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, true, true), Mode: transport.Plain, Out: &out, Timeout: time.Second})
+	res, _ := Run(context.Background(), Config{Addr: startCourse(t, dummy.Handler, true, true), Mode: transport.Plain, Course: true, Out: &out, Timeout: time.Second})
 	if res.Skipped != 0 || !strings.Contains(out.String(), "FAIL  framing: a request split over many writes is answered") {
 		t.Fatalf("%+v\n%s", res, out.String())
 	}
@@ -162,7 +162,7 @@ var grantAll = netserve.HandlerFunc(func(_ context.Context, _ netserve.Peer, m w
 // must fail the checks that notice.
 func TestBrokenServerFails(t *testing.T) {
 	var out bytes.Buffer
-	res, _ := Run(context.Background(), Config{Addr: start(t, grantAll), Mode: transport.Plain, Out: &out})
+	res, _ := Run(context.Background(), Config{Addr: start(t, grantAll), Mode: transport.Plain, Course: true, Out: &out})
 	for _, want := range []string{"FAIL  course 2", "FAIL  course 3", "FAIL  course 4", "FAIL  course 5"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in\n%s", want, out.String())
@@ -170,5 +170,33 @@ func TestBrokenServerFails(t *testing.T) {
 	}
 	if res.Failed == 0 {
 		t.Fatal("no failure reported")
+	}
+}
+
+// TestNoLoginWithoutCredentials: without --user and --course the probe
+// logs in as nobody real, so our server records no failed login for a
+// real user, and the probe still passes against it.
+func TestNoLoginWithoutCredentials(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	var auths []string
+	h := netserve.HandlerFunc(func(ctx context.Context, p netserve.Peer, m wire.Message) (wire.Message, bool) {
+		if m.Type == wire.AuthReq {
+			mu.Lock()
+			auths = append(auths, m.UserID)
+			mu.Unlock()
+		}
+		return dummy.Handler.Handle(ctx, p, m)
+	})
+	res, err := Run(context.Background(), Config{Addr: start(t, h), Mode: transport.Plain, Out: &out})
+	if err != nil || res.Failed != 0 || res.Skipped != 2 || !strings.Contains(out.String(), skipNoLogin) {
+		t.Fatalf("%+v %v\n%s", res, err, out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range auths {
+		if u == "ali" || u == "bianca" {
+			t.Errorf("the probe sent an AUTHREQ as %q without being told to", u)
+		}
 	}
 }

@@ -143,7 +143,8 @@ func Read(path string) ([]byte, error) {
 
 // Records calls record with the white-space separated fields of each line
 // of data, skipping blank lines and '#' comments. Every record has exactly
-// n fields. Errors, record's included, name the line: "line 3: bad time".
+// n fields; n <= 0 leaves the count to record. Errors, record's included,
+// name the line: "line 3: bad time".
 func Records(data []byte, n int, record func(fields []string) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line := 0
@@ -153,7 +154,7 @@ func Records(data []byte, n int, record func(fields []string) error) error {
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		if len(f) != n {
+		if n > 0 && len(f) != n {
 			return fmt.Errorf("line %d: want %d fields", line, n)
 		}
 		if err := record(f); err != nil {

@@ -3,13 +3,15 @@
 //
 // The file is text, one user per line:
 //
-//	NAME ARGON2ID-PHC [unlocked=UNIX-NANOSECONDS]
+//	NAME ARGON2ID-PHC [unlocked=UNIX-NANOSECONDS] [key=BASE64URL]
 //
 // Blank lines and lines starting with '#' are ignored. The PHC string
 // hashes HMAC-SHA256(pepper, credential), where credential is what the
 // terminal sends as the AUTHREQ passcode and the pepper lives in the state
 // directory. "unlocked" records the last `user unlock` (or passwd): failure
-// counters older than it no longer count. Only the `user` commands write
+// counters older than it no longer count. "key" is the user's key string
+// for plain mode (the seeds' per-user encryption key, handed out in a plain
+// LOOKUPREPLY), base64url without padding so that spaces survive. Only the `user` commands write
 // the file (atomically, under a lock file); the server only reads it.
 package userstore
 
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +38,8 @@ type User struct {
 	Name     string // normalised (lower case)
 	Hash     string // argon2id PHC string
 	Unlocked time.Time
+	// Key is the plain-mode key string ("" when not set); see ValidKey.
+	Key string
 }
 
 // Parse reads a users file.
@@ -70,6 +75,12 @@ func Parse(r io.Reader) (map[string]User, error) {
 					return nil, fmt.Errorf("line %d (%s): bad unlocked time", n, name)
 				}
 				u.Unlocked = time.Unix(0, ns)
+			case "key":
+				key, err := decodeKey(v)
+				if err != nil {
+					return nil, fmt.Errorf("line %d (%s): bad key: %v", n, name, err)
+				}
+				u.Key = key
 			default:
 				// Unknown attributes are kept for forward compatibility
 				// only in the sense that they do not fail the load.
@@ -94,7 +105,7 @@ func Format(users map[string]User) []byte {
 	}
 	sort.Strings(names)
 	var b bytes.Buffer
-	b.WriteString("# pi2pi-server users: NAME ARGON2ID-PHC [unlocked=UNIX-NS]. Edit with `pi2pi-server user`.\n")
+	b.WriteString("# pi2pi-server users: NAME ARGON2ID-PHC [unlocked=UNIX-NS] [key=BASE64URL]. Edit with `pi2pi-server user`.\n")
 	for _, n := range names {
 		u := users[n]
 		b.WriteString(u.Name)
@@ -102,6 +113,10 @@ func Format(users map[string]User) []byte {
 		b.WriteString(u.Hash)
 		if !u.Unlocked.IsZero() {
 			fmt.Fprintf(&b, " unlocked=%d", u.Unlocked.UnixNano())
+		}
+		if u.Key != "" {
+			b.WriteString(" key=")
+			b.WriteString(keyEncoding.EncodeToString([]byte(u.Key)))
 		}
 		b.WriteByte('\n')
 	}
@@ -133,6 +148,7 @@ func Edit(path string, fn func(users map[string]User) error) error {
 		return fmt.Errorf("locking users file: %w", err)
 	}
 	defer unlock()
+	removeStaleTemps(path)
 	users, err := ReadFile(path)
 	if err != nil {
 		return err
@@ -141,6 +157,16 @@ func Edit(path string, fn func(users map[string]User) error) error {
 		return err
 	}
 	return transport.WriteFileAtomic(path, Format(users), 0o640)
+}
+
+// removeStaleTemps deletes the temporary files that a writer killed
+// before its rename left next to path. Only holders of the lock write
+// them, so none is in use while we hold it.
+func removeStaleTemps(path string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 }
 
 // Store is the server's read-only view of the users file. It re-reads the

@@ -15,6 +15,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("ali $argon2id$v=19$m=1,t=1,p=1$AA$AA\n"))
 	f.Add([]byte("ali $argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA unlocked=x\n"))
 	f.Add([]byte("al\x00i $argon2i$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA\n"))
+	f.Add([]byte("ali $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g key=bm8gY2x1ZQ\n"))
+	f.Add([]byte("ali $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g key=CQ\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		users, err := Parse(bytes.NewReader(data))
 		if err != nil {
@@ -29,7 +31,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for name, u := range users {
 			v, ok := again[name]
-			if !ok || v.Name != u.Name || v.Hash != u.Hash || v.Unlocked.UnixNano() != u.Unlocked.UnixNano() {
+			if !ok || v.Name != u.Name || v.Hash != u.Hash || v.Unlocked.UnixNano() != u.Unlocked.UnixNano() || v.Key != u.Key {
 				t.Fatalf("round trip changed %q: %+v became %+v", name, u, v)
 			}
 		}

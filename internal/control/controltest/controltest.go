@@ -77,6 +77,10 @@ func (u *User) Next(kind control.Event) control.Reply {
 			if ev.Event == kind {
 				return ev
 			}
+			if ev.Event == control.EventChatEnding {
+				// As pi2pictl does: send nothing more, answer with end.
+				_ = u.C.Send(control.Request{Op: control.OpEnd})
+			}
 		case <-timeout:
 			u.t.Fatalf("no %s event; saw %+v", kind, u.Seen)
 		}

@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkChatFile: MB/s of a file through the path users take,
+// `pi2pictl chat bianca < file` → pi2pid → pi2pid → `pi2pictl wait > file`,
+// beside the floor measured in the same run: the same bytes from a pipe
+// through one loopback TCP connection into a file, with nothing on the way.
+func BenchmarkChatFile(b *testing.B) {
+	const size = 8 << 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sb strings.Builder
+	for sb.Len() < size {
+		sb.WriteString(randomLine(rng, 200))
+		sb.WriteByte('\n')
+	}
+	data := []byte(sb.String())
+	floor := relayFloor(b, data)
+	for _, mode := range []string{"plain", "secure"} {
+		b.Run(mode, func(b *testing.B) {
+			r := newDeliveryRig(b, mode)
+			dir := b.TempDir()
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			var busy time.Duration
+			for i := range b.N {
+				b.StopTimer()
+				out, err := os.Create(filepath.Join(dir, "received"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := startChatPair(b, r.ali, r.bia, "bianca", false, out)
+				b.StartTimer()
+				start := time.Now()
+				go func() {
+					_, _ = c.sender.stdin.Write(data)
+					c.sender.stdin.Close()
+				}()
+				if code := c.sender.finish(b, "pi2pictl chat < file", 5*time.Minute); code != 0 {
+					b.Fatalf("pi2pictl chat exited %d: %s", code, c.sender.errOut.String())
+				}
+				c.receiver.finish(b, "pi2pictl wait > file", time.Minute)
+				busy += time.Since(start)
+				b.StopTimer()
+				out.Close()
+				if fi, err := os.Stat(out.Name()); err != nil || fi.Size() < int64(len(data)) {
+					b.Fatalf("run %d: received %v bytes of %d (%v)", i, fi.Size(), len(data), err)
+				}
+				r.bia.waitState("logged-in")
+				r.ali.waitState("logged-in")
+				b.StartTimer()
+			}
+			ours := float64(len(data)) * float64(b.N) / busy.Seconds() / 1e6
+			b.ReportMetric(floor, "floor-MB/s")
+			b.ReportMetric(ours/floor, "x-floor")
+		})
+	}
+}
+
+// relayFloor returns the MB/s of data from a pipe through one loopback TCP
+// connection into a file: what any chat path over TCP is bounded by.
+func relayFloor(b *testing.B, data []byte) float64 {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	out, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pr.Close()
+	start := time.Now()
+	go func() {
+		_, _ = pw.Write(data)
+		pw.Close()
+	}()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(out, c)
+		got <- n
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(c, pr); err != nil {
+		b.Fatal(err)
+	}
+	c.Close()
+	if n := <-got; n != int64(len(data)) {
+		b.Fatalf("the relay moved %d bytes of %d", n, len(data))
+	}
+	return float64(len(data)) / time.Since(start).Seconds() / 1e6
+}
