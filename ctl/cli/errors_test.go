@@ -38,3 +38,34 @@ func TestEveryCodeHasWords(t *testing.T) {
 		t.Errorf("an unknown code is not named: %q", s)
 	}
 }
+
+// A pi2pid that cannot start says so in its hello (CodeConfig, with the
+// file and the cause); pi2pictl says what is wrong and what to do.
+func TestExplainConfigHello(t *testing.T) {
+	err := &control.Error{Code: control.CodeConfig, Detail: "/etc/pi2pi/pi2pid.conf: no server address"}
+	got := explain(err, "/run/pi2pi/control.sock")
+	for _, want := range []string{"cannot start", "no server address", "/etc/pi2pi/pi2pid.conf", "sudo systemctl restart pi2pid"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q does not say %q", got, want)
+		}
+	}
+}
+
+// The key warnings of a chat-start or verify: a changed key names both
+// fingerprints and how to accept it; a record that cannot be read warns
+// without an old fingerprint.
+func TestKeyWarnings(t *testing.T) {
+	if ws := keyWarnings(control.Reply{Peer: "ali", PeerFingerprint: "SHA256:new"}); len(ws) != 0 {
+		t.Fatalf("no warning expected: %q", ws)
+	}
+	ws := keyWarnings(control.Reply{Peer: "ali", PeerFingerprint: "SHA256:new", OldFingerprint: "SHA256:old"})
+	if len(ws) != 1 || !strings.Contains(ws[0], "SHA256:old") || !strings.Contains(ws[0], "SHA256:new") ||
+		!strings.Contains(ws[0], "pi2pictl verify ali --accept") {
+		t.Fatalf("changed key: %q", ws)
+	}
+	ws = keyWarnings(control.Reply{Peer: "ali", Warning: control.CodePeersUnreadable, WarningDetail: "permission denied"})
+	if len(ws) != 1 || !strings.HasPrefix(ws[0], "Warning: ") || !strings.Contains(ws[0], "cannot read the record") ||
+		!strings.Contains(ws[0], "permission denied") || !strings.Contains(ws[0], "ali's key") {
+		t.Fatalf("unreadable record: %q", ws)
+	}
+}
