@@ -1,6 +1,6 @@
 # pi2pi — build, test and run the whole system.
 #
-#   make demo    a server and two terminals on this machine, and the seeds' round trip
+#   make demo    a server and two terminals on this machine, and the course handouts' round trip
 #   make test    every test (installs the system tools the tests need when run as root)
 #   make bench   every benchmark; writes docs/benchmarks.md
 #   make lab     a server and two terminals as booted Debian machines (as root)

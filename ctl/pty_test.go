@@ -213,8 +213,8 @@ func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
 	}
 	at = r.waitScreen(t, at, "Login cancelled.")
 	at = r.waitScreen(t, at, "Login: ")
-	if k := <-d.Keys; k != "C" {
-		t.Fatalf("after SIGINT pi2pid got key %s, want C", k)
+	if k := <-d.Keys; k != "cancel" {
+		t.Fatalf("after SIGINT pi2pid got key %s, want cancel", k)
 	}
 
 	r.type_(t, "ali\r")
@@ -222,8 +222,8 @@ func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
 	at = r.waitScreen(t, at, "Enter passcode on keypad.")
 	r.type_(t, "1234\r")
 	at = r.waitScreen(t, at, "Logged in.")
-	if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,A" {
-		t.Fatalf("keys %s, want 1,2,3,4,A", got)
+	if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,enter" {
+		t.Fatalf("keys %s, want 1,2,3,4,enter", got)
 	}
 	at = r.waitScreen(t, at, "Enter destination user ID: ")
 	leaveShell(t, r, at)
@@ -335,11 +335,11 @@ func TestPasscodeTypedAheadIsNotEchoed(t *testing.T) {
 				t.Fatalf("the passcode typed ahead was echoed:\n%q", shown)
 			}
 			var keys []string
-			for len(keys) == 0 || keys[len(keys)-1] != "A" {
+			for len(keys) == 0 || keys[len(keys)-1] != "enter" {
 				keys = append(keys, <-d.Keys)
 			}
-			if got := strings.Join(keys, ","); got != "1,2,9,B,3,4,A" {
-				t.Fatalf("keys %s, want 1,2,9,B,3,4,A", got)
+			if got := strings.Join(keys, ","); got != "1,2,9,backspace,3,4,enter" {
+				t.Fatalf("keys %s, want 1,2,9,backspace,3,4,enter", got)
 			}
 			at = r.waitScreen(t, at, "Enter destination user ID: ")
 			// Echo is back for the next line.

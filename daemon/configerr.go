@@ -22,7 +22,7 @@ const (
 // (exit status 2, which the unit's RestartPreventExitStatus= does not
 // restart). When systemd passed in the sockets, the connection that
 // started pi2pid is still waiting in them: each control client gets a
-// hello that carries msg (pi2pictl prints it instead of timing out), each
+// hello with CodeConfig and msg as its detail (pi2pictl prints it instead of timing out), each
 // waiting peer connection is closed. Leaving them queued would make
 // systemd start pi2pid again at once, over and over.
 func answerConfigError(msg string) {
@@ -74,7 +74,8 @@ func sendConfigError(c net.Conn, msg string) {
 		Daemon: "pi2pid " + version, Code: control.CodeConfig, Error: msg})
 }
 
-// configErrorMessage says what is wrong and where to fix it.
-func configErrorMessage(err error, file string) string {
-	return fmt.Sprintf("pi2pid cannot start, its settings are wrong: %v. Fix %s, then: sudo systemctl restart pi2pid", err, file)
+// configErrorDetail is the detail of the CodeConfig hello: which file and
+// what is wrong (pi2pictl words it, with what to do).
+func configErrorDetail(err error, file string) string {
+	return fmt.Sprintf("%s: %v", file, err)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/backend"
 	"github.com/pi2pi/pi2pi/daemon/config"
 	"github.com/pi2pi/pi2pi/daemon/keypad"
+	"github.com/pi2pi/pi2pi/internal/control"
 )
 
 // keypadAdapter gives the backend the keypad package's passcode entry.
@@ -61,21 +62,31 @@ func parsePins(name, s string) ([]int, error) {
 	return pins, nil
 }
 
-func (a *keypadAdapter) Kind() string { return a.src.Kind() }
+func (a *keypadAdapter) Kind() control.Keypad { return control.Keypad(a.src.Kind()) }
 
 func (a *keypadAdapter) ReadPasscode(ctx context.Context, started func()) ([]byte, error) {
 	return keypad.ReadPasscode(ctx, startHook{a.src, started}, a.m, a.timeout, keypad.RealClock)
 }
 
-func (a *keypadAdapter) Press(key string) error {
+// Press feeds what a key pressed in pi2pictl means. The console keypad
+// takes meanings, so it works under every key map: the map says which
+// letters of a hardware keypad mean Enter, Backspace and Cancel.
+func (a *keypadAdapter) Press(key control.Key) error {
 	if a.console == nil {
 		return backend.ErrNoConsole
 	}
-	k, err := keypad.ParseKey(key)
-	if err != nil {
-		return err
+	k, ok := consoleKeys[key]
+	if !ok && key.IsDigit() {
+		k, ok = keypad.Key(key[0]), true
+	}
+	if !ok {
+		return fmt.Errorf("%q is not a key meaning", key)
 	}
 	return a.console.Press(k)
+}
+
+var consoleKeys = map[control.Key]keypad.Key{
+	control.KeyEnter: keypad.Enter, control.KeyBackspace: keypad.Backspace, control.KeyCancel: keypad.Cancel,
 }
 
 // startHook tells the backend when the keypad is really listening, so that

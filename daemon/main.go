@@ -49,7 +49,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pi2pid: %v\n(run pi2pid --help for the flags)\n", err)
-		answerConfigError(configErrorMessage(err, configFile(args, getenv)))
+		answerConfigError(configErrorDetail(err, configFile(args, getenv)))
 		return 2
 	}
 	var level slog.Level

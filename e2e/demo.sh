@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: build pi2pi, start a server (127.0.0.1:8082) and two terminals
 # (ali on 127.0.0.2, bianca on 127.0.0.3) with console keypads, log both in,
-# do the seeds' round trip, print both transcripts side by side, and leave
+# do the course handouts' round trip, print both transcripts side by side, and leave
 # everything running to play with.
 #
 #   bash e2e/demo.sh        (re)start the demo; a running one is stopped first
@@ -140,7 +140,7 @@ done
 exec 4>&- # bianca leaves her shell; both terminals stay logged in
 wait "$APID" "$BPID" 2>/dev/null || true
 
-# Side by side; "> " marks what each user typed (the seeds' italics).
+# Side by side; "> " marks what each user typed (the course handouts' italics).
 {
 	echo "ali @ ${IP[ali]}"
 	awk '/Yes, here I am!/ && !done { print "> Hello, are you there?"; done = 1 } { print }' "$RUN/ali.out"

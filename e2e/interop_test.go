@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The course-style peer, written for these tests from the seeds.
+// The course-style peer, written for these tests from the course handouts (docs/protocol.md).
 const coursePeer = "coursepeer/peer.py"
 
 // needPython skips when python3 is missing.

@@ -11,7 +11,7 @@ import (
 
 var modes = []string{"secure", "plain"}
 
-// TestSeedTranscripts replays the seeds' two sessions, ali calling bianca and
+// TestSeedTranscripts replays the course handouts' two sessions, ali calling bianca and
 // ali called by bianca, in both security modes, and checks each side's
 // transcript line by line.
 func TestSeedTranscripts(t *testing.T) {
@@ -66,7 +66,7 @@ func TestSeedTranscripts(t *testing.T) {
 	}
 }
 
-// TestRoundTrip is the seeds' definition of success.
+// TestRoundTrip is the course handouts' definition of success.
 func TestRoundTrip(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestThreeTerminals(t *testing.T) {
 	// Logout: after bianca logs out, she cannot be called, and her
 	// terminal says so.
 	bianca.logout()
-	if st := bianca.status(); st.UserID != "" && !strings.Contains(strings.ToLower(st.State), "out") {
+	if st := bianca.status(); st.UserID != "" && !strings.Contains(strings.ToLower(string(st.State)), "out") {
 		t.Errorf("after logout bianca's terminal reports %+v", st)
 	}
 	bianca.answer() // even with someone watching
@@ -254,7 +254,7 @@ func TestLoginAfterServerLostItsState(t *testing.T) {
 	}
 }
 
-// TestWrongPasscode: the seeds' refusal, and the terminal stays usable.
+// TestWrongPasscode: the course handouts' refusal, and the terminal stays usable.
 func TestWrongPasscode(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "secure", []string{"ali"})

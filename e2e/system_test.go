@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -106,14 +107,27 @@ const (
 
 // lastHost hands out terminal addresses 127.0.X.Y so that terminals of tests
 // running in parallel never share an address (each listens on port 8085).
-var lastHost atomic.Uint32
+// Each test process starts in its own block, chosen by its pid, so that
+// test processes running at the same time (go test ./... runs packages in
+// parallel; several checkouts may test at once) do not collide either.
+var lastHost = func() *atomic.Uint32 {
+	var n atomic.Uint32
+	n.Store(uint32(os.Getpid()%200) * 250)
+	return &n
+}()
 
-// nextIP returns a loopback address no other terminal of this run uses. It
-// starts at 127.0.1.1, clear of the addresses of `make demo` (127.0.0.2
-// and .3), which may be running beside the tests.
+// nextIP returns a loopback address no other terminal uses: port 8085 on
+// it is free. It stays clear of 127.0.0.x, the addresses of `make demo`
+// (127.0.0.2 and .3), which may be running beside the tests.
 func nextIP() string {
-	n := lastHost.Add(1) - 1
-	return fmt.Sprintf("127.0.%d.%d", n/250+1, n%250+1)
+	for {
+		n := lastHost.Add(1) - 1
+		ip := fmt.Sprintf("127.0.%d.%d", (n/250)%250+1, n%250+1)
+		if l, err := net.Listen("tcp", ip+":8085"); err == nil {
+			l.Close()
+			return ip
+		}
+	}
 }
 
 func mustAddr(ip string) netip.Addr { return netip.MustParseAddr(ip) }
@@ -419,7 +433,7 @@ func (tm *terminal) status() control.Status {
 }
 
 // waitState waits until the daemon reports state (e.g. "logged-in").
-func (tm *terminal) waitState(state string) {
+func (tm *terminal) waitState(state control.State) {
 	tm.t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for {
@@ -473,7 +487,7 @@ func (r *attachedReceiver) wait() {
 }
 
 // next returns the next event named name, or false after timeout.
-func (r *attachedReceiver) next(name string, timeout time.Duration) (control.Reply, bool) {
+func (r *attachedReceiver) next(name control.Event, timeout time.Duration) (control.Reply, bool) {
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -509,7 +523,7 @@ type chatSession struct {
 	p  *proc
 }
 
-// Banners of the seed transcripts.
+// Banners of the course transcripts.
 const (
 	established = "Connection established, type your messages"
 	ended       = "Connection ended"
@@ -644,7 +658,7 @@ func inOrder(t testing.TB, who, out string, want ...string) {
 	}
 }
 
-// roundTrip performs the seeds' demonstration between two logged-in
+// roundTrip performs the course handouts' demonstration between two logged-in
 // terminals and returns both transcripts.
 func roundTrip(t testing.TB, from, to *terminal) (initiator, receiver string) {
 	t.Helper()

@@ -113,7 +113,7 @@ func TestLoginFromPipe(t *testing.T) {
 	if out != want {
 		t.Fatalf("stdout:\n%q\nwant\n%q", out, want)
 	}
-	if got := keys(d); got != "1,2,3,4,A" {
+	if got := keys(d); got != "1,2,3,4,enter" {
 		t.Fatalf("keys = %s", got)
 	}
 	if strings.Contains(out+errOut, "1234") {
@@ -146,13 +146,13 @@ func TestLoginBadPasscodeLine(t *testing.T) {
 	if strings.Contains(errOut, "12x4") {
 		t.Fatal("the passcode line was shown")
 	}
-	if got := keys(d); got != "C" {
+	if got := keys(d); got != "cancel" {
 		t.Fatalf("keys = %s, want a cancel", got)
 	}
 }
 
 func TestLoginGPIOKeypad(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{Keypad: "gpio"})
+	d := daemontest.Start(t, daemontest.Options{Keypad: control.KeypadRPIO})
 	r := start(t, d, "login", "ali")
 	r.waitFor(t, "Enter passcode on keypad.\n")
 	// Someone types on the real keypad: the daemon reports the outcome.
@@ -237,8 +237,8 @@ func TestChatPeerEnds(t *testing.T) {
 }
 
 func TestChatRefusals(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", Callees: map[string]string{
-		"dave": control.CodeBusy, "erin": control.CodeAway, "frank": control.CodeRefused,
+	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", Callees: map[string]control.Code{
+		"dave": control.CodeBusy, "erin": control.CodeAway, "frank": control.CodePeerRefused,
 	}})
 	tests := []struct{ callee, want string }{
 		{"carol", "carol is not logged in."},

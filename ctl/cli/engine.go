@@ -17,7 +17,7 @@ import (
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
-// The seeds' transcript lines.
+// The course handouts' transcript lines.
 const (
 	promptLogin      = "Login: "
 	promptDest       = "Enter destination user ID: "
@@ -31,8 +31,6 @@ const (
 	// cancelConfirmTimeout bounds the wait for pi2pid's login event
 	// after a cancel, should it never come.
 	cancelConfirmTimeout = 15 * time.Second
-	// stateReadingPasscode is pi2pid's state while passcode entry runs.
-	stateReadingPasscode = "reading-passcode"
 )
 
 // flow is what the engine was started to do.
@@ -63,7 +61,7 @@ const (
 
 // result is the answer to a request made in the background.
 type result struct {
-	op  string
+	op  control.Op
 	rep control.Reply
 	err error
 }
@@ -88,11 +86,11 @@ type engine struct {
 	recent *recentUsers
 
 	phase        phase
-	user         string // who logs in
-	peer         string // who we chat with
-	keypad       string // "console" or "gpio", from the status
-	started      bool   // the current chat has started
-	chatOpen     bool   // a chat was announced and its end not yet shown
+	user         string         // who logs in
+	peer         string         // who we chat with
+	keypad       control.Keypad // from the status
+	started      bool           // the current chat has started
+	chatOpen     bool           // a chat was announced and its end not yet shown
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
@@ -393,7 +391,7 @@ func (e *engine) stillLoggedIn(user string) bool {
 	ctx, cancel := callCtx()
 	defer cancel()
 	rep, err := e.client.Call(ctx, control.Request{Op: control.OpLogin})
-	if err != nil || rep.State != "logged-out" {
+	if err != nil || rep.State != control.StateLoggedOut {
 		return true
 	}
 	e.out.Errorln("pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again.")
@@ -414,7 +412,7 @@ func (e *engine) status() (*control.Status, error) {
 }
 
 // call makes a request in the background; its result comes to the loop.
-func (e *engine) call(op string, req control.Request) {
+func (e *engine) call(op control.Op, req control.Request) {
 	go func() {
 		rep, err := e.client.Call(context.Background(), req)
 		select {
@@ -450,7 +448,7 @@ func (e *engine) wantLine() bool {
 	case phChat:
 		return e.pump == nil && !e.sending
 	case phPasscode:
-		return e.keypad == "console" && e.stdin == nil
+		return e.keypad == control.KeypadConsole && e.stdin == nil
 	}
 	return false
 }
@@ -606,7 +604,7 @@ func (e *engine) login() {
 // The "reading-passcode" state event is no such announcement: pi2pid
 // sends it before its keypad listens, and console keys sent then are
 // refused.
-func (e *engine) startPasscode(keypad string) {
+func (e *engine) startPasscode(keypad control.Keypad) {
 	if e.cancelling && e.loggingIn() && !e.passcodeStarted {
 		// Cancelled before pi2pid's keypad listened, which refused the
 		// Cancel key: press it again now that the keypad takes it.
@@ -614,7 +612,7 @@ func (e *engine) startPasscode(keypad string) {
 		if keypad == "" {
 			keypad = e.keypad
 		}
-		if keypad == "console" {
+		if keypad == control.KeypadConsole {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		}
 		return
@@ -631,7 +629,7 @@ func (e *engine) startPasscode(keypad string) {
 	// appears must not be echoed.
 	e.quiet()
 	e.out.Println(linePasscode)
-	if e.keypad != "console" || e.stdin == nil {
+	if e.keypad != control.KeypadConsole || e.stdin == nil {
 		return // gpio: the daemon reads the keypad; pipe: wantLine reads a line
 	}
 	e.out.Errorln(passcodeHint)
@@ -652,7 +650,7 @@ func (e *engine) startPasscode(keypad string) {
 	}()
 }
 
-func (e *engine) pressKey(key string) error {
+func (e *engine) pressKey(key control.Key) error {
 	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := e.client.Call(ctx, control.Request{Op: control.OpKey, Key: key})
@@ -730,7 +728,7 @@ func (e *engine) endCancel() {
 	e.cancelling, e.cancelWhy, e.cancelC = false, "", nil
 }
 
-func (e *engine) loginFailed(code, msg string) {
+func (e *engine) loginFailed(code control.Code, msg string) {
 	e.stopKeys()
 	if !e.loggingIn() {
 		return
@@ -854,7 +852,7 @@ func (e *engine) onResult(r result) {
 	switch r.op {
 	case control.OpLogin:
 		if r.err != nil {
-			if control.CodeOf(r.err) == control.CodeState && e.flow == flowShell {
+			if control.CodeOf(r.err) == control.CodeLoggedIn && e.flow == flowShell {
 				// Someone logged in meanwhile; check.
 				if st, err := e.status(); err == nil && loggedIn(st) {
 					e.loggedIn(st.UserID, 0)
@@ -887,7 +885,7 @@ func (e *engine) onResult(r result) {
 			if rep.Peer == "" {
 				rep.Peer = e.peer
 			}
-			rep.Direction = "outgoing"
+			rep.Direction = control.Outgoing
 			e.chatStarted(rep)
 		}
 	case control.OpWait:
@@ -917,7 +915,7 @@ func (e *engine) onEvent(ev control.Reply) {
 		if ev.OK {
 			e.loggedIn(ev.UserID, ev.FailedAttempts)
 		} else {
-			e.loginFailed(ev.Code, ev.Error)
+			e.loginFailed(ev.Code, eventWords(ev))
 		}
 	case control.EventChatStart:
 		if !e.started && (e.phase == phConnecting || e.phase == phDest || e.phase == phWaiting) {
@@ -946,14 +944,14 @@ func (e *engine) onEvent(ev control.Reply) {
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
-			e.chatEnded(ev.Error)
+			e.chatEnded(eventWords(ev))
 		}
 	case control.EventState:
-		if ev.State != stateReadingPasscode {
+		if ev.State != control.StateReadingPasscode {
 			e.stopKeys() // passcode entry ended; its login event follows
 		}
 	case control.EventLoggedOut:
-		e.onLoggedOut(ev.Error)
+		e.onLoggedOut(eventWords(ev))
 	}
 }
 
@@ -972,10 +970,10 @@ func (e *engine) chatStarted(ev control.Reply) {
 		e.lines.Width = readline.GetScreenWidth
 	}
 	e.recent.add(ev.Peer)
-	if ev.Direction == "incoming" {
+	if ev.Direction == control.Incoming {
 		if e.rl != nil && e.phase == phDest {
 			// Keep the prompt the chat interrupted on screen, as in the
-			// seeds' transcript; what was half typed there is dropped.
+			// course transcript (docs/design.md); what was half typed there is dropped.
 			e.out.Println(strings.TrimRight(promptDest, " "))
 			e.out.Do(func() { e.rl.Operation.SetBuffer("") })
 		}
@@ -986,8 +984,8 @@ func (e *engine) chatStarted(ev control.Reply) {
 	if ev.SafetyCode != "" {
 		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
 	}
-	if ev.Warning != "" {
-		e.out.Errorln("Warning: " + peertext.Clean(ev.Warning))
+	for _, w := range keyWarnings(ev) {
+		e.out.Errorln(w)
 	}
 	e.chatOpen = true
 	e.setPhase(phChat)
@@ -1147,7 +1145,7 @@ func (e *engine) onInterrupt() {
 		if e.cancelling {
 			return // asked already; pi2pid's login event ends the attempt
 		}
-		if e.keypad == "console" {
+		if e.keypad == control.KeypadConsole {
 			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
 		} else {
 			_ = e.client.Send(control.Request{Op: control.OpLogout})

@@ -32,8 +32,8 @@ func TestLoginAnnouncementOrders(t *testing.T) {
 			if want := "Login: ali\nEnter passcode on keypad.\nLogged in.\n"; out != want {
 				t.Fatalf("stdout:\n%q\nwant\n%q", out, want)
 			}
-			if got := keys(d); got != "1,2,3,4,A" {
-				t.Fatalf("keys = %s, want 1,2,3,4,A", got)
+			if got := keys(d); got != "1,2,3,4,enter" {
+				t.Fatalf("keys = %s, want 1,2,3,4,enter", got)
 			}
 		})
 	}
@@ -110,12 +110,12 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 					e.onLine("1234", nil)
 					sent = true
 				case daemontest.LoginResult:
-					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, Keypad: "console"}})
+					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, Keypad: control.KeypadConsole}})
 					started = true
 				case daemontest.LoginQuietResult:
 					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true}})
 				case daemontest.LoginPasscodeEvent:
-					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
 					started = true
 				case daemontest.LoginStateEvent:
 					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: "reading-passcode", UserID: "ali"})
@@ -143,7 +143,7 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 			if e.phase != phVerifying || e.done {
 				t.Fatalf("after sending the keys: phase %d, done %v", e.phase, e.done)
 			}
-			if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,A" {
+			if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,enter" {
 				t.Fatalf("keys = %s", got)
 			}
 			e.out.Flush()
@@ -198,7 +198,7 @@ func TestLoginCancelWaitsForThePasscodeEntryToEnd(t *testing.T) {
 	e := newLoginEngine(t, d, &stdout, &stderr)
 	e.flow = flowShell
 	e.login()
-	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
 	if e.phase != phPasscode {
 		t.Fatalf("phase %d, want the passcode being entered", e.phase)
 	}
@@ -226,7 +226,7 @@ func TestShellLoginAgainAfterCancel(t *testing.T) {
 	if want := "Login failed: a passcode is keypad digits 0-9 only\n"; errOut != want {
 		t.Fatalf("stderr %q, want %q", errOut, want)
 	}
-	if got := keys(d); got != "C,1,2,3,4,A" {
+	if got := keys(d); got != "cancel,1,2,3,4,enter" {
 		t.Fatalf("keys = %s", got)
 	}
 }
@@ -256,7 +256,7 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.AnnouncePasscode(t)
-	nextEvent := func(name string) control.Reply {
+	nextEvent := func(name control.Event) control.Reply {
 		t.Helper()
 		select {
 		case ev := <-e.client.Events():
@@ -275,7 +275,7 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 	}
 	select {
 	case k := <-d.Keys:
-		if k != "C" {
+		if k != string(control.KeyCancel) {
 			t.Fatalf("key %s, want C", k)
 		}
 	case <-time.After(10 * time.Second):
@@ -346,7 +346,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 			stop: true,
 			// The reader's key came too late and was refused: still
 			// no more than the stop.
-			readerErr: &control.Error{Code: control.CodeState, Message: "no passcode entry in progress: run pi2pictl login first"},
+			readerErr: &control.Error{Code: control.CodeNoEntry},
 			phase:     phLogin, stderr: "Login cancelled.\n",
 		},
 		{
@@ -373,7 +373,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 			e := newLoginEngine(t, d, &stdout, &stderr)
 			e.flow = flowShell
 			e.login()
-			e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: "console", UserID: "ali"})
+			e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
 			if e.phase != phPasscode {
 				t.Fatalf("phase %d, want the passcode being entered", e.phase)
 			}
@@ -426,7 +426,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 	}
 }
 
-func stateEvent(state string) func(e *engine) {
+func stateEvent(state control.State) func(e *engine) {
 	return func(e *engine) {
 		e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: state, UserID: "ali"})
 	}

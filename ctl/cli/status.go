@@ -43,12 +43,12 @@ func runStatus(ctx context.Context, inv *Invocation) error {
 			inv.Out.Println(fmt.Sprintf("%-19s %s", k+":", v))
 		}
 	}
-	row("State", st.State)
+	row("State", string(st.State))
 	row("User", st.UserID)
 	row("Peer", st.Peer)
 	row("Server", st.Server)
 	row("Security", st.Security)
-	row("Keypad", st.Keypad)
+	row("Keypad", string(st.Keypad))
 	row("Listening on", st.Listen)
 	row("Our key", st.Fingerprint)
 	row("Server key", st.ServerFingerprint)
@@ -79,7 +79,7 @@ func loggedIn(st *control.Status) bool {
 		return false
 	}
 	switch st.State {
-	case "logged-out", "reading-passcode", "authenticating":
+	case control.StateLoggedOut, control.StateReadingPasscode, control.StateAuthenticating:
 		return false
 	}
 	return true

@@ -68,8 +68,8 @@ func runVerify(ctx context.Context, inv *Invocation) error {
 	if inv.Accept && st != nil {
 		inv.Out.Println(fmt.Sprintf("Accepted %s as %s's key.", st.PeerFingerprint, user))
 	}
-	if rep.Warning != "" {
-		inv.Out.Errorln("Warning: " + rep.Warning)
+	for _, w := range keyWarnings(rep) {
+		inv.Out.Errorln(w)
 	}
 	return nil
 }

@@ -16,10 +16,9 @@ import (
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
-// Behaviour of chat requests, by callee.
-const (
-	PeerAccepts = "accepts"
-)
+// PeerAccepts is the behaviour of a callee that takes the chat; other
+// callees refuse with an error code.
+const PeerAccepts control.Code = "accepts"
 
 // Steps of Options.Login: what the fake sends, in order, when it accepts
 // a login request. As pi2pid does, the fake takes console keys only once
@@ -36,7 +35,7 @@ const (
 	// LoginPasscodeEvent is the "passcode" event, naming the keypad: it
 	// announces that passcode entry started.
 	LoginPasscodeEvent = "passcode"
-	// LoginStateEvent is the "state" event for "reading-passcode". It
+	// LoginStateEvent is the "state" event for control.StateReadingPasscode. It
 	// announces nothing: the keypad may not listen yet.
 	LoginStateEvent = "state"
 	// LoginAwaitKey holds the steps after it until the first key press
@@ -52,7 +51,7 @@ type Daemon struct {
 	// Sent receives the Text of every "send" and "<end>" for every "end",
 	// in order.
 	Sent chan string
-	// Keys receives every key pressed through "key".
+	// Keys receives every key meaning pressed through "key".
 	Keys chan string
 
 	t  *testing.T
@@ -60,12 +59,12 @@ type Daemon struct {
 
 	mu        sync.Mutex
 	version   int
-	keypad    string
+	keypad    control.Keypad
 	passcodes map[string]string // user → digits
 	failed    int
-	refusals  map[string]string // callee → control.Code*, or PeerAccepts
+	refusals  map[string]control.Code // callee → control.Code*, or PeerAccepts
 	safety    string
-	state     string
+	state     control.State
 	user      string
 	digits    string
 	loginConn *conn
@@ -89,7 +88,7 @@ type Daemon struct {
 // Options configure a Daemon.
 type Options struct {
 	Version   int               // control protocol version to announce (default control.Version)
-	Keypad    string            // "console" (default) or "gpio"
+	Keypad    control.Keypad    // control.KeypadConsole (default), KeypadRPIO, ...
 	Passcodes map[string]string // user → digits; default ali:1234, bianca:5678
 	// FailedAttempts is sent with a successful login, as pi2pid passes on
 	// the server's count of failed attempts since the last login.
@@ -99,7 +98,7 @@ type Options struct {
 	// Callees says how chat requests end, by callee: PeerAccepts or an
 	// error code (control.CodeNotFound, CodeBusy, ...). Default: bianca
 	// accepts, everyone else is not found.
-	Callees map[string]string
+	Callees map[string]control.Code
 	// Login scripts the answer to a login request with the Login* steps,
 	// in order; every request must get its result, so include LoginResult
 	// or LoginQuietResult. Nil means LoginQuietResult then
@@ -117,7 +116,7 @@ type Options struct {
 	CancelDelay time.Duration
 	// PasscodeTimeout, when set, ends passcode entry on its own once it
 	// was announced and no key came for that long, as pi2pid does after
-	// its --passcode-timeout: the state moves to "logged-out" (a state
+	// its --passcode-timeout: the state moves to control.StateLoggedOut (a state
 	// event to every client) and the login event says "cancelled" with
 	// pi2pid's timeout message.
 	PasscodeTimeout time.Duration
@@ -143,13 +142,13 @@ func Start(t *testing.T, o Options) *Daemon {
 		o.Version = control.Version
 	}
 	if o.Keypad == "" {
-		o.Keypad = "console"
+		o.Keypad = control.KeypadConsole
 	}
 	if o.Passcodes == nil {
 		o.Passcodes = map[string]string{"ali": "1234", "bianca": "5678"}
 	}
 	if o.Callees == nil {
-		o.Callees = map[string]string{"bianca": PeerAccepts}
+		o.Callees = map[string]control.Code{"bianca": PeerAccepts}
 	}
 	path := filepath.Join(t.TempDir(), "control.sock")
 	ln, err := net.Listen("unix", path)
@@ -159,12 +158,12 @@ func Start(t *testing.T, o Options) *Daemon {
 	d := &Daemon{
 		Socket: path, Sent: make(chan string, 100), Keys: make(chan string, 100),
 		t: t, ln: ln, version: o.Version, keypad: o.Keypad, passcodes: o.Passcodes, failed: o.FailedAttempts,
-		refusals: o.Callees, safety: o.SafetyCode, state: "logged-out", login: o.Login,
+		refusals: o.Callees, safety: o.SafetyCode, state: control.StateLoggedOut, login: o.Login,
 		conns: map[*conn]bool{}, attached: make(chan struct{}, 10), cancelIn: o.CancelDelay,
 		entryFor: o.PasscodeTimeout,
 	}
 	if o.LoggedInAs != "" {
-		d.state, d.user = "logged-in", o.LoggedInAs
+		d.state, d.user = control.StateLoggedIn, o.LoggedInAs
 		d.forgot = o.ServerForgot
 	}
 	go d.accept()
@@ -203,7 +202,7 @@ func (d *Daemon) serve(c *conn) {
 			d.waiter = nil
 		}
 		if d.owner == c { // the owner left: the chat ends
-			d.owner, d.state = nil, "logged-in"
+			d.owner, d.state = nil, control.StateLoggedIn
 		}
 		d.mu.Unlock()
 	}()
@@ -231,11 +230,17 @@ func ok(req control.Request) control.Reply {
 	return control.Reply{Type: control.TypeResult, ID: req.ID, OK: true}
 }
 
-func refuse(req control.Request, code, msg string) control.Reply {
-	return control.Reply{Type: control.TypeResult, ID: req.ID, Code: code, Error: msg}
+// refuse is a refusal as pi2pid sends it: a code, whom it is about, and
+// no words (pi2pictl has them).
+func refuse(req control.Request, e *control.Error) control.Reply {
+	r := control.Refuse(e)
+	r.Type, r.ID = control.TypeResult, req.ID
+	return r
 }
 
-func event(name string) control.Reply { return control.Reply{Type: control.TypeEvent, Event: name} }
+func event(name control.Event) control.Reply {
+	return control.Reply{Type: control.TypeEvent, Event: name}
+}
 
 func (d *Daemon) handle(c *conn, req control.Request) {
 	d.mu.Lock()
@@ -247,30 +252,30 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			Security: "plain", Keypad: d.keypad, Listen: "127.0.0.2:8085", Peer: d.peer}
 		c.send(rep)
 	case control.OpLogin:
-		if d.state == "logged-in" && d.forgot {
+		if d.state == control.StateLoggedIn && d.forgot {
 			d.forgot = false
-			d.state, d.user, d.owner = "logged-out", "", nil
+			d.state, d.user, d.owner = control.StateLoggedOut, "", nil
 			ev := event(control.EventLoggedOut)
-			ev.Error = "the server no longer knows you are logged in: log in again"
+			ev.Code = control.CodeServerForgot
 			for o := range d.conns {
 				o.send(ev)
 			}
 			if req.UserID == "" {
 				rep := ok(req)
-				rep.State = "logged-out"
+				rep.State = control.StateLoggedOut
 				c.send(rep)
 				return
 			}
 		}
-		if d.state == "reading-passcode" {
-			c.send(refuse(req, control.CodeState, "reading a passcode for "+d.user+": enter it on the keypad, or cancel it"))
+		if d.state == control.StateReadingPasscode {
+			c.send(refuse(req, &control.Error{Code: control.CodeLoggingIn, UserID: d.user}))
 			return
 		}
-		if d.state != "logged-out" {
-			c.send(refuse(req, control.CodeState, "already logged in as "+d.user+": log out first"))
+		if d.state != control.StateLoggedOut {
+			c.send(refuse(req, &control.Error{Code: control.CodeLoggedIn, UserID: d.user}))
 			return
 		}
-		d.state, d.user, d.digits, d.loginConn = "reading-passcode", req.UserID, "", c
+		d.state, d.user, d.digits, d.loginConn = control.StateReadingPasscode, req.UserID, "", c
 		d.attempt++
 		steps := d.login
 		if steps == nil {
@@ -285,52 +290,56 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			d.loginStep(c, req, step)
 		}
 	case control.OpKey:
-		if d.keypad != "console" {
-			c.send(refuse(req, control.CodeNoConsole, "pi2pid has no console keypad"))
+		if d.keypad != control.KeypadConsole {
+			c.send(refuse(req, &control.Error{Code: control.CodeNoConsole}))
 			return
 		}
-		if d.state != "reading-passcode" {
-			c.send(refuse(req, control.CodeState, "not reading a passcode"))
+		if d.state != control.StateReadingPasscode {
+			c.send(refuse(req, &control.Error{Code: control.CodeNoEntry}))
 			return
 		}
 		if !d.listening {
-			c.send(refuse(req, control.CodeUsage, "keypad: no passcode entry in progress: run pi2pictl login first"))
+			c.send(refuse(req, &control.Error{Code: control.CodeNoEntry}))
 			return
 		}
-		d.Keys <- req.Key
+		if !req.Key.Valid() {
+			c.send(refuse(req, &control.Error{Code: control.CodeUsage, Detail: "not a key meaning"}))
+			return
+		}
+		d.Keys <- string(req.Key)
 		d.armEntryTimeout()
 		for _, step := range d.afterKey {
 			d.loginStep(d.loginConn, d.loginReq, step)
 		}
 		d.afterKey = nil
-		if req.Key == "C" && d.cancelIn > 0 {
+		if req.Key == control.KeyCancel && d.cancelIn > 0 {
 			c.send(ok(req))
 			d.cancelLater()
 			return
 		}
 		c.send(ok(req))
 		switch req.Key {
-		case "A":
+		case control.KeyEnter:
 			ev := event(control.EventLogin)
 			if want, known := d.passcodes[d.user]; known && want == d.digits {
-				d.state = "logged-in"
+				d.state = control.StateLoggedIn
 				ev.OK, ev.UserID, ev.FailedAttempts = true, d.user, d.failed
 			} else {
-				d.state, d.user = "logged-out", ""
-				ev.Code, ev.Error = control.CodeRefused, "login refused"
+				d.state, d.user = control.StateLoggedOut, ""
+				ev.Code = control.CodeRefused
 			}
 			d.loginConn.send(ev)
-		case "B":
+		case control.KeyBackspace:
 			if d.digits != "" {
 				d.digits = d.digits[:len(d.digits)-1]
 			}
-		case "C":
+		case control.KeyCancel:
 			d.cancelLogin()
 		default:
-			d.digits += req.Key
+			d.digits += string(req.Key)
 		}
 	case control.OpLogout:
-		if d.state == "reading-passcode" {
+		if d.state == control.StateReadingPasscode {
 			// As pi2pid: a logout cancels passcode entry, which ends
 			// with the "cancelled" login event.
 			c.send(ok(req))
@@ -341,15 +350,15 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			}
 			return
 		}
-		d.state, d.user, d.owner = "logged-out", "", nil
+		d.state, d.user, d.owner = control.StateLoggedOut, "", nil
 		c.send(ok(req))
 		ev := event(control.EventLoggedOut)
 		for o := range d.conns {
 			o.send(ev)
 		}
 	case control.OpWait:
-		if d.state == "logged-out" {
-			c.send(refuse(req, control.CodeState, "not logged in"))
+		if d.state == control.StateLoggedOut {
+			c.send(refuse(req, &control.Error{Code: control.CodeNotLoggedIn}))
 			return
 		}
 		d.waiter = c
@@ -359,8 +368,8 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 		default:
 		}
 	case control.OpChat:
-		if d.state != "logged-in" {
-			c.send(refuse(req, control.CodeState, "not logged in: run pi2pictl login first"))
+		if d.state != control.StateLoggedIn {
+			c.send(refuse(req, &control.Error{Code: control.CodeNotLoggedIn}))
 			return
 		}
 		how := d.refusals[req.UserID]
@@ -368,33 +377,33 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			how = control.CodeNotFound
 		}
 		if how != PeerAccepts {
-			c.send(refuse(req, how, "chat refused: "+how))
+			c.send(refuse(req, &control.Error{Code: how, Peer: req.UserID}))
 			return
 		}
-		d.owner, d.peer, d.state = c, req.UserID, "chatting"
+		d.owner, d.peer, d.state = c, req.UserID, control.StateChatting
 		ev := event(control.EventChatStart)
-		ev.Peer, ev.Direction, ev.SafetyCode = req.UserID, "outgoing", d.safety
+		ev.Peer, ev.Direction, ev.SafetyCode = req.UserID, control.Outgoing, d.safety
 		c.send(ev)
 		c.send(ok(req))
 	case control.OpSend:
 		if d.owner != c {
-			c.send(refuse(req, control.CodeState, "not in a chat"))
+			c.send(refuse(req, &control.Error{Code: control.CodeNoChat}))
 			return
 		}
 		d.Sent <- req.Text
 		c.send(ok(req))
 	case control.OpEnd:
 		if d.owner != c {
-			c.send(refuse(req, control.CodeState, "not in a chat"))
+			c.send(refuse(req, &control.Error{Code: control.CodeNoChat}))
 			return
 		}
 		d.Sent <- "<end>"
-		d.owner, d.peer, d.state = nil, "", "logged-in"
+		d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
 		c.send(ok(req))
 		c.send(event(control.EventChatEnd))
 	case control.OpVerify, control.OpAcceptKey:
 		if d.safety == "" {
-			c.send(refuse(req, control.CodeState, "safety codes exist in secure mode only"))
+			c.send(refuse(req, &control.Error{Code: control.CodePlainMode}))
 			return
 		}
 		rep := ok(req)
@@ -402,19 +411,19 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 		rep.Status = &control.Status{Fingerprint: "SHA256:ours", PeerFingerprint: "SHA256:theirs"}
 		c.send(rep)
 	default:
-		c.send(refuse(req, control.CodeUsage, "unknown op "+req.Op))
+		c.send(refuse(req, &control.Error{Code: control.CodeUsage, Detail: "unknown op " + string(req.Op)}))
 	}
 }
 
 // cancelLogin ends passcode entry as cancelled and tells the client that
 // asked for the login. The caller holds d.mu.
 func (d *Daemon) cancelLogin() {
-	if d.state != "reading-passcode" || d.closed {
+	if d.state != control.StateReadingPasscode || d.closed {
 		return
 	}
-	d.state, d.user, d.listening = "logged-out", "", false
+	d.state, d.user, d.listening = control.StateLoggedOut, "", false
 	ev := event(control.EventLogin)
-	ev.Code, ev.Error = control.CodeCancelled, "passcode entry cancelled"
+	ev.Code = control.CodeCancelled
 	d.loginConn.send(ev)
 }
 
@@ -440,18 +449,17 @@ func (d *Daemon) armEntryTimeout() {
 	d.entryEnd = time.AfterFunc(d.entryFor, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if d.attempt != attempt || d.state != "reading-passcode" || d.closed {
+		if d.attempt != attempt || d.state != control.StateReadingPasscode || d.closed {
 			return
 		}
-		d.state, d.user, d.listening = "logged-out", "", false
+		d.state, d.user, d.listening = control.StateLoggedOut, "", false
 		st := event(control.EventState)
-		st.State = "logged-out"
+		st.State = control.StateLoggedOut
 		for o := range d.conns {
 			o.send(st)
 		}
 		ev := event(control.EventLogin)
 		ev.Code = control.CodeTimedOut
-		ev.Error = "passcode entry ended: keypad: passcode entry timed out: no key was pressed for too long"
 		d.loginConn.send(ev)
 	})
 }
@@ -476,7 +484,7 @@ func (d *Daemon) loginStep(c *conn, req control.Request, step string) {
 		c.send(ev)
 	case LoginStateEvent:
 		ev := event(control.EventState)
-		ev.State, ev.UserID = "reading-passcode", req.UserID
+		ev.State, ev.UserID = control.StateReadingPasscode, req.UserID
 		c.send(ev)
 	default:
 		d.t.Errorf("daemontest: unknown login step %q", step)
@@ -491,7 +499,7 @@ func (d *Daemon) AnnouncePasscode(t *testing.T) {
 	t.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state != "reading-passcode" {
+	if d.state != control.StateReadingPasscode {
 		t.Fatal("AnnouncePasscode: no login in progress")
 	}
 	d.loginStep(d.loginConn, d.loginReq, LoginPasscodeEvent)
@@ -515,9 +523,9 @@ func (d *Daemon) Incoming(t *testing.T, peer string) {
 	if d.waiter == nil {
 		t.Fatal("Incoming: nobody attached")
 	}
-	d.owner, d.waiter, d.peer, d.state = d.waiter, nil, peer, "chatting"
+	d.owner, d.waiter, d.peer, d.state = d.waiter, nil, peer, control.StateChatting
 	ev := event(control.EventChatStart)
-	ev.Peer, ev.Direction, ev.SafetyCode = peer, "incoming", d.safety
+	ev.Peer, ev.Direction, ev.SafetyCode = peer, control.Incoming, d.safety
 	d.owner.send(ev)
 }
 
@@ -543,7 +551,7 @@ func (d *Daemon) PeerEnds(t *testing.T) {
 		t.Fatal("PeerEnds: no chat")
 	}
 	d.owner.send(event(control.EventChatEnd))
-	d.owner, d.peer, d.state = nil, "", "logged-in"
+	d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
 }
 
 // NextSent returns the next text sent in a chat ("<end>" for an end).

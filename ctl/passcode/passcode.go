@@ -1,31 +1,35 @@
 // Package passcode turns what a person types on a computer keyboard into
-// the keys of the 4×4 keypad that pi2pid's console keypad expects:
-// digits, A (Enter & validate), B (Backspace) and C (Cancel).
+// the key meanings that pi2pid's console keypad takes: digits, Enter,
+// Backspace and Cancel. Which letter of a hardware keypad means what is
+// pi2pid's key map; pi2pictl only ever sends meanings.
 package passcode
 
 import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/pi2pi/pi2pi/internal/control"
 )
 
-// Keypad keys with a meaning beyond digits (design.md §4, default map).
+// Key meanings beyond digits.
 const (
-	Enter     = "A"
-	Backspace = "B"
-	Cancel    = "C"
+	Enter     = control.KeyEnter
+	Backspace = control.KeyBackspace
+	Cancel    = control.KeyCancel
 )
 
 // ErrCancelled means the person cancelled passcode entry.
 var ErrCancelled = errors.New("passcode entry cancelled")
 
-// KeyFor maps one byte typed on a terminal in key-at-a-time mode to a
-// keypad key, or "" for a byte to ignore. A bare Esc is decided by the
+// KeyFor maps one byte typed on a terminal in key-at-a-time mode to a key
+// meaning, or "" for a byte to ignore. The letters of the standard keypad
+// work too (a, b, c: Enter, Backspace, Cancel, as printed in the README). A bare Esc is decided by the
 // caller (see ReadKeys), since Esc also starts arrow-key sequences.
-func KeyFor(c byte) string {
+func KeyFor(c byte) control.Key {
 	switch {
 	case c >= '0' && c <= '9':
-		return string(c)
+		return control.Digit(c)
 	case c == '\r', c == '\n', c == 'a', c == 'A':
 		return Enter
 	case c == 0x7f, c == 0x08, c == 'b', c == 'B':
@@ -45,7 +49,7 @@ type EscPending func() bool
 // returns ErrCancelled after Cancel. Keys without a keypad meaning, and
 // whole escape sequences such as arrow keys, are ignored; nothing is ever
 // written anywhere.
-func ReadKeys(r io.Reader, more EscPending, press func(key string) error) error {
+func ReadKeys(r io.Reader, more EscPending, press func(key control.Key) error) error {
 	buf := make([]byte, 1)
 	inEsc := false
 	for {
@@ -87,12 +91,12 @@ func ReadKeys(r io.Reader, more EscPending, press func(key string) error) error 
 // FromLine returns the keys for a passcode given as one line of text (from
 // a pipe): its digits, then Enter. Spaces are ignored; anything else is
 // refused, and so is a line without digits.
-func FromLine(line string) ([]string, error) {
-	var keys []string
+func FromLine(line string) ([]control.Key, error) {
+	var keys []control.Key
 	for _, c := range strings.TrimRight(line, "\r\n") {
 		switch {
 		case c >= '0' && c <= '9':
-			keys = append(keys, string(c))
+			keys = append(keys, control.Digit(byte(c)))
 		case c == ' ' || c == '\t':
 		default:
 			return nil, errors.New("a passcode is keypad digits 0-9 only")

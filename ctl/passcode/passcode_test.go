@@ -4,7 +4,17 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/pi2pi/pi2pi/internal/control"
 )
+
+func join(keys []control.Key) string {
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
+}
 
 func TestFromLine(t *testing.T) {
 	tests := []struct {
@@ -12,8 +22,8 @@ func TestFromLine(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{"1234\n", "1,2,3,4,A", false},
-		{"12 34\r\n", "1,2,3,4,A", false},
+		{"1234\n", "1,2,3,4,enter", false},
+		{"12 34\r\n", "1,2,3,4,enter", false},
 		{"", "", true},
 		{"\n", "", true},
 		{"12a4\n", "", true},
@@ -24,7 +34,7 @@ func TestFromLine(t *testing.T) {
 			t.Errorf("FromLine(%q) error = %v", tt.in, err)
 			continue
 		}
-		if got := strings.Join(keys, ","); got != tt.want {
+		if got := join(keys); got != tt.want {
 			t.Errorf("FromLine(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
@@ -57,24 +67,24 @@ func TestReadKeys(t *testing.T) {
 		want   string
 		err    error
 	}{
-		{"enter", []string{"1", "2", "\r"}, "1,2,A", nil},
-		{"A validates", []string{"9", "a"}, "9,A", nil},
-		{"backspace keys", []string{"1", "\x7f", "b", "B", "\b", "5", "A"}, "1,B,B,B,B,5,A", nil},
-		{"arrow keys ignored", []string{"1", "\x1b[D", "\x1bOA", "2", "\n"}, "1,2,A", nil},
-		{"bare esc cancels", []string{"1", "\x1b"}, "1,C", ErrCancelled},
-		{"ctrl-c cancels", []string{"1", "\x03"}, "1,C", ErrCancelled},
-		{"C cancels", []string{"c"}, "C", ErrCancelled},
-		{"others ignored", []string{"x", "*", "#", " ", "7", "\r"}, "7,A", nil},
+		{"enter", []string{"1", "2", "\r"}, "1,2,enter", nil},
+		{"A validates", []string{"9", "a"}, "9,enter", nil},
+		{"backspace keys", []string{"1", "\x7f", "b", "B", "\b", "5", "A"}, "1,backspace,backspace,backspace,backspace,5,enter", nil},
+		{"arrow keys ignored", []string{"1", "\x1b[D", "\x1bOA", "2", "\n"}, "1,2,enter", nil},
+		{"bare esc cancels", []string{"1", "\x1b"}, "1,cancel", ErrCancelled},
+		{"ctrl-c cancels", []string{"1", "\x03"}, "1,cancel", ErrCancelled},
+		{"C cancels", []string{"c"}, "cancel", ErrCancelled},
+		{"others ignored", []string{"x", "*", "#", " ", "7", "\r"}, "7,enter", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &reader{bursts: append([]string(nil), tt.bursts...)}
-			var got []string
-			err := ReadKeys(r, r.more, func(k string) error { got = append(got, k); return nil })
+			var got []control.Key
+			err := ReadKeys(r, r.more, func(k control.Key) error { got = append(got, k); return nil })
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
-			if strings.Join(got, ",") != tt.want {
+			if join(got) != tt.want {
 				t.Fatalf("keys = %v, want %s", got, tt.want)
 			}
 		})

@@ -1,6 +1,6 @@
 // Package peertext makes text received from a chat peer safe to show on a
 // terminal. A peer must not be able to repaint, retitle or otherwise drive
-// someone else's screen (design.md §2), so escape sequences are removed
+// someone else's screen (docs/design.md, what a peer may show), so escape sequences are removed
 // whole and every other control character is shown as visible text.
 package peertext
 

@@ -104,7 +104,7 @@ func (w lineWriter) Write(p []byte) (int, error) {
 
 // Plain is a Display for pipes: prompts are written as they are and the
 // answer read at one is written after it, so a scripted session reads
-// like the seed's transcript.
+// like the course handout's transcript.
 type Plain struct {
 	Stdout, Stderr io.Writer
 	dangling       bool // a prompt is on stdout without its line end

@@ -23,18 +23,19 @@ import (
 // Keypad is what the terminal needs from the keypad (daemon/keypad behind
 // an adapter in package main).
 type Keypad interface {
-	// Kind is "console", "rpio", "gpiocdev" or "none".
-	Kind() string
+	// Kind names the keypad.
+	Kind() control.Keypad
 	// ReadPasscode reads digits until Enter; started is called once the
 	// keypad is scanning (or accepting console keys).
 	ReadPasscode(ctx context.Context, started func()) ([]byte, error)
-	// Press feeds a console key press; ErrNoConsole for other keypads.
-	Press(key string) error
+	// Press feeds what a console key press means; ErrNoConsole for
+	// other keypads.
+	Press(key control.Key) error
 }
 
 // ErrNoConsole is returned by Keypad.Press when the daemon has no console
 // keypad.
-var ErrNoConsole = errors.New("this pi2pid reads passcodes from its own keypad, not from pi2pictl; start it with --keypad console to type them in pi2pictl")
+var ErrNoConsole = errors.New("no console keypad")
 
 // Options configure a Terminal.
 type Options struct {
@@ -107,7 +108,7 @@ func (t *Terminal) Machine() *terminal.Machine { return t.m }
 // changed is the machine's observer: it runs under the machine's lock, in
 // order, for every transition.
 func (t *Terminal) changed(c terminal.Change) {
-	ev := control.Reply{Event: control.EventState, State: c.To.String(), UserID: c.UserID, Peer: c.Peer}
+	ev := control.Reply{Event: control.EventState, State: c.To.Name(), UserID: c.UserID, Peer: c.Peer}
 	t.broadcast(ev)
 	if t.opt.Status != nil {
 		t.opt.Status(terminal.Words(c.To, c.UserID, c.Peer))
@@ -171,7 +172,7 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 		if dl, ok := ctx.Deadline(); ok {
 			budget = max(time.Until(dl)-time.Second, time.Second)
 		}
-		ch.askEnd(ctx, "pi2pid is stopping", budget)
+		ch.askEnd(ctx, control.Refusal(control.CodeStopping, "", nil), budget)
 	}
 	if s, user, _ := t.m.State(); s == terminal.LoggedIn {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -60,14 +60,16 @@ func TestChatBothWays(t *testing.T) {
 
 func TestChatRefusals(t *testing.T) {
 	srv, _, biancaT, ali, bianca := pair(t, transport.Plain)
-	if msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "zed"}, control.CodeNotFound); !strings.Contains(msg, "zed") {
-		t.Fatal(msg)
+	if e := ali.Refused(control.Request{Op: control.OpChat, UserID: "zed"}, control.CodeNotFound); e.Peer != "zed" {
+		t.Fatalf("%#v does not name zed", e)
 	}
-	ali.Refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeUsage)
-	ali.Refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeUsage)
-	ali.Refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeState)
-	ali.Refused(control.Request{Op: control.OpEnd}, control.CodeState)
-	ali.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeSelf)
+	ali.Refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeBadUserID)
+	ali.Refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeNoChat)
+	ali.Refused(control.Request{Op: control.OpEnd}, control.CodeNoChat)
+	if e := ali.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeLoggedIn); e.UserID != "ali" {
+		t.Fatalf("%#v does not name ali", e)
+	}
 
 	// Nobody attached on bianca's side: "away".
 	bianca.C.Close()
@@ -83,7 +85,9 @@ func TestChatRefusals(t *testing.T) {
 	carol := attach(t, carolT.sock)
 	carol.LogIn("carol", "1111")
 	carol.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeBusy)
-	ali.Refused(control.Request{Op: control.OpChat, UserID: "carol"}, control.CodeBusy)
+	if e := ali.Refused(control.Request{Op: control.OpChat, UserID: "carol"}, control.CodeChatting); e.Peer != "bianca" {
+		t.Fatalf("%#v: want ali's own chat with bianca named", e)
+	}
 	if bianca.State() != "chatting" {
 		t.Fatal("the refused request disturbed the chat")
 	}
@@ -293,9 +297,9 @@ func TestSecureImpersonation(t *testing.T) {
 		srv.mu.Unlock()
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
 		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
-		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
-		if !strings.Contains(msg, reasonNotVerified) {
-			t.Fatal(msg)
+		e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodePeerRefused)
+		if e.Detail != reasonNotVerified || e.Peer != "bianca" {
+			t.Fatalf("%#v", e)
 		}
 	})
 	t.Run("initiator checks the callee's key", func(t *testing.T) {
@@ -304,9 +308,8 @@ func TestSecureImpersonation(t *testing.T) {
 		srv.keyFor["bianca"] = other.Public
 		srv.mu.Unlock()
 		defer func() { srv.mu.Lock(); delete(srv.keyFor, "bianca"); srv.mu.Unlock() }()
-		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
-		if !strings.Contains(msg, "impersonating") {
-			t.Fatal(msg)
+		if e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeWrongKey); e.Peer != "bianca" {
+			t.Fatalf("%#v", e)
 		}
 		ali.WaitState("logged-in")
 	})
@@ -327,28 +330,29 @@ func TestSecureImpersonation(t *testing.T) {
 	})
 	t.Run("changed key warns", func(t *testing.T) {
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
-		if ev := bianca.Next(control.EventChatStart); ev.Warning != "" {
-			t.Fatalf("first chat warns: %q", ev.Warning)
+		if ev := bianca.Next(control.EventChatStart); ev.OldFingerprint != "" {
+			t.Fatalf("first chat warns of a changed key: %+v", ev)
 		}
 		ali.Must(control.Request{Op: control.OpEnd})
 		bianca.Next(control.EventChatEnd)
 		ali.Next(control.EventChatEnd)
 		bianca.WaitState("logged-in")
 		// ali's terminal gets a new key and logs in again.
+		oldKey := aliT.opt.Transport.Identity.Public
 		newID, _ := transport.GenerateIdentity()
 		aliT.opt.Transport.Identity = newID
 		aliT.dir.key = newID.Public
 		srv.login("ali", "127.0.0.2", newID.Public)
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 		ev := bianca.Next(control.EventChatStart)
-		if !strings.Contains(ev.Warning, "ali's key has changed") {
-			t.Fatalf("warning %q", ev.Warning)
+		if ev.OldFingerprint != transport.Fingerprint(oldKey) || ev.PeerFingerprint != transport.Fingerprint(newID.Public) {
+			t.Fatalf("chat-start %+v: want ali's old and new key", ev)
 		}
 		v := bianca.Must(control.Request{Op: control.OpVerify, UserID: "ali"})
 		if v.SafetyCode == "" || v.SafetyCode != ev.SafetyCode || v.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
 			t.Fatalf("verify %+v", v)
 		}
-		if !strings.Contains(v.Warning, "key has changed") {
+		if v.OldFingerprint != transport.Fingerprint(oldKey) {
 			t.Fatalf("verify during the chat does not warn: %+v", v)
 		}
 		again := func() control.Reply {
@@ -361,16 +365,16 @@ func TestSecureImpersonation(t *testing.T) {
 			return bianca.Next(control.EventChatStart)
 		}
 		// The next chat with the new key warns again: it was not accepted.
-		if ev := again(); !strings.Contains(ev.Warning, "ali's key has changed") || !strings.Contains(ev.Warning, "--accept") {
-			t.Fatalf("second chat with the changed key: warning %q", ev.Warning)
+		if ev := again(); ev.OldFingerprint != transport.Fingerprint(oldKey) {
+			t.Fatalf("second chat with the changed key: %+v", ev)
 		}
 		// bianca compared the code and accepts the key: no more warnings.
 		acc := bianca.Must(control.Request{Op: control.OpAcceptKey, UserID: "ali"})
-		if acc.Warning != "" || acc.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
+		if acc.OldFingerprint != "" || acc.Warning != "" || acc.Status.PeerFingerprint != transport.Fingerprint(newID.Public) {
 			t.Fatalf("accept: %+v", acc)
 		}
-		if ev := again(); ev.Warning != "" {
-			t.Fatalf("chat after accepting the key warns: %q", ev.Warning)
+		if ev := again(); ev.OldFingerprint != "" || ev.Warning != "" {
+			t.Fatalf("chat after accepting the key warns: %+v", ev)
 		}
 	})
 }
@@ -384,8 +388,13 @@ func TestLoginFailures(t *testing.T) {
 	login := func(digits string) control.Reply {
 		u.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
 		u.Next(control.EventPasscode)
+		meaning := map[rune]control.Key{'A': control.KeyEnter, 'B': control.KeyBackspace, 'C': control.KeyCancel}
 		for _, k := range digits {
-			u.Must(control.Request{Op: control.OpKey, Key: string(k)})
+			key, ok := meaning[k]
+			if !ok {
+				key = control.Digit(byte(k))
+			}
+			u.Must(control.Request{Op: control.OpKey, Key: key})
 		}
 		return u.Next(control.EventLogin)
 	}
@@ -396,7 +405,7 @@ func TestLoginFailures(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	srv.authErr = fmt.Errorf("%w: no answer from the server", directory.ErrUnreachable)
-	if ev := login("1234A"); ev.OK || ev.Code != control.CodeUnreachable {
+	if ev := login("1234A"); ev.OK || ev.Code != control.CodeServer || !strings.Contains(ev.Error, "no answer") {
 		t.Fatalf("%+v", ev)
 	}
 	srv.authErr = fmt.Errorf("%w: remove its line from known_hosts", directory.ErrKeyChanged)
@@ -404,10 +413,11 @@ func TestLoginFailures(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	srv.authErr = nil
-	u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeState)
-	u.Refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeUsage)
-	u.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeState)
-	u.Refused(control.Request{Op: control.OpLogout}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoEntry)
+	u.Refused(control.Request{Op: control.OpKey, Key: "A"}, control.CodeUsage)
+	u.Refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeBadUserID)
+	u.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeNotLoggedIn)
+	u.Refused(control.Request{Op: control.OpLogout}, control.CodeNotLoggedIn)
 	// Logout during passcode entry abandons it.
 	u.Must(control.Request{Op: control.OpLogin, UserID: "ali"})
 	u.Next(control.EventPasscode)
@@ -430,10 +440,7 @@ func TestKeyWithoutConsole(t *testing.T) {
 		o.Keypad = &fakeKeypad{console: false}
 	})
 	u := attach(t, tm.sock)
-	msg := u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoConsole)
-	if !strings.Contains(msg, "--keypad console") {
-		t.Fatal(msg)
-	}
+	u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoConsole)
 }
 
 func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
@@ -449,7 +456,7 @@ func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
 	}
 	srv.forget("ali")
 	ev := u.Next(control.EventLoggedOut)
-	if !strings.Contains(ev.Error, "log in again") {
+	if ev.Code != control.CodeServerForgot {
 		t.Fatalf("%+v", ev)
 	}
 	u.WaitState("logged-out")
@@ -471,8 +478,8 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	before := srv.lookups
 	srv.mu.Unlock()
 	for _, who := range []string{"ali", "bianca", ""} {
-		if msg := u.Refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeState); !strings.Contains(msg, "already logged in as ali") {
-			t.Fatal(msg)
+		if e := u.Refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeLoggedIn); e.UserID != "ali" {
+			t.Fatalf("%#v: want ali named", e)
 		}
 	}
 	srv.mu.Lock()
@@ -485,7 +492,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	srv.mu.Lock()
 	srv.lookupErr = fmt.Errorf("%w: no answer", directory.ErrUnreachable)
 	srv.mu.Unlock()
-	u.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeState)
+	u.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeLoggedIn)
 	srv.mu.Lock()
 	srv.lookupErr = nil
 	srv.mu.Unlock()
@@ -498,7 +505,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	if r := u.Must(control.Request{Op: control.OpLogin}); r.State != "logged-out" {
 		t.Fatalf("%+v", r)
 	}
-	if ev := u.Next(control.EventLoggedOut); ev.UserID != "ali" || !strings.Contains(ev.Error, "log in again") {
+	if ev := u.Next(control.EventLoggedOut); ev.UserID != "ali" || ev.Code != control.CodeServerForgot {
 		t.Fatalf("%+v", ev)
 	}
 	if s := u.State(); s != "logged-out" {
@@ -515,7 +522,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	for _, ev := range u.Seen {
 		switch ev.Event {
 		case control.EventState:
-			states = append(states, ev.State)
+			states = append(states, string(ev.State))
 		case control.EventLoggedOut:
 			loggedOut = ev.UserID == "ali"
 		}
@@ -533,7 +540,7 @@ func TestStateEventsReachEveryClient(t *testing.T) {
 	var states []string
 	for _, ev := range ali.Seen {
 		if ev.Event == control.EventState {
-			states = append(states, ev.State)
+			states = append(states, string(ev.State))
 		}
 	}
 	want := []string{"reading-passcode", "authenticating", "logged-in"}

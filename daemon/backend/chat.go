@@ -27,21 +27,21 @@ func (t *Terminal) peerAddr(address string) string {
 
 // call is the initiator's side, for OpChat: lookup, connect, CONNECTREQ,
 // await the reply. The result comes once the chat started or failed.
-func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
+func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
+		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
 	s, self, peer := t.m.State()
 	if s != terminal.LoggedIn {
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	if target == self {
-		return fail(control.CodeUsage, "you cannot chat with yourself")
+		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
 	}
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LookingUp, terminal.Labels{Peer: target}); err != nil {
 		s, self, peer := t.m.State()
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
 	defer cancel()
@@ -50,13 +50,13 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 	lcancel()
 	if err != nil {
 		t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
-		return dirError(err, "looking up "+target)
+		return control.Reply{}, dirError(err, target)
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
 			t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
-			return fail(control.CodeRefused, "the server holds no key for %s, so the chat could not be secured (is %s's terminal in plain mode?)", target, target)
+			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		verify = transport.PinKey(e.Key)
 	}
@@ -69,9 +69,9 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		t.move(terminal.Connecting, terminal.LoggedIn, terminal.Labels{})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
-			return fail(control.CodeRefused, "%s's terminal at %s presented a key other than the one the server holds for %s: someone may be impersonating them; chat refused", target, addr, target)
+			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
 		}
-		return fail(control.CodeUnreachable, "cannot reach %s's terminal at %s: %v", target, addr, err)
+		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
 	live, err := peerlink.Tune(conn.Raw())
@@ -84,27 +84,30 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) control.Reply {
 		t.move(terminal.AwaitingReply, terminal.LoggedIn, terminal.Labels{})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
-			switch re.Reason {
-			case wire.ReasonBusy:
-				return fail(control.CodeBusy, "%s is busy in another chat", target)
-			case wire.ReasonAway:
-				return fail(control.CodeAway, "%s is logged in but nobody is at the terminal to take the chat (pi2pictl wait)", target)
-			}
-			return fail(control.CodeRefused, "%s's terminal refused the chat%s", target, reasonSuffix(re.Reason))
+			return control.Reply{}, peerRefusal(target, re.Reason)
 		}
-		return fail(control.CodeUnreachable, "%s's terminal did not accept the chat: %v", target, err)
+		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	link.SetLiveness(live)
-	t.startChat(c, target, "outgoing", link, conn.PeerKey(), terminal.AwaitingReply)
-	return control.Reply{Peer: target}
+	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.AwaitingReply)
+	return control.Reply{Peer: target}, nil
 }
 
-func reasonSuffix(r string) string {
-	r = peerReason(r)
-	if r == "" {
-		return ""
+// peerRefusal is the refusal for a REFUSED CONNECTREPLY from target. A
+// reason pi2pid does not know is not passed on (peerReason).
+func peerRefusal(target, reason string) error {
+	switch reason {
+	case wire.ReasonBusy:
+		return control.Refusal(control.CodeBusy, target, nil)
+	case wire.ReasonAway:
+		return control.Refusal(control.CodeAway, target, nil)
+	case wire.ReasonNotLoggedIn:
+		return control.Refusal(control.CodeNotFound, target, nil)
 	}
-	return " (" + r + ")"
+	if peerReason(reason) == reasonUnknown {
+		return control.Refusal(control.CodeOddReason, target, nil)
+	}
+	return &control.Error{Code: control.CodePeerRefused, Peer: target, Detail: reason}
 }
 
 // incoming is the callee's side for one accepted connection.
@@ -204,7 +207,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	}
 	handedOver = true
 	link.SetLiveness(live)
-	t.startChat(owner, initiator, "incoming", link, conn.PeerKey(), terminal.Verifying)
+	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.Verifying)
 }
 
 // sameIP compares a directory address (IP, or IP:port) with ip.

@@ -12,6 +12,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/peerlink"
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
 // The end of a chat is a half-close in each direction, as TCP's:
@@ -50,7 +51,7 @@ const (
 
 type chatEvent struct {
 	kind   chatEventKind
-	reason string        // evAskEnd: why, "" for an ordinary end
+	reason error         // evAskEnd: why (a *control.Error), nil for an ordinary end
 	budget time.Duration // evAskEnd
 	err    error         // evSendFailed
 	reply  chan struct{} // evOwnerEnd: closed once our side is closed
@@ -106,7 +107,7 @@ func (ch *activeChat) writeClosed() bool {
 }
 
 // errWriteClosed refuses text after OpEnd.
-var errWriteClosed = errors.New("this chat is ending: no more text is sent")
+var errWriteClosed = errors.New("write side closed")
 
 // send writes text to the peer for the owner c (OpSend). It blocks while
 // the peer reads slowly; meanwhile a client that hangs up is noticed.
@@ -142,7 +143,7 @@ func (ch *activeChat) ownerEnd() {
 
 // askEnd asks the owner to end the chat within budget and waits until it
 // is over or ctx is done.
-func (ch *activeChat) askEnd(ctx context.Context, reason string, budget time.Duration) {
+func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Duration) {
 	ch.post(chatEvent{kind: evAskEnd, reason: reason, budget: budget})
 	select {
 	case <-ch.done:
@@ -152,14 +153,16 @@ func (ch *activeChat) askEnd(ctx context.Context, reason string, budget time.Dur
 
 // startChat records the chat, moves to Chatting, tells the owner and
 // starts the chat's goroutine.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer, direction string, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
 		events: make(chan chatEvent), done: make(chan struct{})}
 	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
 	if peerKey != nil {
 		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
 		start.SafetyCode = ch.safety
-		start.Warning = t.keys.check(peer, peerKey) // until accepted
+		start.PeerFingerprint = transport.Fingerprint(peerKey)
+		w := t.keys.check(peer, peerKey) // until accepted
+		start.OldFingerprint, start.Warning, start.WarningDetail = w.old, w.code, w.detail
 	}
 	t.mu.Lock()
 	t.chat = ch
@@ -193,7 +196,7 @@ func (t *Terminal) receive(ch *activeChat) <-chan error {
 func (t *Terminal) runChat(ch *activeChat) {
 	recvDone := t.receive(ch)
 	var (
-		why       string
+		why       error
 		peerEnded bool
 		askedEnd  bool
 		force     <-chan time.Time
@@ -203,10 +206,15 @@ func (t *Terminal) runChat(ch *activeChat) {
 	// (typing into a vanished peer) is looked for every LivenessCheck.
 	check := time.NewTicker(LivenessCheck)
 	defer check.Stop()
-	askOwner := func(reason string) {
+	askOwner := func(reason error) {
 		if !askedEnd && !ch.writeClosed() {
 			askedEnd = true
-			ch.owner.Event(control.Reply{Event: control.EventChatEnding, Peer: ch.peer, Error: reason})
+			ev := control.Reply{}
+			if reason != nil {
+				ev = control.Refuse(reason)
+			}
+			ev.Event, ev.Peer = control.EventChatEnding, ch.peer
+			ch.owner.Event(ev)
 		}
 	}
 loop:
@@ -221,14 +229,14 @@ loop:
 				break loop
 			}
 			peerEnded = true
-			askOwner("")
+			askOwner(nil)
 		case ev := <-ch.events:
 			switch ev.kind {
 			case evOwnerEnd:
 				ch.closeOurSide()
 				close(ev.reply)
 			case evAskEnd:
-				if why == "" {
+				if why == nil {
 					why = ev.reason
 				}
 				askOwner(ev.reason)
@@ -262,7 +270,7 @@ loop:
 // finishChat drops the connection, waits briefly for text already read
 // (recvDone is nil when the reader has finished), puts the state back and
 // tells the owner, once.
-func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why string) {
+func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why error) {
 	ch.link.Close()
 	if recvDone != nil {
 		// Dropped: the reader ends with the connection; what it read
@@ -276,28 +284,34 @@ func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why string)
 	t.chat = nil
 	t.mu.Unlock()
 	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
-	ch.owner.Event(control.Reply{Event: control.EventChatEnd, Peer: ch.peer, Error: why})
-	t.log.Info("chat ended", "PEER", ch.peer, "reason", why)
+	end := control.Reply{}
+	if why != nil {
+		end = control.Refuse(why)
+	}
+	end.Event, end.Peer = control.EventChatEnd, ch.peer
+	ch.owner.Event(end)
+	t.log.Info("chat ended", "PEER", ch.peer, "reason", end.Code, "err", end.Error)
 	close(ch.done)
 }
 
 // brokeReason says why a chat ended when reading from the peer failed.
-func (t *Terminal) brokeReason(peer string, err error) string {
+func (t *Terminal) brokeReason(peer string, err error) error {
 	if peerlink.StoppedAnswering(err) {
-		return peer + "'s terminal stopped answering: what you typed since it last answered may not have arrived"
+		return control.Refusal(control.CodePeerStalled, peer, nil)
 	}
-	return "the connection to " + peer + " broke (" + err.Error() + "): what you typed since may not have arrived"
+	return control.Refusal(control.CodeBroken, peer, err)
 }
 
-// sendFailedReason says why a chat ended when writing to the peer failed.
-func (t *Terminal) sendFailedReason(peer string, err error, peerEnded bool) string {
+// sendFailedReason says why a chat ended when writing to the peer failed;
+// nil when the owner had ended it.
+func (t *Terminal) sendFailedReason(peer string, err error, peerEnded bool) error {
 	switch {
 	case errors.Is(err, errWriteClosed):
-		return ""
+		return nil
 	case peerlink.StoppedAnswering(err):
-		return peer + "'s terminal stopped answering: what you typed since it last answered may not have arrived"
+		return control.Refusal(control.CodePeerStalled, peer, nil)
 	case peerEnded:
-		return peer + " had closed the chat: what you sent after that did not arrive"
+		return control.Refusal(control.CodePeerClosed, peer, nil)
 	}
-	return "sending to " + peer + " failed (" + err.Error() + "): what you typed since may not have arrived"
+	return control.Refusal(control.CodeSendFailed, peer, err)
 }

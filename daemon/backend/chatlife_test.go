@@ -13,7 +13,7 @@ import (
 
 // nextRaw waits for the next event of kind on u without answering
 // chat-ending (controltest.User.Next answers it, as pi2pictl does).
-func nextRaw(t *testing.T, u *user, kind string) control.Reply {
+func nextRaw(t *testing.T, u *user, kind control.Event) control.Reply {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {

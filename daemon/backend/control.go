@@ -28,21 +28,18 @@ func (t *Terminal) Disconnected(c *controlsock.Conn) {
 	t.mu.Unlock()
 }
 
-func fail(code, format string, args ...any) control.Reply {
-	return control.Reply{Code: code, Error: fmt.Sprintf(format, args...)}
-}
-
-// Handle implements controlsock.Handler.
-func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Reply {
+// Handle implements controlsock.Handler. Refusals are errors with a code
+// (control.Error); the words for people are pi2pictl's.
+func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Reply, error) {
 	switch req.Op {
 	case control.OpStatus:
-		return control.Reply{Status: t.status()}
+		return control.Reply{Status: t.status()}, nil
 	case control.OpLogin:
 		return t.startLogin(req.UserID)
 	case control.OpKey:
-		return t.press(req.Key)
+		return control.Reply{}, t.press(req.Key)
 	case control.OpLogout:
-		return t.logout()
+		return control.Reply{}, t.logout()
 	case control.OpChat:
 		return t.call(c, req.UserID)
 	case control.OpWait:
@@ -53,32 +50,32 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) control.Repl
 		}
 		t.mu.Unlock()
 		s, user, _ := t.m.State()
-		return control.Reply{State: s.String(), UserID: user}
+		return control.Reply{State: s.Name(), UserID: user}, nil
 	case control.OpSend:
 		ch := t.chatOf(c)
 		if ch == nil {
-			return fail(control.CodeState, "no chat in progress: start one with pi2pictl chat USERID")
+			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
 		if err := ch.send(c, req.Text); err != nil {
 			// The chat ends with the reason (EventChatEnd).
-			return fail(control.CodeUnreachable, "sending to %s failed: %v", ch.peer, err)
+			return control.Reply{}, t.sendError(ch.peer, err)
 		}
-		return control.Reply{}
+		return control.Reply{}, nil
 	case control.OpEnd:
 		ch := t.chatOf(c)
 		if ch == nil {
-			return fail(control.CodeState, "no chat in progress")
+			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
 		}
 		// The text sent before this request is written; the chat ends
 		// (EventChatEnd) once the peer has closed its side too.
 		ch.ownerEnd()
-		return control.Reply{}
+		return control.Reply{}, nil
 	case control.OpVerify:
 		return t.verify(req.UserID, false)
 	case control.OpAcceptKey:
 		return t.verify(req.UserID, true)
 	}
-	return fail(control.CodeUsage, "unknown op %q", req.Op)
+	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }
 
 func (t *Terminal) chatOf(c *controlsock.Conn) *activeChat {
@@ -93,7 +90,7 @@ func (t *Terminal) chatOf(c *controlsock.Conn) *activeChat {
 func (t *Terminal) status() *control.Status {
 	s, user, peer := t.m.State()
 	st := t.opt.Info
-	st.State, st.UserID, st.Peer = s.String(), user, peer
+	st.State, st.UserID, st.Peer = s.Name(), user, peer
 	if t.opt.ServerPin != nil {
 		st.ServerFingerprint = t.opt.ServerPin()
 	}
@@ -109,28 +106,46 @@ func (t *Terminal) status() *control.Status {
 	return &st
 }
 
-// stateError explains why an operation is not possible in state s.
-func stateError(s terminal.State, user, peer string) control.Reply {
+// stateError is the refusal of an operation that state s does not allow.
+func stateError(s terminal.State, user, peer string) error {
 	switch s {
 	case terminal.LoggedOut:
-		return fail(control.CodeState, "not logged in: run pi2pictl login first")
+		return control.Refusal(control.CodeNotLoggedIn, "", nil)
 	case terminal.ReadingPasscode, terminal.Authenticating:
-		return fail(control.CodeState, "a login of %s is in progress", user)
+		return &control.Error{Code: control.CodeLoggingIn, UserID: user}
+	case terminal.LoggedIn:
+		return &control.Error{Code: control.CodeLoggedIn, UserID: user}
 	case terminal.Chatting:
-		return fail(control.CodeBusy, "already chatting with %s: end that chat first", peer)
+		return control.Refusal(control.CodeChatting, peer, nil)
 	}
-	return fail(control.CodeBusy, "busy (%s): try again in a moment", terminal.Words(s, user, peer))
+	return &control.Error{Code: control.CodeSettingUp, Peer: peer, Detail: string(s.Name())}
 }
 
-// dirError turns a directory error into a refusal for people.
-func dirError(err error, what string) control.Reply {
+// dirError is the refusal for a failed directory request about peer ("" for
+// a login).
+func dirError(err error, peer string) error {
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
-		return fail(control.CodeNotFound, "%s", err.Error())
+		return control.Refusal(control.CodeNotFound, peer, nil)
 	case errors.Is(err, directory.ErrRefused):
-		return fail(control.CodeRefused, "login refused: wrong user ID or passcode, or the account is locked")
+		return control.Refusal(control.CodeRefused, "", nil)
 	case errors.Is(err, directory.ErrKeyChanged):
-		return fail(control.CodeKeyChanged, "%s: %v", what, err)
+		return control.Refusal(control.CodeKeyChanged, "", err)
+	case errors.Is(err, directory.ErrNotTLS):
+		return control.Refusal(control.CodeNotTLS, "", nil)
+	case errors.Is(err, directory.ErrHungUp):
+		return control.Refusal(control.CodeServerBusy, "", nil)
 	}
-	return fail(control.CodeUnreachable, "%s: %v", what, err)
+	return control.Refusal(control.CodeServer, peer, err)
+}
+
+// sendError is the refusal of an OpSend that could not be written.
+func (t *Terminal) sendError(peer string, err error) error {
+	if errors.Is(err, errWriteClosed) {
+		return control.Refusal(control.CodeChatEnding, peer, nil)
+	}
+	if why := t.sendFailedReason(peer, err, false); why != nil {
+		return why
+	}
+	return control.Refusal(control.CodeSendFailed, peer, err)
 }

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
 	"github.com/pi2pi/pi2pi/daemon/directory"
 	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
+	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/credential"
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -107,18 +107,18 @@ func (d *fakeDir) Logout(ctx context.Context, user string) error {
 type fakeKeypad struct {
 	console bool
 	mu      sync.Mutex
-	keys    chan string
+	keys    chan control.Key
 }
 
-func (k *fakeKeypad) Kind() string {
+func (k *fakeKeypad) Kind() control.Keypad {
 	if k.console {
-		return "console"
+		return control.KeypadConsole
 	}
-	return "rpio"
+	return control.KeypadRPIO
 }
 
 func (k *fakeKeypad) ReadPasscode(ctx context.Context, started func()) ([]byte, error) {
-	ch := make(chan string, 64)
+	ch := make(chan control.Key, 64)
 	k.mu.Lock()
 	k.keys = ch
 	k.mu.Unlock()
@@ -131,10 +131,10 @@ func (k *fakeKeypad) ReadPasscode(ctx context.Context, started func()) ([]byte, 
 			return nil, ctx.Err()
 		case key := <-ch:
 			switch key {
-			case "A":
+			case control.KeyEnter:
 				return digits, nil
-			case "C":
-				return nil, errors.New("keypad: passcode entry cancelled")
+			case control.KeyCancel:
+				return nil, keypad.ErrCancelled
 			default:
 				digits = append(digits, key...)
 			}
@@ -142,14 +142,14 @@ func (k *fakeKeypad) ReadPasscode(ctx context.Context, started func()) ([]byte, 
 	}
 }
 
-func (k *fakeKeypad) Press(key string) error {
+func (k *fakeKeypad) Press(key control.Key) error {
 	if !k.console {
 		return ErrNoConsole
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.keys == nil {
-		return errors.New("keypad: no passcode entry in progress")
+		return keypad.ErrNotStarted
 	}
 	k.keys <- key
 	return nil

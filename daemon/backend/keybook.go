@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
@@ -34,6 +35,20 @@ type keyBook struct {
 	log  *slog.Logger // nil: slog.Default()
 	mu   sync.Mutex
 }
+
+// keyWarning is what a chat-start or verify says about a peer's key: old
+// is the accepted fingerprint when the key differs from it; code
+// (control.CodePeersUnreadable or CodePeersUnwritable) is a problem with
+// the record, detail its cause. The zero value warns of nothing; pi2pictl
+// words it.
+type keyWarning struct {
+	old    string
+	code   control.Code
+	detail string
+}
+
+// errNoKeyBook is accept without a state directory.
+var errNoKeyBook = errors.New("no state directory")
 
 // errDamaged marks a peers file with a line that does not parse.
 var errDamaged = errors.New("damaged")
@@ -87,44 +102,44 @@ func validFingerprint(fp string) bool {
 	return err == nil && len(sum) == 32
 }
 
-// check returns a warning for people when user's key is not the one
-// accepted, or when pi2pid cannot tell; "" otherwise. A user met for the
-// first time has key accepted.
-func (k *keyBook) check(user string, key ed25519.PublicKey) string {
+// check says whether user's key is not the one accepted, or pi2pid cannot
+// tell. A user met for the first time has key accepted.
+func (k *keyBook) check(user string, key ed25519.PublicKey) keyWarning {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	m, err := k.read()
 	if err != nil {
-		return k.unreadable(user, err)
+		return unreadable(err)
 	}
 	if _, ok := m[user]; !ok {
 		if err := k.write(m, user, key); err != nil {
-			return fmt.Sprintf("cannot record %s's key in %s (%v): a later change of it will not be noticed", user, k.path, err)
+			return keyWarning{code: control.CodePeersUnwritable, detail: err.Error()}
 		}
-		return ""
+		return keyWarning{}
 	}
-	return changedWarning(user, m[user], key)
+	return changed(m[user], key)
 }
 
 // peek is check without recording anything.
-func (k *keyBook) peek(user string, key ed25519.PublicKey) string {
+func (k *keyBook) peek(user string, key ed25519.PublicKey) keyWarning {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	m, err := k.read()
 	if err != nil {
-		return k.unreadable(user, err)
+		return unreadable(err)
 	}
 	old, ok := m[user]
 	if !ok {
-		return ""
+		return keyWarning{}
 	}
-	return changedWarning(user, old, key)
+	return changed(old, key)
 }
 
-// accept records key as the one accepted for user.
+// accept records key as the one accepted for user. A damaged record is
+// set aside first (setAside), never overwritten unseen.
 func (k *keyBook) accept(user string, key ed25519.PublicKey) error {
 	if k.path == "" {
-		return fmt.Errorf("pi2pid keeps no record of peers' keys (it was started without a state directory)")
+		return errNoKeyBook
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -154,26 +169,20 @@ func (k *keyBook) setAside(damage error) error {
 	return nil
 }
 
-func (k *keyBook) unreadable(user string, err error) string {
+// unreadable is the warning when the record cannot be read or is damaged.
+func unreadable(err error) keyWarning {
 	if errors.Is(err, errDamaged) {
-		return fmt.Sprintf("the record of your peers' keys (%s) is damaged (%v), so pi2pid cannot tell whether %s's key changed: "+
-			"compare the safety code by voice; once it matches, run `pi2pictl verify %s --accept`, "+
-			"which keeps the damaged file beside it as %s.damaged-TIME and starts a new record; until then every chat warns",
-			k.path, err, user, user, k.path)
+		return keyWarning{code: control.CodePeersDamaged, detail: err.Error()}
 	}
-	return fmt.Sprintf("cannot read the record of your peers' keys (%v), so pi2pid cannot tell whether %s's key changed: "+
-		"compare the safety code by voice, and fix the file's permissions (sudo systemctl restart pi2pid repairs the state directory)", err, user)
+	return keyWarning{code: control.CodePeersUnreadable, detail: err.Error()}
 }
 
-func changedWarning(user, old string, key ed25519.PublicKey) string {
-	fp := transport.Fingerprint(key)
-	if old == fp {
-		return ""
+// changed is the warning for key when old is the accepted fingerprint.
+func changed(old string, key ed25519.PublicKey) keyWarning {
+	if old == transport.Fingerprint(key) {
+		return keyWarning{}
 	}
-	return fmt.Sprintf("%s's key has changed since you accepted it (was %s, now %s). "+
-		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat. "+
-		"Once it matches, run `pi2pictl verify %s --accept`; until then every chat with this key warns",
-		user, old, fp, user, user)
+	return keyWarning{old: old}
 }
 
 func (k *keyBook) write(m map[string]string, user string, key ed25519.PublicKey) error {

@@ -2,11 +2,13 @@ package backend
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -26,23 +28,22 @@ func TestKeyBookWarnsUntilAccepted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peers")
 	k := &keyBook{path: path}
 	ali, ali2, bianca := newKey(t), newKey(t), newKey(t)
-	if w := k.check("ali", ali); w != "" {
-		t.Fatalf("first chat with ali warns: %s", w)
+	if w := k.check("ali", ali); w != (keyWarning{}) {
+		t.Fatalf("first chat with ali warns: %+v", w)
 	}
-	if w := k.check("bianca", bianca); w != "" {
-		t.Fatalf("first chat with bianca warns: %s", w)
+	if w := k.check("bianca", bianca); w != (keyWarning{}) {
+		t.Fatalf("first chat with bianca warns: %+v", w)
 	}
-	if w := k.check("ali", ali); w != "" {
-		t.Fatalf("same key warns: %s", w)
+	if w := k.check("ali", ali); w != (keyWarning{}) {
+		t.Fatalf("same key warns: %+v", w)
 	}
 	for i := 0; i < 3; i++ {
 		w := k.check("ali", ali2)
-		if !strings.Contains(w, "ali's key has changed") || !strings.Contains(w, transport.Fingerprint(ali)) ||
-			!strings.Contains(w, transport.Fingerprint(ali2)) || !strings.Contains(w, "pi2pictl verify ali --accept") {
-			t.Fatalf("check %d of the changed key: warning %q", i+1, w)
+		if w != (keyWarning{old: transport.Fingerprint(ali)}) {
+			t.Fatalf("check %d of the changed key: warning %+v, want the old key %s", i+1, w, transport.Fingerprint(ali))
 		}
 	}
-	if w := k.peek("ali", ali2); w == "" {
+	if w := k.peek("ali", ali2); w.old != transport.Fingerprint(ali) {
 		t.Fatal("peek of the changed key does not warn")
 	}
 	m, err := transport.ReadFingerprints(path)
@@ -52,10 +53,10 @@ func TestKeyBookWarnsUntilAccepted(t *testing.T) {
 	if err := k.accept("ali", ali2); err != nil {
 		t.Fatal(err)
 	}
-	if w := k.check("ali", ali2); w != "" {
-		t.Fatalf("accepted key warns: %s", w)
+	if w := k.check("ali", ali2); w != (keyWarning{}) {
+		t.Fatalf("accepted key warns: %+v", w)
 	}
-	if w := k.check("ali", ali); w == "" {
+	if w := k.check("ali", ali); w.old != transport.Fingerprint(ali2) {
 		t.Fatal("the old key, no longer accepted, does not warn")
 	}
 	data, _ := os.ReadFile(path)
@@ -74,9 +75,9 @@ func TestKeyBookUnreadableFileWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := &keyBook{path: path}
-	for _, w := range []string{k.check("ali", newKey(t)), k.peek("ali", newKey(t))} {
-		if !strings.Contains(w, "cannot read the record of your peers' keys") || !strings.Contains(w, "ali's key") {
-			t.Fatalf("unreadable peers file: warning %q", w)
+	for _, w := range []keyWarning{k.check("ali", newKey(t)), k.peek("ali", newKey(t))} {
+		if w.code != control.CodePeersUnreadable || w.detail == "" || w.old != "" {
+			t.Fatalf("unreadable peers file: warning %+v", w)
 		}
 	}
 	if err := k.accept("ali", newKey(t)); err == nil {
@@ -86,11 +87,13 @@ func TestKeyBookUnreadableFileWarns(t *testing.T) {
 
 func TestKeyBookWithoutFile(t *testing.T) {
 	k := &keyBook{}
-	if w := k.check("ali", newKey(t)); w != "" {
-		t.Fatalf("no peers file, yet a warning: %s", w)
+	for range 2 {
+		if w := k.check("ali", newKey(t)); w != (keyWarning{}) {
+			t.Fatalf("no peers file, yet a warning: %+v", w)
+		}
 	}
-	if w := k.check("ali", newKey(t)); w != "" {
-		t.Fatalf("no peers file, yet a warning: %s", w)
+	if err := k.accept("ali", newKey(t)); !errors.Is(err, errNoKeyBook) {
+		t.Fatalf("accept without a peers file: %v, want errNoKeyBook", err)
 	}
 }
 
@@ -114,9 +117,9 @@ func TestKeyBookDamagedFileWarns(t *testing.T) {
 		}
 		k := &keyBook{path: path}
 		for i := 0; i < 2; i++ {
-			for _, w := range []string{k.check("carol", carol), k.peek("carol", carol), k.check("ali", ali)} {
-				if !strings.Contains(w, "is damaged") || !strings.Contains(w, "--accept") {
-					t.Fatalf("%q: warning %q", damaged, w)
+			for _, w := range []keyWarning{k.check("carol", carol), k.peek("carol", carol), k.check("ali", ali)} {
+				if w.code != control.CodePeersDamaged || w.detail == "" {
+					t.Fatalf("%q: warning %+v", damaged, w)
 				}
 			}
 		}
@@ -133,8 +136,8 @@ func TestKeyBookDamagedFileWarns(t *testing.T) {
 		if data, _ := os.ReadFile(kept[0]); string(data) != damaged {
 			t.Fatalf("%q: the damaged copy holds %q", damaged, data)
 		}
-		if w := k.check("carol", carol); w != "" {
-			t.Fatalf("%q: accepted key warns: %s", damaged, w)
+		if w := k.check("carol", carol); w != (keyWarning{}) {
+			t.Fatalf("%q: accepted key warns: %+v", damaged, w)
 		}
 	}
 }
@@ -145,11 +148,11 @@ func TestKeyBookKeepsTheFileReadable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peers")
 	k := &keyBook{path: path}
 	for _, bad := range []string{"ali carol", "ali\ncarol SHA256:x", "#ali"} {
-		if w := k.check(bad, newKey(t)); !strings.Contains(w, "cannot record") {
-			t.Fatalf("check(%q): warning %q", bad, w)
+		if w := k.check(bad, newKey(t)); w.code != control.CodePeersUnwritable {
+			t.Fatalf("check(%q): warning %+v", bad, w)
 		}
 	}
-	if w := k.check("ali", newKey(t)); w != "" {
-		t.Fatalf("the peers file was damaged: %s", w)
+	if w := k.check("ali", newKey(t)); w != (keyWarning{}) {
+		t.Fatalf("the peers file was damaged: %+v", w)
 	}
 }

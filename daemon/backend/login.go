@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/directory"
@@ -22,29 +23,31 @@ import (
 // state), the terminal logs out as the keepalive does and the login goes
 // ahead. Without userID it only confirms: the reply then says the
 // terminal is logged out, and a new login is up to the client.
-func (t *Terminal) startLogin(userID string) control.Reply {
+func (t *Terminal) startLogin(userID string) (control.Reply, error) {
 	user, err := wire.NormalizeUserID(userID)
 	s, cur, peer := t.m.State()
 	if s == terminal.LoggedIn && (err == nil || userID == "") {
 		if !t.confirmLogin(cur) {
-			return fail(control.CodeState, "already logged in as %s: run pi2pictl logout first", cur)
+			return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: cur}
 		}
 		if userID == "" {
-			return control.Reply{State: terminal.LoggedOut.String()}
+			return control.Reply{State: control.StateLoggedOut}, nil
 		}
 		s, cur, peer = t.m.State()
 	}
 	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
+		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	if s != terminal.LoggedOut {
-		if s == terminal.ReadingPasscode || s == terminal.Authenticating {
-			return stateError(s, cur, peer)
-		}
-		return fail(control.CodeState, "already logged in as %s: run pi2pictl logout first", cur)
+	switch s {
+	case terminal.LoggedOut:
+	case terminal.ReadingPasscode, terminal.Authenticating:
+		return control.Reply{}, stateError(s, cur, peer)
+	default: // logged in, whatever it is doing
+		return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: cur}
 	}
 	if err := t.m.Transition(terminal.LoggedOut, terminal.ReadingPasscode, terminal.Labels{UserID: user}); err != nil {
-		return fail(control.CodeState, "cannot log in now: %v", err)
+		s, cur, peer = t.m.State()
+		return control.Reply{}, stateError(s, cur, peer)
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
 	t.mu.Lock()
@@ -56,7 +59,7 @@ func (t *Terminal) startLogin(userID string) control.Reply {
 		defer cancel()
 		t.login(ctx, user)
 	}()
-	return control.Reply{UserID: user}
+	return control.Reply{UserID: user}, nil
 }
 
 func (t *Terminal) login(ctx context.Context, user string) {
@@ -69,14 +72,7 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	t.mu.Unlock()
 	if err != nil {
 		t.move(terminal.ReadingPasscode, terminal.LoggedOut, terminal.Labels{})
-		code, msg := control.CodeCancelled, "passcode entry ended: "+err.Error()
-		switch {
-		case errors.Is(err, context.Canceled):
-			msg = "passcode entry cancelled"
-		case errors.Is(err, keypad.ErrTimeout):
-			code = control.CodeTimedOut
-		}
-		t.broadcast(control.Reply{Event: control.EventLogin, UserID: user, Code: code, Error: msg})
+		t.loginFailed(user, passcodeError(err))
 		return
 	}
 	cred := credential.FromDigits(user, digits)
@@ -92,9 +88,8 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	cancel()
 	if err != nil {
 		t.move(terminal.Authenticating, terminal.LoggedOut, terminal.Labels{})
-		rep := dirError(err, "logging in")
 		t.log.Warn("login failed", "USERID", user, "err", err)
-		t.broadcast(control.Reply{Event: control.EventLogin, UserID: user, Code: rep.Code, Error: rep.Error})
+		t.loginFailed(user, dirError(err, ""))
 		return
 	}
 	t.move(terminal.Authenticating, terminal.LoggedIn, terminal.Labels{})
@@ -102,21 +97,52 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	t.startKeepalive(user)
 }
 
-// press feeds a console key.
-func (t *Terminal) press(key string) control.Reply {
-	if err := t.opt.Keypad.Press(key); err != nil {
-		if errors.Is(err, ErrNoConsole) {
-			return fail(control.CodeNoConsole, "%v", err)
-		}
-		if s, _, _ := t.m.State(); s != terminal.ReadingPasscode {
-			return fail(control.CodeState, "no passcode entry in progress: run pi2pictl login first")
-		}
-		return fail(control.CodeUsage, "%v", err)
-	}
-	return control.Reply{}
+// loginFailed tells the control clients that the login of user ended
+// with err.
+func (t *Terminal) loginFailed(user string, err error) {
+	ev := control.Refuse(err)
+	ev.Event, ev.UserID = control.EventLogin, user
+	t.broadcast(ev)
 }
 
-func (t *Terminal) logout() control.Reply {
+// passcodeError is the refusal for a passcode entry that ended with err.
+func passcodeError(err error) error {
+	code := control.CodeInternal
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, keypad.ErrCancelled):
+		return control.Refusal(control.CodeCancelled, "", nil)
+	case errors.Is(err, keypad.ErrTimeout):
+		return control.Refusal(control.CodeTimedOut, "", nil)
+	case errors.Is(err, keypad.ErrEmpty):
+		return control.Refusal(control.CodeEmpty, "", nil)
+	case errors.Is(err, keypad.ErrTooLong):
+		return control.Refusal(control.CodeTooLong, "", nil)
+	case errors.Is(err, keypad.ErrNoKeypad):
+		code = control.CodeNoKeypad
+	}
+	return control.Refusal(code, "", err)
+}
+
+// press feeds a console key meaning.
+func (t *Terminal) press(key control.Key) error {
+	err := t.opt.Keypad.Press(key)
+	switch {
+	case err == nil:
+		return nil
+	case !key.Valid():
+		return control.Refusal(control.CodeUsage, "", fmt.Errorf("%q is not a key meaning: send a digit, enter, backspace or cancel", key))
+	case errors.Is(err, ErrNoConsole):
+		return control.Refusal(control.CodeNoConsole, "", nil)
+	case errors.Is(err, keypad.ErrBusy):
+		return control.Refusal(control.CodeTooFast, "", nil)
+	}
+	if s, _, _ := t.m.State(); s != terminal.ReadingPasscode || errors.Is(err, keypad.ErrNotStarted) {
+		return control.Refusal(control.CodeNoEntry, "", nil)
+	}
+	return control.Refusal(control.CodeInternal, "", err)
+}
+
+func (t *Terminal) logout() error {
 	s, user, peer := t.m.State()
 	switch s {
 	case terminal.ReadingPasscode:
@@ -125,13 +151,13 @@ func (t *Terminal) logout() control.Reply {
 			t.loginCancel()
 		}
 		t.mu.Unlock()
-		return control.Reply{}
+		return nil
 	case terminal.Chatting:
 		t.mu.Lock()
 		ch := t.chat
 		t.mu.Unlock()
 		if ch != nil {
-			ch.askEnd(t.ctx, "", EndBudget)
+			ch.askEnd(t.ctx, nil, EndBudget)
 		}
 	case terminal.LoggedIn:
 	default:
@@ -143,11 +169,12 @@ func (t *Terminal) logout() control.Reply {
 	}
 	cancel()
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
-		return fail(control.CodeState, "cannot log out now: %v", err)
+		s, user, peer := t.m.State()
+		return stateError(s, user, peer)
 	}
 	t.stopKeepalive()
 	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
-	return control.Reply{}
+	return nil
 }
 
 // startKeepalive looks ourselves up every Keepalive interval while logged
@@ -223,14 +250,13 @@ func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 	ch := t.chat
 	t.mu.Unlock()
 	if ch != nil {
-		ch.askEnd(t.ctx, "the server logged you out", EndBudget)
+		ch.askEnd(t.ctx, control.Refusal(control.CodeServerForgot, "", nil), EndBudget)
 	}
 	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
 		return false // a new chat started meanwhile; try again next tick
 	}
 	t.stopKeepalive()
-	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user,
-		Error: "the server no longer knows you are logged in (it may have restarted or timed you out): log in again"})
+	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user, Code: control.CodeServerForgot})
 	return true
 }
 

@@ -27,11 +27,12 @@ const reasonCannotVerify = "cannot verify the request with the server"
 // about that user's login.
 const reasonNotVerified = "the caller could not be verified with the server"
 
-// reasonUnknown stands in for a reason pi2pid does not know.
-const reasonUnknown = "it gave a reason pi2pi does not know"
+// reasonUnknown stands in for a reason pi2pid does not know; the caller's
+// pi2pictl is told control.CodeOddReason.
+const reasonUnknown = "unknown reason"
 
-// peerReason returns the words pi2pid shows for a callee's refusal reason:
-// the reason itself when pi2pid knows it, a fixed wording otherwise. A
+// peerReason returns the reason pi2pid passes on for a callee's refusal:
+// the reason itself when pi2pid knows it, reasonUnknown otherwise. A
 // callee's free text never reaches anyone's screen, whatever it holds.
 func peerReason(r string) string {
 	if r == "" || knownReasons[r] {

@@ -30,10 +30,14 @@ func TestUnknownRefusalReasonIsNotPassedOn(t *testing.T) {
 	defer ln.Close()
 	srv.login("bianca", "127.0.0.3", nil)
 	hostile := "\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J\x1b[Hbusy"
-	for _, tc := range []struct{ reason, want string }{
-		{hostile, reasonUnknown},
-		{"not logged in", "not logged in"},
-		{reasonNotVerified, reasonNotVerified},
+	for _, tc := range []struct {
+		reason string
+		code   control.Code
+		detail string
+	}{
+		{hostile, control.CodeOddReason, ""},
+		{"not logged in", control.CodeNotFound, ""},
+		{reasonNotVerified, control.CodePeerRefused, reasonNotVerified},
 	} {
 		go func() {
 			c, err := ln.Accept()
@@ -45,12 +49,12 @@ func TestUnknownRefusalReasonIsNotPassedOn(t *testing.T) {
 				_ = wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Refused, Reason: tc.reason})
 			}
 		}()
-		msg := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeRefused)
-		if strings.ContainsAny(msg, "\x1b\x07") || strings.Contains(msg, "pwned") || strings.Contains(msg, "52;") {
-			t.Fatalf("the callee's reason reached the caller: %q", msg)
+		e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, tc.code)
+		if strings.ContainsAny(e.Detail, "\x1b\x07") || strings.Contains(e.Detail, "pwned") || strings.Contains(e.Detail, "52;") {
+			t.Fatalf("the callee's reason reached the caller: %#v", e)
 		}
-		if !strings.Contains(msg, tc.want) {
-			t.Fatalf("reason %q: message %q, want it to hold %q", tc.reason, msg, tc.want)
+		if e.Detail != tc.detail || e.Peer != "bianca" {
+			t.Fatalf("reason %q: refusal %#v, want detail %q", tc.reason, e, tc.detail)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -17,17 +18,17 @@ import (
 // (ours, and the one the directory holds for USER), which people can
 // compare in full. With accept it records that key as USER's accepted
 // key, which ends the key-change warnings.
-func (t *Terminal) verify(userID string, accept bool) control.Reply {
+func (t *Terminal) verify(userID string, accept bool) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
-		return fail(control.CodeUsage, "bad user ID: %v", err)
+		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
 	if t.opt.Transport.Mode != transport.Secure {
-		return fail(control.CodeState, "there are no keys to compare in plain mode: safety codes need --security secure")
+		return control.Reply{}, control.Refusal(control.CodePlainMode, "", nil)
 	}
 	s, self, peer := t.m.State()
 	if s == terminal.LoggedOut || s == terminal.ReadingPasscode || s == terminal.Authenticating {
-		return stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, peer)
 	}
 	ours := t.opt.Transport.Identity.Public
 	rep := control.Reply{Peer: target}
@@ -43,20 +44,24 @@ func (t *Terminal) verify(userID string, accept bool) control.Reply {
 		e, err := t.opt.Directory.Lookup(ctx, self, target)
 		cancel()
 		if err != nil {
-			return dirError(err, "looking up "+target)
+			return control.Reply{}, dirError(err, target)
 		}
 		if e.Key == nil {
-			return fail(control.CodeState, "the server holds no key for %s (is %s's terminal in plain mode?)", target, target)
+			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		key = e.Key
 	}
 	if accept {
-		if err := t.keys.accept(target, key); err != nil {
-			return fail(control.CodeInternal, "cannot record %s's key: %v", target, err)
+		if err := t.keys.accept(target, key); errors.Is(err, errNoKeyBook) {
+			return control.Reply{}, control.Refusal(control.CodeNoKeyBook, target, nil)
+		} else if err != nil {
+			return control.Reply{}, control.Refusal(control.CodeInternal, target, err)
 		}
 		t.log.Info("peer key accepted", "PEER", target, "fingerprint", transport.Fingerprint(key))
 	}
-	rep.Warning = t.keys.peek(target, key)
-	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: transport.Fingerprint(key), Peer: target, SafetyCode: rep.SafetyCode}
-	return rep
+	rep.PeerFingerprint = transport.Fingerprint(key)
+	w := t.keys.peek(target, key)
+	rep.OldFingerprint, rep.Warning, rep.WarningDetail = w.old, w.code, w.detail
+	rep.Status = &control.Status{Fingerprint: transport.Fingerprint(ours), PeerFingerprint: rep.PeerFingerprint, Peer: target, SafetyCode: rep.SafetyCode}
+	return rep, nil
 }

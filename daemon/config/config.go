@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -67,7 +68,7 @@ var options = []option{
 	{"keypad-rows", "PI2PI_KEYPAD_ROWS", "", "GPIO lines of the keypad rows, comma-separated (empty: the keypad's default)"},
 	{"keypad-cols", "PI2PI_KEYPAD_COLS", "", "GPIO lines of the keypad columns, comma-separated (empty: the keypad's default)"},
 	{"keypad-layout", "PI2PI_KEYPAD_LAYOUT", "", "key layout, rows separated by '/' (empty: 123A/456B/789C/*0#D)"},
-	{"security", "PI2PI_SECURITY", "secure", "secure (TLS with pinned keys) or plain (the seeds' clear text)"},
+	{"security", "PI2PI_SECURITY", "secure", "secure (TLS with pinned keys) or plain (the course handouts' clear text)"},
 	{"server-fingerprint", "PI2PI_SERVER_FINGERPRINT", "", "expected server key `SHA256:...` (empty: trust on first use)"},
 	{"keepalive", "PI2PI_KEEPALIVE", "5m", "interval of the self-lookup that keeps the login alive"},
 	{"passcode-timeout", "PI2PI_PASSCODE_TIMEOUT", "60s", "give up passcode entry after this long without a key press"},
@@ -251,10 +252,8 @@ func build(v map[string]string) (*Config, error) {
 	if c.Control == "" || c.StateDir == "" {
 		return nil, errors.New("--control and --state-dir must not be empty")
 	}
-	switch c.Keypad {
-	case "console", "rpio", "gpiocdev", "none":
-	default:
-		return nil, fmt.Errorf("keypad %q is not one of rpio, gpiocdev, console, none", c.Keypad)
+	if !slices.Contains(keypad.Kinds, c.Keypad) {
+		return nil, fmt.Errorf("keypad %q is not one of %s", c.Keypad, strings.Join(keypad.Kinds, ", "))
 	}
 	if c.Security, err = transport.ParseMode(v["security"]); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,10 +29,12 @@ import (
 type Handler interface {
 	// Connected is called once the hello exchange succeeded.
 	Connected(c *Conn)
-	// Handle performs one request and returns its result; the server sets
-	// Type and ID. It runs on the connection's reader, so a long request
-	// holds up later requests of the same connection only.
-	Handle(c *Conn, req control.Request) control.Reply
+	// Handle performs one request and returns its result, or why it was
+	// refused (an error with a code, see control.Error; the server puts
+	// the code, whom it is about and its detail on the wire). The server
+	// sets Type and ID. It runs on the connection's reader, so a long
+	// request holds up later requests of the same connection only.
+	Handle(c *Conn, req control.Request) (control.Reply, error)
 	// Disconnected is called once when the connection has ended.
 	Disconnected(c *Conn)
 }
@@ -175,7 +178,10 @@ func (s *Server) ServeConn(nc net.Conn) {
 			c.result(control.Reply{ID: req.ID, Code: control.CodeUsage, Error: "hello was already exchanged"})
 			continue
 		}
-		rep := s.Handler.Handle(c, req)
+		rep, err := s.Handler.Handle(c, req)
+		if err != nil {
+			rep = control.Refuse(err)
+		}
 		rep.ID = req.ID
 		c.result(rep)
 	}
@@ -186,13 +192,6 @@ func versionMessage(client int) string {
 		return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pid (and restart it)", control.Version, client)
 	}
 	return fmt.Sprintf("this pi2pid speaks control protocol v%d but the client speaks v%d: upgrade pi2pictl", control.Version, client)
-}
-
-// knownOps are the requests a client may send.
-var knownOps = map[string]bool{
-	control.OpHello: true, control.OpStatus: true, control.OpLogin: true, control.OpKey: true,
-	control.OpLogout: true, control.OpChat: true, control.OpWait: true, control.OpSend: true,
-	control.OpEnd: true, control.OpVerify: true, control.OpAcceptKey: true,
 }
 
 // DecodeRequest parses one request line. On error the returned Request
@@ -209,8 +208,8 @@ func DecodeRequest(line []byte) (control.Request, error) {
 	if req.Op == "" {
 		return req, errors.New("request has no op")
 	}
-	if !knownOps[req.Op] {
-		return req, fmt.Errorf("unknown op %q: this pi2pid knows status, login, key, logout, chat, wait, send, end, verify, accept-key", req.Op)
+	if !slices.Contains(control.Ops, req.Op) {
+		return req, fmt.Errorf("unknown op %q: this pi2pid knows %v", req.Op, control.Ops)
 	}
 	return req, nil
 }

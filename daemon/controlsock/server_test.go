@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +19,15 @@ import (
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
+// hello is a client's hello of this version.
+var hello = fmt.Sprintf(`{"id":1,"op":"hello","version":%d}`, control.Version)
+
 type fakeHandler struct {
 	mu           sync.Mutex
 	connected    []*Conn
 	disconnected int
 	reqs         []control.Request
-	handle       func(c *Conn, req control.Request) control.Reply
+	handle       func(c *Conn, req control.Request) (control.Reply, error)
 }
 
 func (h *fakeHandler) Connected(c *Conn) {
@@ -35,7 +40,7 @@ func (h *fakeHandler) Disconnected(*Conn) {
 	h.disconnected++
 	h.mu.Unlock()
 }
-func (h *fakeHandler) Handle(c *Conn, req control.Request) control.Reply {
+func (h *fakeHandler) Handle(c *Conn, req control.Request) (control.Reply, error) {
 	h.mu.Lock()
 	h.reqs = append(h.reqs, req)
 	f := h.handle
@@ -43,7 +48,7 @@ func (h *fakeHandler) Handle(c *Conn, req control.Request) control.Reply {
 	if f != nil {
 		return f(c, req)
 	}
-	return control.Reply{Status: &control.Status{State: "logged-out"}}
+	return control.Reply{Status: &control.Status{State: control.StateLoggedOut}}, nil
 }
 
 // serve starts a server on a real Unix socket and returns its path.
@@ -119,14 +124,15 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("%+v %v", rep, err)
 	}
 	h.mu.Lock()
-	h.handle = func(c *Conn, req control.Request) control.Reply {
-		c.Event(control.Reply{Event: control.EventState, State: "chatting"})
-		return control.Reply{Code: control.CodeBusy, Error: "busy"}
+	h.handle = func(c *Conn, req control.Request) (control.Reply, error) {
+		c.Event(control.Reply{Event: control.EventState, State: control.StateChatting})
+		return control.Reply{}, control.Refusal(control.CodeBusy, "bianca", errors.New("REFUSED busy"))
 	}
 	h.mu.Unlock()
 	_, err = cl.Call(context.Background(), control.Request{Op: control.OpChat, UserID: "bianca"})
-	if control.CodeOf(err) != control.CodeBusy {
-		t.Fatalf("err = %v", err)
+	var ce *control.Error
+	if !errors.As(err, &ce) || *ce != (control.Error{Code: control.CodeBusy, Peer: "bianca", Detail: "REFUSED busy"}) {
+		t.Fatalf("err = %#v, want the handler's refusal as it was", err)
 	}
 	// The event was queued before the result, so it is already there.
 	select {
@@ -182,7 +188,7 @@ func TestBadInput(t *testing.T) {
 	}
 	t.Run("garbage and unknown ops keep the connection", func(t *testing.T) {
 		c := dialRaw(t, path)
-		c.send(t, `{"id":1,"op":"hello","version":1}`)
+		c.send(t, hello)
 		c.recv(t)
 		for _, tc := range []struct{ line, want string }{
 			{`not json`, "malformed request"},
@@ -190,7 +196,7 @@ func TestBadInput(t *testing.T) {
 			{`{"id":8}`, "no op"},
 			{`{"id":9,"op":5}`, "malformed"},
 			{`[]`, "malformed"},
-			{`{"id":10,"op":"hello","version":1}`, "already"},
+			{hello, "already"},
 		} {
 			c.send(t, tc.line)
 			r := c.recv(t)
@@ -205,7 +211,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("line too long", func(t *testing.T) {
 		c := dialRaw(t, path)
-		c.send(t, `{"id":1,"op":"hello","version":1}`)
+		c.send(t, hello)
 		c.recv(t)
 		go func() { _, _ = c.Write([]byte(strings.Repeat("x", control.MaxLine+10) + "\n")) }()
 		r := c.recv(t)
@@ -245,7 +251,7 @@ func TestLineBackpressure(t *testing.T) {
 	h := &fakeHandler{}
 	path, _ := serve(t, h)
 	c := dialRaw(t, path)
-	c.send(t, `{"id":1,"op":"hello","version":1}`)
+	c.send(t, hello)
 	c.recv(t)
 	var conn *Conn
 	for conn == nil {
@@ -307,14 +313,14 @@ func TestStuckClientIsDropped(t *testing.T) {
 
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
-		`{"id":1,"op":"hello","version":1}`, `{"id":2,"op":"send","text":"hi\n"}`, `{"op":"key","key":"A"}`,
+		hello, `{"id":2,"op":"send","text":"hi\n"}`, `{"op":"key","key":"enter"}`,
 		`{"id":-1,"op":"login","userid":"ali"}`, `not json`, `{}`, `{"op":null}`, `{"id":1e99}`, "\x00",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		req, err := DecodeRequest(line)
-		if err == nil && !knownOps[req.Op] {
+		if err == nil && !slices.Contains(control.Ops, req.Op) {
 			t.Fatalf("accepted unknown op %q", req.Op)
 		}
 	})

@@ -52,6 +52,10 @@ var (
 	ErrMalformed   = errors.New("malformed reply from the server")
 	ErrKeyChanged  = errors.New("the server's key changed")
 	ErrNotTLS      = errors.New("the server does not speak TLS")
+	// ErrHungUp (with ErrUnreachable) is a secure server that closed the
+	// connection during the TLS handshake: busy (all its slots taken) or
+	// restarting.
+	ErrHungUp = errors.New("the server hung up during the TLS handshake")
 )
 
 // DefaultIdleTimeout is how long a secure connection to the server is kept
@@ -74,9 +78,10 @@ type Client struct {
 	Timeout     time.Duration        // per request; 10s when zero
 	IdleTimeout time.Duration        // secure mode: keep a connection this long; DefaultIdleTimeout when zero
 
-	mu     sync.Mutex
-	idle   *serverConn // at most one connection waits for the next request
-	closed bool
+	mu       sync.Mutex
+	idle     *serverConn // at most one connection waits for the next request
+	closed   bool
+	noDirect bool // tests: plain requests through net.Conn, as in secure mode
 }
 
 // serverConn is a connection to the server with its decoder, which must
@@ -226,7 +231,7 @@ func (c *Client) Lookup(ctx context.Context, self, target string) (Entry, error)
 		return Entry{}, fmt.Errorf("%w: LOOKUPREPLY status %q", ErrMalformed, rep.Status)
 	}
 	if rep.Address == "" {
-		// The seeds' own NOTFOUND example says SUCCESS with empty fields.
+		// The course handouts' own NOTFOUND example says SUCCESS with empty fields.
 		return Entry{}, fmt.Errorf("%s is %w", target, ErrNotFound)
 	}
 	e := Entry{UserID: target, Address: rep.Address, KeyText: rep.EncryptionKey}
@@ -275,12 +280,43 @@ func (c *Client) roundTrip(ctx context.Context, req wire.Message, want string) (
 			return rep, unwrapStale(err)
 		}
 	}
+	if !c.reuse() && !c.noDirect {
+		dc, err := c.Transport.DialDirect(ctx, c.Addr)
+		if err == nil {
+			return c.exchangeDirect(dc, req, want)
+		}
+		if !errors.Is(err, transport.ErrNoDirect) {
+			return wire.Message{}, c.dialError(err)
+		}
+	}
 	conn, err := c.Transport.Dial(ctx, c.Addr, c.Verify)
 	if err != nil {
 		return wire.Message{}, c.dialError(err)
 	}
 	rep, err := c.exchange(ctx, &serverConn{conn: conn, addr: c.Addr, dec: wire.NewDecoder(conn)}, req, want)
 	return rep, unwrapStale(err)
+}
+
+// exchangeDirect runs one plain-mode request on a connection of its own
+// made of blocking calls (transport.DirectConn): the lookup of a chat's
+// initiator sits on the critical path of every incoming chat, and this
+// saves the network poller's hand-offs there.
+func (c *Client) exchangeDirect(dc *transport.DirectConn, req wire.Message, want string) (wire.Message, error) {
+	// Closing sends the FIN and, on loopback, runs the server's side of it
+	// in the closing thread: once the exchange is over that is no longer
+	// the caller's business, so another goroutine does it.
+	defer func() { go dc.Close() }()
+	if err := wire.Write(dc, req); err != nil {
+		return wire.Message{}, fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)
+	}
+	rep, err := wire.NewDecoder(dc).Decode()
+	if err != nil {
+		return wire.Message{}, c.readError(req.Type, err)
+	}
+	if rep.Type != want {
+		return wire.Message{}, fmt.Errorf("%w: the server at %s answered %s with %q", ErrMalformed, c.Addr, req.Type, rep.Type)
+	}
+	return rep, nil
 }
 
 // exchange runs one request on sc under ctx's deadline. On success sc goes
@@ -335,7 +371,7 @@ func (c *Client) dialError(err error) error {
 	if c.Transport.Mode == transport.Secure && !isTimeout(err) && hungUp(err) {
 		return fmt.Errorf("%w: the server at %s closed the connection during the TLS handshake without answering: "+
 			"it may be busy (all its connection slots taken) or restarting; try again in a minute, and if it persists, "+
-			"tell its administrator [%v]", ErrUnreachable, c.Addr, err)
+			"tell its administrator [%w: %v]", ErrUnreachable, c.Addr, ErrHungUp, err)
 	}
 	if isTimeout(err) {
 		return fmt.Errorf("%w: no answer from the server at %s within %s; is pi2pi-server running there?", ErrUnreachable, c.Addr, c.timeout())

@@ -21,15 +21,17 @@ func TestConsole(t *testing.T) {
 	if err := c.Start(); !errors.Is(err, keypad.ErrStarted) {
 		t.Errorf("second Start = %v, want ErrStarted", err)
 	}
-	if err := c.Press('x'); err == nil {
-		t.Error("Press took a key that no keypad has")
+	for _, k := range []keypad.Key{'x', 'a', 0, '\n'} {
+		if err := c.Press(k); err == nil {
+			t.Errorf("Press(%q) took a key that no keypad has", rune(k))
+		}
 	}
-	for _, k := range []keypad.Key{'4', '2', 'A'} {
+	for _, k := range []keypad.Key{'4', '2', keypad.Backspace, keypad.Cancel, keypad.Enter} {
 		if err := c.Press(k); err != nil {
 			t.Fatalf("Press: %v", err)
 		}
 	}
-	for _, want := range []keypad.Key{'4', '2', 'A'} {
+	for _, want := range []keypad.Key{'4', '2', keypad.Backspace, keypad.Cancel, keypad.Enter} {
 		if k := <-c.Keys(); k != want {
 			t.Errorf("got key %d, want %d", k, want)
 		}

@@ -23,7 +23,7 @@
 // # Layout and key map
 //
 // The default layout is the 4×4 membrane keypad "123A/456B/789C/*0#D" with
-// DefaultMap (A = Enter, B = Backspace, C = Cancel). The older seed's hex
+// DefaultMap (A = Enter, B = Backspace, C = Cancel). The older course handout's hex
 // keypad is HexLayout "123A/456B/789C/0FED" with LegacyHexMap (F = Enter,
 // A = Backspace, B = Cancel). Both are one setting away (ParseLayout,
 // ParseMap), and so are the pins (ParsePins).

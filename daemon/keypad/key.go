@@ -17,6 +17,16 @@ func (k Key) Valid() bool {
 	return k >= '0' && k <= '9' || k >= 'A' && k <= 'F' || k == '*' || k == '#'
 }
 
+// Meaning keys are what pi2pictl's console keypad sends: what a key means
+// rather than which key it is, so which letter means Enter is the key
+// map's business alone. No hardware keypad has them and no key map can name
+// them (Valid is false); ReadPasscode honours them under every map.
+const (
+	Enter     Key = '\r'
+	Backspace Key = '\b'
+	Cancel    Key = 0x18
+)
+
 // IsDigit reports whether k is one of the passcode digits '0'-'9'.
 func (k Key) IsDigit() bool { return k >= '0' && k <= '9' }
 
@@ -42,11 +52,11 @@ type Map struct {
 	Enter, Backspace, Cancel Key
 }
 
-// DefaultMap is the map of the standard 4×4 membrane keypad (the newer seed):
+// DefaultMap is the map of the standard 4×4 membrane keypad (the newer course handout):
 // A = Enter & validate, B = Backspace, C = Cancel.
 var DefaultMap = Map{Enter: 'A', Backspace: 'B', Cancel: 'C'}
 
-// LegacyHexMap is the older seed's map for a hex keypad:
+// LegacyHexMap is the older course handout's map for a hex keypad:
 // F = Enter & validate, A = Backspace, B = Cancel.
 var LegacyHexMap = Map{Enter: 'F', Backspace: 'A', Cancel: 'B'}
 

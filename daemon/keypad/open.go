@@ -40,7 +40,8 @@ type Config struct {
 	Matrix MatrixConfig
 }
 
-// Kinds lists the keypad kinds Open knows.
+// Kinds lists the keypad kinds Open knows. They are the control API's
+// keypad kinds (control.Keypad*); a test of package main checks both lists.
 var Kinds = []string{"console", "rpio", "gpiocdev", "none"}
 
 // Open returns the keypad of the given kind: "console" (presses from

@@ -22,7 +22,8 @@ var (
 
 // ReadPasscode starts src, collects digits until the Enter key of m, and
 // stops src again. Backspace removes the last digit (nothing when there is
-// none); Cancel abandons the entry with ErrCancelled. Keys that are neither
+// none); Cancel abandons the entry with ErrCancelled. The meaning keys
+// (Enter, Backspace, Cancel) do the same under any m. Keys that are neither
 // digits nor in m are ignored. A 33rd digit (more than wire.MaxPasscode) ends
 // the entry with ErrTooLong, and Enter with no digits with ErrEmpty. When no
 // key is pressed for timeout (DefaultPasscodeTimeout when zero or less,
@@ -79,17 +80,17 @@ func ReadPasscode(ctx context.Context, src Source, m Map, timeout time.Duration,
 			}
 			buf[n] = byte(k)
 			n++
-		case k == m.Enter:
+		case k == m.Enter || k == Enter:
 			if n == 0 {
 				return nil, ErrEmpty
 			}
 			return append([]byte(nil), buf[:n]...), nil
-		case k == m.Backspace && k != 0:
+		case k == m.Backspace && k != 0 || k == Backspace:
 			if n > 0 {
 				n--
 				buf[n] = 0
 			}
-		case k == m.Cancel && k != 0:
+		case k == m.Cancel && k != 0 || k == Cancel:
 			return nil, ErrCancelled
 		}
 		k = 0

@@ -80,14 +80,16 @@ func (e *entry) expect(want string, wantErr error) {
 	}
 }
 
+type passcodeCase struct {
+	name    string
+	m       keypad.Map
+	keys    string
+	want    string
+	wantErr error
+}
+
 func TestReadPasscode(t *testing.T) {
-	tests := []struct {
-		name    string
-		m       keypad.Map
-		keys    string
-		want    string
-		wantErr error
-	}{
+	tests := []passcodeCase{
 		{"enter", keypad.DefaultMap, "1234A", "1234", nil},
 		{"zero map is default", keypad.Map{}, "0A", "0", nil},
 		{"backspace", keypad.DefaultMap, "12B3B45A", "145", nil},
@@ -102,6 +104,16 @@ func TestReadPasscode(t *testing.T) {
 		{"too long", keypad.DefaultMap, strings.Repeat("9", wire.MaxPasscode+1), "", keypad.ErrTooLong},
 		{"edit at the limit", keypad.DefaultMap, strings.Repeat("1", wire.MaxPasscode) + "B2A", strings.Repeat("1", wire.MaxPasscode-1) + "2", nil},
 	}
+	// The meaning keys of pi2pictl's console keypad work under every map.
+	const enter, bs, cancel = string(keypad.Enter), string(keypad.Backspace), string(keypad.Cancel)
+	custom := keypad.Map{Enter: '#', Backspace: '*', Cancel: 'D'}
+	enterOnly := keypad.Map{Enter: 'D'}
+	for _, m := range []keypad.Map{keypad.DefaultMap, keypad.LegacyHexMap, custom, enterOnly} {
+		tests = append(tests,
+			passcodeCase{"meanings under " + m.String(), m, "12" + bs + "3" + enter, "13", nil},
+			passcodeCase{"meaning cancel under " + m.String(), m, "12" + cancel, "", keypad.ErrCancelled})
+	}
+	tests = append(tests, passcodeCase{"custom map", custom, "1A2B3*#", "12", nil})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEntry(t, context.Background(), tt.m)

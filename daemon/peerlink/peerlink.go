@@ -1,4 +1,4 @@
-// Package peerlink is the terminal-to-terminal half of the seeds' protocol:
+// Package peerlink is the terminal-to-terminal half of the course handouts' protocol:
 // CONNECTREQ and CONNECTREPLY on port 8085, then the chat phase, a raw byte
 // stream in both directions.
 //
@@ -20,7 +20,7 @@ import (
 )
 
 // RefusedError is a CONNECTREPLY REFUSED. Reason is "" when the peer gave
-// none (seed-compliant peers do not).
+// none (course-style peers do not).
 type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string {

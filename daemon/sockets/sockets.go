@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
+	"golang.org/x/sys/unix"
 )
 
 // Group owns the control socket when it exists.
@@ -77,6 +78,7 @@ func Open(listen, controlPath string, log *slog.Logger) (*Listeners, error) {
 		}
 		ls.Peer = l
 	}
+	deferAccept(ls.Peer, log)
 	if ls.Control == nil {
 		l, err := ListenUnix(controlPath, log)
 		if err != nil {
@@ -86,6 +88,33 @@ func Open(listen, controlPath string, log *slog.Logger) (*Listeners, error) {
 		ls.Control = l
 	}
 	return ls, nil
+}
+
+// DeferAcceptSeconds is how long the kernel holds a new peer connection
+// that has sent nothing yet before pi2pid accepts it anyway.
+const DeferAcceptSeconds = 10
+
+// deferAccept has the kernel hand over a peer connection only once its
+// first bytes (the CONNECTREQ, or a TLS ClientHello) have arrived: pi2pid
+// then wakes once per chat request instead of twice (accept, then read),
+// which shortens the callee's side of every chat set-up. A connection that
+// stays silent is handed over after DeferAcceptSeconds and meets pi2pid's
+// own deadline as before.
+func deferAccept(l net.Listener, log *slog.Logger) {
+	tl, ok := l.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, DeferAcceptSeconds)
+	}); err != nil || serr != nil {
+		log.Debug("TCP_DEFER_ACCEPT not set on the peer listener", "err", errors.Join(err, serr))
+	}
 }
 
 func isTCP(l net.Listener) bool { _, ok := l.(*net.TCPListener); return ok }

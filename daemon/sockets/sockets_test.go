@@ -3,10 +3,14 @@ package sockets
 import (
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,5 +61,46 @@ func TestOpenWithoutSystemd(t *testing.T) {
 	}
 	if _, err := Open("127.0.0.1:bad", filepath.Join(t.TempDir(), "c.sock"), quiet); err == nil {
 		t.Fatal("bad listen address accepted")
+	}
+}
+
+// The peer listener hands over a connection once its first bytes are
+// there (TCP_DEFER_ACCEPT), and a CONNECTREQ sent at once still arrives.
+func TestPeerListenerDefersAccept(t *testing.T) {
+	t.Setenv("LISTEN_FDS", "")
+	ls, err := Open("127.0.0.1:0", filepath.Join(t.TempDir(), "control.sock"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	rc, err := ls.Peer.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	_ = rc.Control(func(fd uintptr) {
+		v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT)
+	})
+	if gerr != nil || v == 0 {
+		t.Fatalf("TCP_DEFER_ACCEPT = %d, %v; want it set", v, gerr)
+	}
+	c, err := net.Dial("tcp", ls.Peer.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"msgtype":"CONNECTREQ","initiator":"ali"}`)); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ls.Peer.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	if n, err := in.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), `{"msgtype":"CONNECTREQ"`) {
+		t.Fatalf("read %q, %v", buf[:n], err)
 	}
 }

@@ -14,7 +14,9 @@ package terminal
 
 //go:generate go run ./gen -o ../../docs/statechart.md
 
-// State is where the terminal is in the seeds' flow.
+import "github.com/pi2pi/pi2pi/internal/control"
+
+// State is where the terminal is in the course handouts' flow.
 type State int
 
 // The states of a terminal.
@@ -31,20 +33,24 @@ const (
 	numStates
 )
 
-var stateNames = [numStates]string{
-	LoggedOut:       "logged-out",
-	ReadingPasscode: "reading-passcode",
-	Authenticating:  "authenticating",
-	LoggedIn:        "logged-in",
-	LookingUp:       "looking-up",
-	Connecting:      "connecting",
-	AwaitingReply:   "awaiting-reply",
-	Verifying:       "verifying",
-	Chatting:        "chatting",
+// stateNames are the states' names in the control API.
+var stateNames = [numStates]control.State{
+	LoggedOut:       control.StateLoggedOut,
+	ReadingPasscode: control.StateReadingPasscode,
+	Authenticating:  control.StateAuthenticating,
+	LoggedIn:        control.StateLoggedIn,
+	LookingUp:       control.StateLookingUp,
+	Connecting:      control.StateConnecting,
+	AwaitingReply:   control.StateAwaitingReply,
+	Verifying:       control.StateVerifying,
+	Chatting:        control.StateChatting,
 }
 
 // String returns the state's name as shown by pi2pictl and in logs.
-func (s State) String() string {
+func (s State) String() string { return string(s.Name()) }
+
+// Name returns the state's name in the control API.
+func (s State) Name() control.State {
 	if s < 0 || s >= numStates {
 		return "invalid"
 	}
@@ -63,7 +69,7 @@ func States() []State {
 // ParseState returns the state named s.
 func ParseState(s string) (State, bool) {
 	for i, n := range stateNames {
-		if n == s {
+		if string(n) == s {
 			return State(i), true
 		}
 	}

@@ -42,6 +42,9 @@ var targets = []target{
 	{"pi2pid idle RSS", "pi2pi/daemon", "BenchmarkIdle", "MiB-RSS", "<=", 15},
 	{"pi2pid wake-ups per second while idle", "pi2pi/daemon", "BenchmarkIdle", "wakeups/s", "<=", 0},
 	{"pi2pid stripped binary size", "pi2pi/daemon", "BenchmarkIdle", "MiB-stripped", "", 0},
+	{"callee's side of a chat set-up, plain, against the Python course terminal (Python's p50 over ours)", "pi2pi/e2e", "BenchmarkConnect/plain", "x-python", ">=", 1},
+	{"plain lookup with blocking calls, against Go's network poller (poller p50 over direct)", "daemon/directory", "BenchmarkPlainLookup", "x-poller", "", 0},
+	{"wire decoding, hand-written against encoding/json (encoding/json's cost over ours)", "internal/wire", "BenchmarkUnmarshal", "x-encoding-json", "", 0},
 }
 
 var procSuffix = regexp.MustCompile(`-\d+$`)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A course-style pi2pi peer, written from the seeds for the end-to-end tests.
+"""A course-style pi2pi peer, written from the course handouts (see docs/protocol.md) for the end-to-end tests.
 
 It does what a student's Python 3 program following the TPRG 2131 handout
 does, byte-level quirks included, so that the Go programs are tested against

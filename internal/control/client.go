@@ -95,7 +95,7 @@ func NewClient(ctx context.Context, conn net.Conn) (*Client, error) {
 	if hello.Error != "" {
 		// A daemon that cannot start says why in its hello.
 		conn.Close()
-		return nil, &Error{Code: hello.Code, Message: hello.Error}
+		return nil, &Error{Code: hello.Code, Detail: hello.Error}
 	}
 	if hello.Version != Version {
 		conn.Close()
@@ -182,7 +182,7 @@ func (c *Client) Err() error {
 }
 
 // Call sends req and waits for its result. A refused request returns an
-// *Error carrying the daemon's code and message.
+// *Error carrying the daemon's code, whom it is about and its detail.
 func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 	ch, err := c.send(req)
 	if err != nil {
@@ -194,7 +194,10 @@ func (c *Client) Call(ctx context.Context, req Request) (Reply, error) {
 			return Reply{}, ErrClosed
 		}
 		if !rep.OK {
-			return rep, &Error{Code: rep.Code, Message: rep.Error}
+			if e := ErrorOf(rep); e != nil {
+				return rep, e
+			}
+			return rep, &Error{Code: CodeInternal, Detail: "pi2pid refused without a code"}
 		}
 		return rep, nil
 	case <-ctx.Done():

@@ -388,7 +388,7 @@ func TestCallAndEventOrder(t *testing.T) {
 	for i, w := range want {
 		select {
 		case ev := <-c.Events():
-			got := ev.Event + " " + ev.State + ev.UserID
+			got := string(ev.Event) + " " + string(ev.State) + ev.UserID
 			if got != w {
 				t.Fatalf("event %d = %q, want %q", i, got, w)
 			}
@@ -459,11 +459,11 @@ func TestCallError(t *testing.T) {
 	c, fc := dial(t, d)
 	go func() {
 		r := fc.recv()
-		fc.send(Reply{Type: TypeResult, ID: r.ID, Code: CodeNotFound, Error: "bianca is not logged in"})
+		fc.send(Reply{Type: TypeResult, ID: r.ID, Code: CodeNotFound, Peer: "bianca", Error: "LOOKUPREPLY NOTFOUND"})
 	}()
 	rep, err := c.Call(testCtx(t), Request{Op: OpChat, UserID: "bianca"})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeNotFound || err.Error() != "bianca is not logged in" {
+	if !errors.As(err, &e) || *e != (Error{Code: CodeNotFound, Peer: "bianca", Detail: "LOOKUPREPLY NOTFOUND"}) {
 		t.Fatalf("Call error %#v, want *Error with code %q", err, CodeNotFound)
 	}
 	if CodeOf(err) != CodeNotFound || CodeOf(fmt.Errorf("chat: %w", err)) != CodeNotFound {

@@ -26,13 +26,13 @@ func AppendRequest(b []byte, r Request) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, int64(r.ID), 10)
 	b = append(b, `,"op":`...)
-	b = jsontext.AppendString(b, r.Op)
+	b = jsontext.AppendString(b, string(r.Op))
 	if r.Version != 0 {
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, int64(r.Version), 10)
 	}
 	b = appendField(b, `,"userid":`, r.UserID)
-	b = appendField(b, `,"key":`, r.Key)
+	b = appendField(b, `,"key":`, string(r.Key))
 	b = appendField(b, `,"text":`, r.Text)
 	return append(b, '}')
 }
@@ -49,7 +49,7 @@ func AppendReply(b []byte, r Reply) []byte {
 		return append(b, j...)
 	}
 	b = append(b, `{"type":`...)
-	b = jsontext.AppendString(b, r.Type)
+	b = jsontext.AppendString(b, string(r.Type))
 	if r.ID != 0 {
 		b = append(b, `,"id":`...)
 		b = strconv.AppendInt(b, int64(r.ID), 10)
@@ -63,16 +63,19 @@ func AppendReply(b []byte, r Reply) []byte {
 		b = append(b, `,"ok":true`...)
 	}
 	b = appendField(b, `,"error":`, r.Error)
-	b = appendField(b, `,"code":`, r.Code)
-	b = appendField(b, `,"event":`, r.Event)
-	b = appendField(b, `,"state":`, r.State)
+	b = appendField(b, `,"code":`, string(r.Code))
+	b = appendField(b, `,"event":`, string(r.Event))
+	b = appendField(b, `,"state":`, string(r.State))
 	b = appendField(b, `,"userid":`, r.UserID)
-	b = appendField(b, `,"keypad":`, r.Keypad)
+	b = appendField(b, `,"keypad":`, string(r.Keypad))
 	b = appendField(b, `,"peer":`, r.Peer)
-	b = appendField(b, `,"direction":`, r.Direction)
+	b = appendField(b, `,"direction":`, string(r.Direction))
 	b = appendField(b, `,"text":`, r.Text)
 	b = appendField(b, `,"safety_code":`, r.SafetyCode)
-	b = appendField(b, `,"warning":`, r.Warning)
+	b = appendField(b, `,"peer_fingerprint":`, r.PeerFingerprint)
+	b = appendField(b, `,"old_fingerprint":`, r.OldFingerprint)
+	b = appendField(b, `,"warning":`, string(r.Warning))
+	b = appendField(b, `,"warning_detail":`, r.WarningDetail)
 	if r.FailedAttempts != 0 {
 		b = append(b, `,"failed_attempts":`...)
 		b = strconv.AppendInt(b, int64(r.FailedAttempts), 10)
@@ -97,13 +100,13 @@ func ParseRequest(line []byte) (Request, error) {
 		case "id":
 			return p.int(&r.ID)
 		case "op":
-			return p.string(&r.Op)
+			return p.string((*string)(&r.Op))
 		case "version":
 			return p.int(&r.Version)
 		case "userid":
 			return p.string(&r.UserID)
 		case "key":
-			return p.string(&r.Key)
+			return p.string((*string)(&r.Key))
 		case "text":
 			return p.string(&r.Text)
 		}
@@ -123,7 +126,7 @@ func ParseReply(line []byte) (Reply, error) {
 	if p.object(func(key []byte) bool {
 		switch string(key) {
 		case "type":
-			return p.string(&r.Type)
+			return p.string((*string)(&r.Type))
 		case "id":
 			return p.int(&r.ID)
 		case "version":
@@ -135,25 +138,31 @@ func ParseReply(line []byte) (Reply, error) {
 		case "error":
 			return p.string(&r.Error)
 		case "code":
-			return p.string(&r.Code)
+			return p.string((*string)(&r.Code))
 		case "event":
-			return p.string(&r.Event)
+			return p.string((*string)(&r.Event))
 		case "state":
-			return p.string(&r.State)
+			return p.string((*string)(&r.State))
 		case "userid":
 			return p.string(&r.UserID)
 		case "keypad":
-			return p.string(&r.Keypad)
+			return p.string((*string)(&r.Keypad))
 		case "peer":
 			return p.string(&r.Peer)
 		case "direction":
-			return p.string(&r.Direction)
+			return p.string((*string)(&r.Direction))
 		case "text":
 			return p.string(&r.Text)
 		case "safety_code":
 			return p.string(&r.SafetyCode)
+		case "peer_fingerprint":
+			return p.string(&r.PeerFingerprint)
+		case "old_fingerprint":
+			return p.string(&r.OldFingerprint)
 		case "warning":
-			return p.string(&r.Warning)
+			return p.string((*string)(&r.Warning))
+		case "warning_detail":
+			return p.string(&r.WarningDetail)
 		case "failed_attempts":
 			return p.int(&r.FailedAttempts)
 		}

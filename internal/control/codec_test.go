@@ -13,7 +13,8 @@ var codecSeeds = []string{
 	`{"type":"result","id":7,"ok":true}`,
 	`{"type":"hello","version":1,"daemon":"pi2pid dev"}`,
 	`{"type":"result","id":2,"ok":true,"status":{"state":"logged-in","server":"x","security":"secure","keypad":"console","listen":"y"}}`,
-	` { "id" : -3 , "op" : "key" , "key" : "A" } `,
+	` { "id" : -3 , "op" : "key" , "key" : "enter" } `,
+	`{"type":"event","event":"chat-start","peer":"ali","peer_fingerprint":"SHA256:x","old_fingerprint":"SHA256:y"}`,
 	`{"id":1,"op":"send","text":"\u001b[2J\u003cb\u003e \ud83d\ude00 \u00e9 é \u2028 \/ \" \\ \b\f\r\t"}`,
 	`{"id":1,"op":"send","text":"\ud800"}`,
 	"{\"id\":1,\"op\":\"send\",\"text\":\"\xff\xfe bad\"}",
@@ -55,7 +56,7 @@ func FuzzAppend(f *testing.F) {
 	f.Add(-5, "", "", "\x1b[31m<script>&\u2028\u2029\xff\xc3\"\\/\b\f\r\t\x00\x7f é 😀", false)
 	f.Add(0, "line", "b\xed\xa0\x80", strings.Repeat("x", 5000), true)
 	f.Fuzz(func(t *testing.T, id int, a, b, text string, ok bool) {
-		req := Request{ID: id, Op: a, Version: id / 3, UserID: b, Key: a + b, Text: text}
+		req := Request{ID: id, Op: Op(a), Version: id / 3, UserID: b, Key: Key(a + b), Text: text}
 		want, _ := json.Marshal(req)
 		got := AppendRequest(nil, req)
 		if string(got) != string(want) {
@@ -66,9 +67,10 @@ func FuzzAppend(f *testing.F) {
 		if r, err := ParseRequest(got); err != nil || r != back {
 			t.Fatalf("ParseRequest(%s) = %+v, %v; want %+v", got, r, err, back)
 		}
-		rep := Reply{Type: a, ID: id, Version: -id, Daemon: b, OK: ok, Error: text, Code: a, Event: b,
-			State: a, UserID: b, Keypad: a, Peer: b, Direction: a, Text: text, SafetyCode: b, Warning: a, FailedAttempts: id / 5}
-		for _, status := range []*Status{nil, {State: a, Server: text}} {
+		rep := Reply{Type: Type(a), ID: id, Version: -id, Daemon: b, OK: ok, Error: text, Code: Code(a), Event: Event(b),
+			State: State(a), UserID: b, Keypad: Keypad(a), Peer: b, Direction: Direction(a), Text: text, SafetyCode: b,
+			PeerFingerprint: a, OldFingerprint: b, Warning: Code(b), WarningDetail: text, FailedAttempts: id / 5}
+		for _, status := range []*Status{nil, {State: State(a), Server: text}} {
 			rep.Status = status
 			want, _ = json.Marshal(rep)
 			got = AppendReply(nil, rep)

@@ -20,13 +20,14 @@ package control
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 )
 
 // Version is the control protocol version. Bump it on any incompatible
-// change.
-const Version = 1
+// change. v2: console keys are meanings (KeyEnter, ...), not keypad letters;
+// refusals carry a code and a technical detail, not a sentence; a changed
+// peer key is OldFingerprint, not a warning in words.
+const Version = 2
 
 // MaxLine bounds one JSON line in either direction.
 const MaxLine = 256 << 10
@@ -57,102 +58,116 @@ func ReadLine(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
 	return buf, nil
 }
 
+// Op is a request a client may send.
+type Op string
+
 // Operations a client may request.
 const (
-	OpHello  = "hello"  // Version: the client's version
-	OpStatus = "status" // Result.Status
+	OpHello  Op = "hello"  // Version: the client's version
+	OpStatus Op = "status" // Result.Status
 	// OpLogin while logged in first has pi2pid confirm its login with the
-	// server: still known, it is refused (CodeState); forgotten, pi2pid
+	// server: still known, it is refused (CodeLoggedIn); forgotten, pi2pid
 	// logs out (EventLoggedOut) and goes on. Without UserID it only
-	// confirms, and Result.State is "logged-out" when the server forgot.
-	OpLogin  = "login" // UserID; starts passcode entry, outcome as EventLogin
-	OpKey    = "key"   // Key: one keypad key ("0"-"9", "A"-"D", "*", "#"), console keypad only
-	OpLogout = "logout"
-	OpChat   = "chat"   // UserID: the callee; result once the chat started or was refused
-	OpWait   = "wait"   // attach: take the next incoming chat
-	OpSend   = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
-	OpEnd    = "end"    // end the chat after everything sent so far has gone out
-	OpVerify = "verify" // UserID: Result.SafetyCode and fingerprints for that user
+	// confirms, and Result.State is StateLoggedOut when the server forgot.
+	OpLogin  Op = "login" // UserID; starts passcode entry, outcome as EventLogin
+	OpKey    Op = "key"   // Key: one key meaning (see Key), console keypad only
+	OpLogout Op = "logout"
+	OpChat   Op = "chat"   // UserID: the callee; result once the chat started or was refused
+	OpWait   Op = "wait"   // attach: take the next incoming chat
+	OpSend   Op = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
+	OpEnd    Op = "end"    // end the chat after everything sent so far has gone out
+	OpVerify Op = "verify" // UserID: Result.SafetyCode and fingerprints for that user
 	// OpAcceptKey records the key that verify shows for UserID as the one
 	// accepted: chats with it warn no more. Result.Status has the
 	// fingerprints.
-	OpAcceptKey = "accept-key"
+	OpAcceptKey Op = "accept-key"
 )
+
+// Ops lists every operation, for the daemon's check of requests.
+var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpSend, OpEnd, OpVerify, OpAcceptKey}
+
+// Type says what a Reply is.
+type Type string
 
 // Reply types.
 const (
-	TypeHello  = "hello"
-	TypeResult = "result"
-	TypeEvent  = "event"
+	TypeHello  Type = "hello"
+	TypeResult Type = "result"
+	TypeEvent  Type = "event"
 )
+
+// Event names an event pushed by the daemon.
+type Event string
 
 // Events pushed by the daemon.
 const (
-	EventState     = "state"      // State (and UserID) after every transition; to every connection
-	EventPasscode  = "passcode"   // passcode entry started; Keypad says "console" or "gpio"
-	EventLogin     = "login"      // OK, UserID, FailedAttempts, or Error/Code
-	EventChatStart = "chat-start" // Peer, Direction, SafetyCode, Warning; to the chat's owner
-	EventLine      = "line"       // Text received from the peer; to the chat's owner
-	EventChatEnd   = "chat-end"   // Error says why when not a normal end; to the chat's owner
+	EventState     Event = "state"      // State (and UserID) after every transition; to every connection
+	EventPasscode  Event = "passcode"   // passcode entry started; Keypad names the keypad
+	EventLogin     Event = "login"      // OK, UserID, FailedAttempts, or Code (and Error, the detail)
+	EventChatStart Event = "chat-start" // Peer, Direction, SafetyCode, PeerFingerprint, OldFingerprint, Warning; to the chat's owner
+	EventLine      Event = "line"       // Text received from the peer; to the chat's owner
+	EventChatEnd   Event = "chat-end"   // Code (and Error) say why when not a normal end; to the chat's owner
 	// EventChatEnding asks the chat's owner to end the chat: the peer
-	// closed its side (Error "") or pi2pid must end it (logout, shutdown;
-	// Error says why). The owner sends nothing more and answers with
-	// OpEnd, which pi2pid handles after the sends before it, so no text
-	// the owner accepted is lost. EventChatEnd follows once both sides
-	// are closed.
-	EventChatEnding = "chat-ending"
-	EventLoggedOut  = "logged-out" // the server forgot us, or logout; Error says why
+	// closed its side (no Code) or pi2pid must end it (logout, shutdown:
+	// Code and Error say why). The owner sends nothing more and answers
+	// with OpEnd, which pi2pid handles after the sends before it, so no
+	// text the owner accepted is lost. EventChatEnd follows once both
+	// sides are closed.
+	EventChatEnding Event = "chat-ending"
+	EventLoggedOut  Event = "logged-out" // logout, or the server forgot us (CodeServerForgot)
 )
 
-// Error codes in Reply.Code.
+// Direction says who started a chat.
+type Direction string
+
+// The directions of a chat.
 const (
-	CodeUsage       = "usage"       // malformed request, unknown op
-	CodeVersion     = "version"     // protocol versions differ
-	CodeState       = "state"       // not possible in the current state (e.g. chat while logged out)
-	CodeRefused     = "refused"     // login refused, or the peer refused the chat
-	CodeNotFound    = "notfound"    // the user is not logged in
-	CodeBusy        = "busy"        // the peer or we are already chatting
-	CodeAway        = "away"        // nobody is attached to take the chat
-	CodeUnreachable = "unreachable" // server or peer could not be reached
-	CodeKeyChanged  = "key-changed" // a pinned key changed
-	CodeNoConsole   = "no-console"  // key presses sent to a daemon without a console keypad
-	CodeCancelled   = "cancelled"   // passcode entry cancelled
-	CodeTimedOut    = "timed-out"   // passcode entry abandoned: no key pressed for too long
-	CodeInternal    = "internal"    // anything else
-	CodeConfig      = "config"      // pi2pid cannot start: its settings are wrong (in the hello)
+	Outgoing Direction = "outgoing" // we called
+	Incoming Direction = "incoming" // we were called
 )
 
 // Request is one line from client to daemon.
 type Request struct {
 	ID      int    `json:"id"`
-	Op      string `json:"op"`
+	Op      Op     `json:"op"`
 	Version int    `json:"version,omitempty"`
 	UserID  string `json:"userid,omitempty"`
-	Key     string `json:"key,omitempty"`
+	Key     Key    `json:"key,omitempty"`
 	Text    string `json:"text,omitempty"`
 }
 
 // Reply is one line from daemon to client: a hello, a result or an event.
 type Reply struct {
-	Type    string `json:"type"`
+	Type    Type   `json:"type"`
 	ID      int    `json:"id,omitempty"`
 	Version int    `json:"version,omitempty"`
 	Daemon  string `json:"daemon,omitempty"` // daemon build, in hello
 
-	OK    bool   `json:"ok,omitempty"`
-	Error string `json:"error,omitempty"` // for people: what happened and what to do
-	Code  string `json:"code,omitempty"`
+	OK bool `json:"ok,omitempty"`
+	// Error is the detail of a refusal in technical terms (a Go error's
+	// text, a peer's reason), never a sentence: pi2pictl words the Code.
+	Error string `json:"error,omitempty"`
+	Code  Code   `json:"code,omitempty"`
 
-	Event      string  `json:"event,omitempty"`
-	State      string  `json:"state,omitempty"`
-	UserID     string  `json:"userid,omitempty"`
-	Keypad     string  `json:"keypad,omitempty"`
-	Peer       string  `json:"peer,omitempty"`
-	Direction  string  `json:"direction,omitempty"` // "outgoing" or "incoming"
-	Text       string  `json:"text,omitempty"`
-	SafetyCode string  `json:"safety_code,omitempty"`
-	Warning    string  `json:"warning,omitempty"`
-	Status     *Status `json:"status,omitempty"`
+	Event      Event     `json:"event,omitempty"`
+	State      State     `json:"state,omitempty"`
+	UserID     string    `json:"userid,omitempty"`
+	Keypad     Keypad    `json:"keypad,omitempty"`
+	Peer       string    `json:"peer,omitempty"`
+	Direction  Direction `json:"direction,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	SafetyCode string    `json:"safety_code,omitempty"`
+	// PeerFingerprint is the peer's key (chat-start, verify);
+	// OldFingerprint, when set, is the different key last seen for that
+	// peer: its key has changed.
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	OldFingerprint  string `json:"old_fingerprint,omitempty"`
+	// Warning, in chat-start and verify, is a problem with the record of
+	// accepted keys (CodePeersUnreadable, CodePeersUnwritable) so that a
+	// key change may go unnoticed; WarningDetail is its cause.
+	Warning       Code    `json:"warning,omitempty"`
+	WarningDetail string  `json:"warning_detail,omitempty"`
+	Status        *Status `json:"status,omitempty"`
 	// FailedAttempts, in a successful login event: failed login attempts
 	// on the account since the previous login, as the server counted them.
 	FailedAttempts int `json:"failed_attempts,omitempty"`
@@ -160,11 +175,11 @@ type Reply struct {
 
 // Status describes the daemon, for `pi2pictl status`.
 type Status struct {
-	State             string `json:"state"`
+	State             State  `json:"state"`
 	UserID            string `json:"userid,omitempty"`
 	Server            string `json:"server"`
 	Security          string `json:"security"`
-	Keypad            string `json:"keypad"`
+	Keypad            Keypad `json:"keypad"`
 	Listen            string `json:"listen"`
 	Fingerprint       string `json:"fingerprint,omitempty"`        // ours
 	ServerFingerprint string `json:"server_fingerprint,omitempty"` // pinned server key
@@ -174,21 +189,4 @@ type Status struct {
 	Peer            string `json:"peer,omitempty"`
 	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
 	SafetyCode      string `json:"safety_code,omitempty"`
-}
-
-// Error is a refused request.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// CodeOf returns the code of an *Error in err's chain, or "".
-func CodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
 }

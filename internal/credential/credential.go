@@ -1,7 +1,7 @@
 // Package credential turns keypad digits into the string a pi2pi terminal
 // sends as the AUTHREQ passcode.
 //
-// The seeds ask for the passcode to be "salted and hashed" with SHA-256. We
+// The course handouts ask for the passcode to be "salted and hashed" with SHA-256. We
 // salt with a fixed domain string and the lower-case user ID, so one PIN
 // hashes differently for each user and for each system that uses another
 // domain:

@@ -5,7 +5,7 @@
 // both sides. Certificates are self-signed: trust comes from pinning the
 // peer's public key in VerifyConnection (which, unlike
 // VerifyPeerCertificate, also runs on resumed sessions; tickets are off
-// anyway). In plain mode connections are the seeds' clear-text TCP and carry
+// anyway). In plain mode connections are the course handouts' clear-text TCP and carry
 // no identity.
 package transport
 

@@ -197,7 +197,7 @@ func TestPlainConnection(t *testing.T) {
 	}
 }
 
-// TestPlainBytesOnWire checks what a plain connection is: the seeds' JSON,
+// TestPlainBytesOnWire checks what a plain connection is: the course handouts' JSON,
 // byte for byte, with nothing added.
 func TestPlainBytesOnWire(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -44,7 +44,7 @@ func TestDecoderFraming(t *testing.T) {
 		{"no delimiter", authReq + lookReq},
 		{"CRLF", authReq + "\r\n" + lookReq + "\r\n"},
 		{"blank lines and spaces", "\n\n  \t" + authReq + " \r\n\r\n\t " + lookReq + "\n\n"},
-		{"pretty-printed as in the seeds", "{\n  \"msgtype\": \"AUTHREQ\",\n  \"userid\": \"ali\",\n  \"passcode\": \"1234\"\n}\n" +
+		{"pretty-printed as in the course handouts", "{\n  \"msgtype\": \"AUTHREQ\",\n  \"userid\": \"ali\",\n  \"passcode\": \"1234\"\n}\n" +
 			"{\n\t\"msgtype\": \"LOOKUPREQ\",\n\t\"userid\": \"ali\",\n\t\"lookup\": \"bianca\"\n}"},
 		{"braces inside strings", `{"msgtype":"AUTHREQ","userid":"ali","passcode":"1234","x":"}{\"}\\"}` + lookReq},
 		{"nested unknown values", `{"msgtype":"AUTHREQ","a":{"b":[{"c":"]"}]},"userid":"ali","passcode":"1234"}` + lookReq},

@@ -92,7 +92,7 @@ func Unmarshal(data []byte) (Message, error) {
 	}
 	m.Type = strings.ToUpper(strings.TrimSpace(typ))
 	// A key that does not belong to the msgtype is an unknown key, ignored
-	// whatever its type (seed rule); only the message's own keys can make
+	// whatever its type (a rule of the course protocol, docs/protocol.md); only the message's own keys can make
 	// it invalid. For an unknown msgtype every key counts.
 	own := ownKeys[m.Type]
 	get := func(dst *string, keys ...int) {
@@ -123,7 +123,7 @@ func Unmarshal(data []byte) (Message, error) {
 	get(&m.Initiator, keyInitiator)
 	get(&m.Reason, keyReason)
 	get(&m.FailedAttempts, keyFailedAttempts)
-	// The seeds name the CONNECTREPLY field "answer" in one place and
+	// The course handouts name the CONNECTREPLY field "answer" in one place and
 	// "status" in the examples: Status holds whichever was sent. In the
 	// other replies "answer" is a field of its own, never a status.
 	if raw[keyStatus] == nil && m.Type != ConnectReply {

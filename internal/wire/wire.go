@@ -1,7 +1,7 @@
 // Package wire is the pi2pi JSON protocol shared by the server, the terminal
 // daemon and the course-style peers they must talk to.
 //
-// Senders write compact JSON with the seeds' field names, in a fixed order,
+// Senders write compact JSON with the course handouts' field names, in a fixed order,
 // followed by '\n', in one write. Receivers accept successive JSON objects
 // from a stream with or without delimiters, ignore unknown keys, compare
 // statuses case-insensitively and accept the spellings seen in the wild
@@ -15,7 +15,7 @@ import (
 	"github.com/pi2pi/pi2pi/internal/jsontext"
 )
 
-// Message types: the six of the seeds plus the logout extension.
+// Message types: the six of the course protocol (docs/protocol.md) plus the logout extension.
 const (
 	AuthReq      = "AUTHREQ"
 	AuthReply    = "AUTHREPLY"
@@ -37,7 +37,7 @@ const (
 )
 
 // Reasons carried by the optional "reason" key of a refusal (an extension
-// that seed-compliant peers ignore).
+// that course-style peers ignore).
 const (
 	ReasonBusy        = "busy"
 	ReasonAway        = "away"
@@ -87,7 +87,7 @@ type field struct {
 	omitEmpty bool
 }
 
-// fields returns the keys sent for m.Type, in the seeds' order: the first n
+// fields returns the keys sent for m.Type, in the course handouts' order: the first n
 // entries of fs. An array rather than a slice keeps it off the heap.
 func (m Message) fields() (fs [4]field, n int, err error) {
 	switch m.Type {

@@ -1,7 +1,7 @@
 // Package directory is the pi2pi directory: it answers AUTHREQ against the
 // user store, keeps the logged_in table, and answers LOOKUPREQ and the
-// LOGOUTREQ extension, following the seeds' algorithm with the hardening of
-// design.md §3.
+// LOGOUTREQ extension, following the course handouts' algorithm with the hardening of
+// docs/design.md (the two security modes).
 //
 // Every AUTHREQ with a well-formed user ID costs exactly one argon2
 // computation (against a dummy hash for unknown users) and one state-file

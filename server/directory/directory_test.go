@@ -41,7 +41,7 @@ func TestSeedFlowPlain(t *testing.T) {
 	wantStatus(t, eve.lookup("ali", "bianca"), wire.LookupReply, wire.NotFound)
 	// Someone not logged in gets nothing.
 	wantStatus(t, eve.lookup("eve", "bianca"), wire.LookupReply, wire.NotFound)
-	// The exact bytes of the seeds' replies.
+	// The exact bytes of the course handouts' replies.
 	raw := ali.exchange(wire.Message{Type: wire.LookupReq, UserID: "ali", Lookup: "nobody"})
 	if want := `{"msgtype":"LOOKUPREPLY","status":"NOTFOUND","answer":"","address":"","encryptionkey":""}`; string(raw) != want {
 		t.Errorf("NOTFOUND bytes = %s, want %s", raw, want)

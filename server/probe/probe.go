@@ -6,7 +6,7 @@
 //
 // A server that closes the connection cleanly right after its reply answers
 // one request per connection and reads each request with a single receive,
-// as the course's Python servers do (the seeds' recv(1024)). That is
+// as the course's Python servers do (the course handouts' recv(1024)). That is
 // legitimate course behaviour: against such a server the framing checks
 // that need a second request on the same connection, or a request spread
 // over several writes, are reported as SKIP with the reason, not as FAIL.

@@ -40,7 +40,7 @@ func TestDummyPassesEveryCheck(t *testing.T) {
 // startCourse runs a course-style server: one request per connection,
 // answered without a newline, then the connection is closed. With oneRecv
 // it reads the request with a single 1024-byte receive and gives up when
-// that is not one whole JSON object, as the seeds' Python code does;
+// that is not one whole JSON object, as the course handouts' Python code does;
 // otherwise it reads until one whole object has arrived. With keepOpen it
 // goes on serving requests on the connection instead of closing it.
 func startCourse(t *testing.T, h netserve.Handler, oneRecv, keepOpen bool) string {

@@ -5,6 +5,7 @@ package controltest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,18 +51,20 @@ func (u *User) Must(req control.Request) control.Reply {
 	return r
 }
 
-// Refused expects req to fail with code and returns the message.
-func (u *User) Refused(req control.Request, code string) string {
+// Refused expects req to fail with code and returns the refusal.
+func (u *User) Refused(req control.Request, code control.Code) *control.Error {
 	u.t.Helper()
 	_, err := u.Call(req)
 	if control.CodeOf(err) != code {
 		u.t.Fatalf("%s %s: err = %v (code %q), want code %q", req.Op, req.UserID, err, control.CodeOf(err), code)
 	}
-	return err.Error()
+	var e *control.Error
+	errors.As(err, &e)
+	return e
 }
 
 // Next waits for the next event of the given kind.
-func (u *User) Next(kind string) control.Reply {
+func (u *User) Next(kind control.Event) control.Reply {
 	u.t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -89,9 +92,10 @@ func (u *User) LogIn(name, digits string) {
 	u.t.Helper()
 	u.Must(control.Request{Op: control.OpLogin, UserID: name})
 	u.Next(control.EventPasscode)
-	for _, k := range digits + "A" {
-		u.Must(control.Request{Op: control.OpKey, Key: string(k)})
+	for i := range len(digits) {
+		u.Must(control.Request{Op: control.OpKey, Key: control.Digit(digits[i])})
 	}
+	u.Must(control.Request{Op: control.OpKey, Key: control.KeyEnter})
 	if ev := u.Next(control.EventLogin); !ev.OK {
 		u.t.Fatalf("login of %s failed: %s (%s)", name, ev.Error, ev.Code)
 	}
@@ -108,13 +112,13 @@ func (u *User) ReadText(want string) string {
 }
 
 // State returns the daemon's state.
-func (u *User) State() string {
+func (u *User) State() control.State {
 	u.t.Helper()
 	return u.Must(control.Request{Op: control.OpStatus}).Status.State
 }
 
 // WaitState polls until the daemon is in state s.
-func (u *User) WaitState(s string) {
+func (u *User) WaitState(s control.State) {
 	u.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for u.State() != s {
