@@ -25,9 +25,9 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pi-server ./server
-	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pid ./daemon
-	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pictl ./ctl
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pi-server ./server/cmd/pi2pi-server
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pid ./daemon/cmd/pi2pid
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pi2pictl ./ctl/cmd/pi2pictl
 
 # deps installs the Debian packages the tests need. It does nothing when they
 # are present, and only explains what is missing when not run as root.
@@ -67,12 +67,12 @@ statechart:
 	$(GO) generate ./daemon/terminal
 
 cross:
-	GOOS=linux   GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
-	GOOS=linux   GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
-	GOOS=linux   GOARCH=arm GOARM=6   $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
-	GOOS=linux   GOARCH=arm GOARM=7   $(GO) build $(BUILDFLAGS) -o /dev/null ./server ./daemon ./ctl
-	GOOS=windows GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server
-	GOOS=darwin  GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server
+	GOOS=linux   GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server ./daemon/cmd/pi2pid ./ctl/cmd/pi2pictl
+	GOOS=linux   GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server ./daemon/cmd/pi2pid ./ctl/cmd/pi2pictl
+	GOOS=linux   GOARCH=arm GOARM=6   $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server ./daemon/cmd/pi2pid ./ctl/cmd/pi2pictl
+	GOOS=linux   GOARCH=arm GOARM=7   $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server ./daemon/cmd/pi2pid ./ctl/cmd/pi2pictl
+	GOOS=windows GOARCH=amd64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server
+	GOOS=darwin  GOARCH=arm64         $(GO) build $(BUILDFLAGS) -o /dev/null ./server/cmd/pi2pi-server
 
 deb:
 	bash deploy/build-deb.sh

@@ -88,10 +88,10 @@ for arch in "$@"; do
 			"$GO" build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$dir/bin/$1" "./$2"
 	}
 	packages=pi2pi-terminal
-	build pi2pid daemon
-	build pi2pictl ctl
+	build pi2pid daemon/cmd/pi2pid
+	build pi2pictl ctl/cmd/pi2pictl
 	case "$arch" in amd64|arm64)
-		build pi2pi-server server
+		build pi2pi-server server/cmd/pi2pi-server
 		packages="$packages pi2pi-server"
 	esac
 	for pkg in $packages; do

@@ -27,7 +27,7 @@ func (tg target) env() []string {
 	return []string{"CGO_ENABLED=0", "GOOS=" + tg.goos, "GOARCH=" + tg.goarch, "GOARM=" + tg.goarm}
 }
 
-var allPrograms = []string{"./server", "./daemon", "./ctl"}
+var allPrograms = []string{"./server/cmd/pi2pi-server", "./daemon/cmd/pi2pid", "./ctl/cmd/pi2pictl"}
 
 // TestCrossBuild builds every program for every target: the three for
 // Linux on amd64, arm64 and 32-bit ARM (v6 for the Pi Zero and 1, v7),
@@ -39,8 +39,8 @@ func TestCrossBuild(t *testing.T) {
 		{"linux", "arm64", "", allPrograms},
 		{"linux", "arm", "6", allPrograms},
 		{"linux", "arm", "7", allPrograms},
-		{"windows", "amd64", "", []string{"./server"}},
-		{"darwin", "arm64", "", []string{"./server"}},
+		{"windows", "amd64", "", []string{"./server/cmd/pi2pi-server"}},
+		{"darwin", "arm64", "", []string{"./server/cmd/pi2pi-server"}},
 	}
 	for _, tg := range targets {
 		t.Run(strings.ReplaceAll(tg.String(), "/", "_"), func(t *testing.T) {

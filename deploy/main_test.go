@@ -45,7 +45,7 @@ func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir := filepath.Join(work, "bin")
-		for name, pkg := range map[string]string{"pi2pi-server": "./server", "pi2pid": "./daemon", "pi2pictl": "./ctl"} {
+		for name, pkg := range map[string]string{"pi2pi-server": "./server/cmd/pi2pi-server", "pi2pid": "./daemon/cmd/pi2pid", "pi2pictl": "./ctl/cmd/pi2pictl"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 			cmd.Dir = repoRoot()
 			if out, err := cmd.CombinedOutput(); err != nil {

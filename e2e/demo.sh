@@ -67,9 +67,9 @@ rm -rf "$RUN"
 mkdir -p "$BIN"
 
 say "building..."
-go build -o "$BIN/pi2pi-server" ./server
-go build -o "$BIN/pi2pid" ./daemon
-go build -o "$BIN/pi2pictl" ./ctl
+go build -o "$BIN/pi2pi-server" ./server/cmd/pi2pi-server
+go build -o "$BIN/pi2pid" ./daemon/cmd/pi2pid
+go build -o "$BIN/pi2pictl" ./ctl/cmd/pi2pictl
 
 say "enrolling ali (passcode ${PIN[ali]}) and bianca (passcode ${PIN[bianca]})..."
 for u in ali bianca; do

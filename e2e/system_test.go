@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	serverBin = filepath.Join(dir, "pi2pi-server")
 	daemonBin = filepath.Join(dir, "pi2pid")
 	ctlBin = filepath.Join(dir, "pi2pictl")
-	buildErr = buildAll(map[string]string{"./server": serverBin, "./daemon": daemonBin, "./ctl": ctlBin})
+	buildErr = buildAll(map[string]string{"./server/cmd/pi2pi-server": serverBin, "./daemon/cmd/pi2pid": daemonBin, "./ctl/cmd/pi2pictl": ctlBin})
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -22,7 +22,7 @@ import (
 // callee of a chat runs this lookup before it answers (BenchmarkConnect
 // in e2e); x-poller is how many times faster the direct way is.
 func BenchmarkPlainLookup(b *testing.B) {
-	bin := testbin.Build(b, "./server")
+	bin := testbin.Build(b, "./server/cmd/pi2pi-server")
 	dir := b.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(b, "127.0.0.1"))
 	p := testbin.Start(b, exec.Command(bin, "serve", "--listen", addr, "--users", filepath.Join(dir, "users"),

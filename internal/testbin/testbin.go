@@ -20,7 +20,7 @@ import (
 
 // names are the programs' file names, by the directory of their main
 // package relative to the module root; others take the directory's name.
-var names = map[string]string{"./server": "pi2pi-server", "./daemon": "pi2pid", "./ctl": "pi2pictl"}
+var names = map[string]string{"./server/cmd/pi2pi-server": "pi2pi-server", "./daemon/cmd/pi2pid": "pi2pid", "./ctl/cmd/pi2pictl": "pi2pictl"}
 
 var (
 	mu     sync.Mutex
@@ -35,7 +35,7 @@ type build struct {
 }
 
 // Build returns the path of the program whose main package is dir, a
-// directory relative to the module root such as "./server", building it on
+// directory relative to the module root such as "./server/cmd/pi2pi-server", building it on
 // the first call in this process. The test fails if it does not build.
 func Build(t testing.TB, dir string) string {
 	t.Helper()

@@ -380,7 +380,7 @@ func runBinary(b *testing.B, dir string) (*exec.Cmd, string) {
 	if runtime.GOOS != "linux" {
 		b.Skip("RSS is read from /proc")
 	}
-	cmd := exec.Command(testbin.Build(b, "./server"), "serve", "--listen", "127.0.0.1:0", "--security", "plain",
+	cmd := exec.Command(testbin.Build(b, "./server/cmd/pi2pi-server"), "serve", "--listen", "127.0.0.1:0", "--security", "plain",
 		"--users", filepath.Join(dir, "users"), "--state-dir", dir, "--max-conns-per-ip", "2048", "--max-conns", "4096")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -29,7 +29,7 @@ func openPTY(t *testing.T) (master, slave *os.File) { return testbin.OpenPTY(t) 
 
 func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
 	t.Helper()
-	bin := testbin.Build(t, "./ctl")
+	bin := testbin.Build(t, "./ctl/cmd/pi2pictl")
 	master, slave := openPTY(t)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TERM=xterm"}, env...)
@@ -238,7 +238,7 @@ func TestShellPasscodeCancelledByLogout(t *testing.T) {
 	at := r.waitScreen(t, 0, "Login: ")
 	r.type_(t, "ali\r")
 	at = r.waitScreen(t, at, "Enter passcode on keypad.")
-	logout := exec.Command(testbin.Build(t, "./ctl"), "--socket", d.Socket, "logout")
+	logout := exec.Command(testbin.Build(t, "./ctl/cmd/pi2pictl"), "--socket", d.Socket, "logout")
 	if out, err := logout.CombinedOutput(); err != nil {
 		t.Fatalf("pi2pictl logout: %v\n%s", err, out)
 	}

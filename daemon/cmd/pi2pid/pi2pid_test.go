@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testbin.Main(m) }
 // needServer builds pi2pi-server for the whole-system tests, which skip
 // while it does not build.
 func needServer(t testing.TB) string {
-	bin, err := testbin.Binary("./server")
+	bin, err := testbin.Binary("./server/cmd/pi2pi-server")
 	if err != nil {
 		t.Skipf("pi2pi-server does not build yet, skipping the whole-system test: %v", err)
 	}
@@ -60,7 +60,7 @@ type daemon struct {
 
 // startDaemon starts pi2pid on ip:port with a console keypad.
 func startDaemon(t testing.TB, server, ip string, port int, mode string, extra ...string) *daemon {
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
 	d := &daemon{ip: ip, socket: filepath.Join(dir, "control.sock"), stateDir: filepath.Join(dir, "state")}
 	args := append([]string{"--server", server, "--listen", fmt.Sprintf("%s:%d", ip, port), "--control", d.socket,
@@ -174,7 +174,7 @@ func TestSecureDaemonPlainServer(t *testing.T) {
 }
 
 func TestMissingServerExits2(t *testing.T) {
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	cmd := exec.Command(bin, "--config", os.DevNull)
 	cmd.Env = cleanEnv()
 	var stderr bytes.Buffer

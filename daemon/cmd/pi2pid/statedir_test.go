@@ -86,7 +86,7 @@ func TestForeignIdentityKeyIsRefused(t *testing.T) {
 	if err := os.Chown(key, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	port := testbin.FreePort(t, "127.0.0.2")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

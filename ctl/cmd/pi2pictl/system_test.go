@@ -34,10 +34,10 @@ func newSystem(t *testing.T, security string) *system {
 	if testing.Short() {
 		t.Skip("starts the real programs; skipped with -short")
 	}
-	for _, dir := range []string{"./server", "./daemon"} {
+	for _, dir := range []string{"./server/cmd/pi2pi-server", "./daemon/cmd/pi2pid"} {
 		testbin.Build(t, dir)
 	}
-	bin := filepath.Dir(testbin.Build(t, "./ctl"))
+	bin := filepath.Dir(testbin.Build(t, "./ctl/cmd/pi2pictl"))
 	return &system{t: t, bin: bin, dir: t.TempDir(), security: security}
 }
 

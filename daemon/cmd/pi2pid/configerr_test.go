@@ -21,7 +21,7 @@ import (
 // is closed rather than left queued (which would make systemd start the
 // daemon again and again).
 func TestConfigErrorAnswersWaitingClient(t *testing.T) {
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
 	peerL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -27,7 +27,7 @@ var binary string
 
 func TestMain(m *testing.M) {
 	var err error
-	if binary, err = testbin.Binary("./server"); err != nil {
+	if binary, err = testbin.Binary("./server/cmd/pi2pi-server"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -18,7 +18,7 @@ import (
 // TestListenFDs hands pi2pid both listeners the way systemd does:
 // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID, with the sockets as fds 3 and 4.
 func TestListenFDs(t *testing.T) {
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
 	port := testbin.FreePort(t, "127.0.0.2")
 	peerL, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
@@ -77,7 +77,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if err != nil {
 		t.Skip("systemd-socket-activate is not installed (apt-get install systemd)")
 	}
-	bin := testbin.Build(t, "./daemon")
+	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
 	port := testbin.FreePort(t, "127.0.0.2")
 	sock := filepath.Join(dir, "control.sock")
