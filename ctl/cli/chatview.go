@@ -1,0 +1,119 @@
+package cli
+
+// Showing a chat: its start, the text received, its end.
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/chzyer/readline"
+	"github.com/pi2pi/pi2pi/ctl/peertext"
+	"github.com/pi2pi/pi2pi/internal/control"
+)
+
+func (e *engine) chatStarted(ev control.Reply) {
+	e.started = true
+	e.peer = ev.Peer
+	// On a terminal each line received shows as "bianca> ...", so that no
+	// peer line passes for one of ours. A script (neither stdin nor
+	// stdout a terminal, e.g. `pi2pictl wait > file`) gets the text as
+	// the peer sent it, cleaned, without the label (README "Decisions").
+	e.lines.Peer = ""
+	if e.rl != nil || isTerminalWriter(e.inv.Env.Stdout) {
+		e.lines.Peer = ev.Peer
+	}
+	if e.rl != nil {
+		e.lines.Width = readline.GetScreenWidth
+	}
+	e.recent.add(ev.Peer)
+	if ev.Direction == control.Incoming {
+		if e.rl != nil && e.phase == phDest {
+			// Keep the prompt the chat interrupted on screen, as in the
+			// course transcript (docs/design.md); what was half typed there is dropped.
+			e.out.Println(strings.TrimRight(promptDest, " "))
+			e.out.Do(func() { e.rl.Operation.SetBuffer("") })
+		}
+		e.out.Println(fmt.Sprintf(lineReceivedFmt, peertext.Clean(ev.Peer)))
+	} else {
+		e.out.Println(lineEstablished)
+	}
+	if ev.SafetyCode != "" {
+		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
+	}
+	for _, w := range keyWarnings(ev) {
+		e.out.Errorln(w)
+	}
+	e.chatOpen = true
+	e.setPhase(phChat)
+	if e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
+		var buffered []byte
+		if pl, ok := e.in.(*pipeLines); ok {
+			buffered, _ = pl.r.Peek(pl.r.Buffered())
+		}
+		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		e.pump.listenOnEmpty = e.flow == flowWait
+		go e.pump.run()
+	}
+	if e.endOnStart {
+		e.endChat(false)
+	}
+}
+
+func (e *engine) chatEnded(why string) {
+	e.flushC = nil
+	e.endPending = false
+	if s, ok := e.lines.Flush(); ok {
+		e.out.Println(s)
+	}
+	connecting := e.phase == phConnecting
+	if connecting && why == "" {
+		why = "the chat ended before it started"
+	}
+	if e.chatOpen {
+		e.out.Println(lineEnded)
+	}
+	e.chatOpen = false
+	if why != "" {
+		e.out.Errorln(peertext.Clean(why))
+	}
+	e.started = false
+	if e.flow != flowShell || e.quitAfterEnd {
+		e.setPhase(phEnded)
+		if why != "" {
+			e.finish(errReported)
+		} else {
+			e.finish(nil)
+		}
+		return
+	}
+	if e.rl != nil && e.reading {
+		// A half-typed message is no destination: drop it.
+		e.out.Do(func() { e.rl.Operation.SetBuffer("") })
+	}
+	e.enterDest()
+}
+
+func (e *engine) onLoggedOut(why string) {
+	if e.loggingIn() {
+		e.stopKeys() // passcode entry ended; its login event follows
+		return
+	}
+	if e.phase == phLogin {
+		return
+	}
+	if e.chatOpen {
+		e.out.Println(lineEnded)
+		e.chatOpen = false
+	}
+	msg := "Logged out"
+	if why != "" {
+		msg += ": " + peertext.Clean(why)
+	}
+	e.out.Errorln(msg)
+	if e.flow != flowShell {
+		e.finish(errReported)
+		return
+	}
+	e.started = false
+	e.setPhase(phLogin)
+}
