@@ -5,6 +5,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/chzyer/readline"
 	"github.com/pi2pi/pi2pi/ctl/peertext"
@@ -59,12 +60,33 @@ func (e *engine) chatStarted(ev control.Reply) {
 	}
 }
 
-func (e *engine) chatEnded(why string) {
+// showText shows text received in the chat: its complete lines now, a
+// partial line once partialLineDelay passed without its end.
+func (e *engine) showText(text string) {
+	if ls := e.lines.Add(text); e.rl == nil && len(ls) > 0 {
+		// A pipe or a file: one write for the whole chunk.
+		e.out.Println(strings.Join(ls, "\n"))
+	} else {
+		for _, l := range ls {
+			e.out.Println(l)
+		}
+	}
+	if e.lines.Pending() {
+		e.flushC = time.After(partialLineDelay)
+	}
+}
+
+// flushPartial shows a partial line that waited partialLineDelay.
+func (e *engine) flushPartial() {
 	e.flushC = nil
-	e.endPending = false
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
+}
+
+func (e *engine) chatEnded(why string) {
+	e.endPending = false
+	e.flushPartial()
 	connecting := e.phase == phConnecting
 	if connecting && why == "" {
 		why = "the chat ended before it started"

@@ -6,7 +6,6 @@ package cli
 import (
 	"errors"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/chzyer/readline"
@@ -128,13 +127,9 @@ type engine struct {
 	endPending bool
 }
 
-func (e *engine) run() error {
-	defer close(e.readReq)
-	defer close(e.sendQ)
-	st, err := e.status()
-	if err != nil {
-		return err
-	}
+// start sets the first phase from pi2pid's status; false means the
+// command is already over (e.exit says how).
+func (e *engine) start(st *control.Status) bool {
 	e.keypad = st.Keypad
 	switch e.flow {
 	case flowShell:
@@ -148,10 +143,10 @@ func (e *engine) run() error {
 		if loggedIn(st) && e.stillLoggedIn(st.UserID) {
 			if e.user != "" && e.user != st.UserID {
 				e.fail("pi2pid is logged in as " + peertext.Clean(st.UserID) + "; run `pi2pictl logout` first to log in as " + e.user)
-				return e.exit
+				return false
 			}
 			e.out.Println("Already logged in as " + st.UserID + ".")
-			return nil
+			return false
 		}
 		if e.user != "" {
 			e.out.Println(promptLogin + e.user)
@@ -164,6 +159,19 @@ func (e *engine) run() error {
 	case flowWait:
 		e.setPhase(phWaiting)
 		e.call(control.OpWait, control.Request{Op: control.OpWait})
+	}
+	return true
+}
+
+func (e *engine) run() error {
+	defer close(e.readReq)
+	defer close(e.sendQ)
+	st, err := e.status()
+	if err != nil {
+		return err
+	}
+	if !e.start(st) {
+		return e.exit
 	}
 	events := e.client.Events()
 	for !e.done {
@@ -192,10 +200,7 @@ func (e *engine) run() error {
 		case <-e.inv.Env.Interrupts:
 			e.onInterrupt()
 		case <-e.flushC:
-			e.flushC = nil
-			if s, ok := e.lines.Flush(); ok {
-				e.out.Println(s)
-			}
+			e.flushPartial()
 		case err := <-e.sendDone:
 			e.lineSent(err)
 		case listening := <-e.pumpEOF():
@@ -203,9 +208,7 @@ func (e *engine) run() error {
 		case err := <-e.pumpFailed():
 			e.fail(explain(err, e.inv.Socket))
 		case <-e.cancelC:
-			e.cancelC = nil
-			e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
-			e.loginFailed(control.CodeCancelled, "")
+			e.cancelUnconfirmed()
 		}
 	}
 	e.releaseKeys()
@@ -327,19 +330,8 @@ func (e *engine) onEvent(ev control.Reply) {
 			e.chatStarted(ev)
 		}
 	case control.EventLine:
-		if e.phase != phChat && e.phase != phEnding {
-			return
-		}
-		if ls := e.lines.Add(ev.Text); e.rl == nil && len(ls) > 0 {
-			// A pipe or a file: one write for the whole chunk.
-			e.out.Println(strings.Join(ls, "\n"))
-		} else {
-			for _, l := range ls {
-				e.out.Println(l)
-			}
-		}
-		if e.lines.Pending() {
-			e.flushC = time.After(partialLineDelay)
+		if e.phase == phChat || e.phase == phEnding {
+			e.showText(ev.Text)
 		}
 	case control.EventChatEnding:
 		// The peer closed its side, or pi2pid must end the chat: send

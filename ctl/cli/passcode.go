@@ -203,6 +203,14 @@ func (e *engine) awaitCancel(why string) {
 	e.setPhase(phVerifying)
 }
 
+// cancelUnconfirmed ends a login attempt whose cancel pi2pid did not
+// confirm within cancelConfirmTimeout.
+func (e *engine) cancelUnconfirmed() {
+	e.cancelC = nil
+	e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
+	e.loginFailed(control.CodeCancelled, "")
+}
+
 // endCancel forgets a cancel asked for: the attempt has ended.
 func (e *engine) endCancel() {
 	e.cancelling, e.cancelWhy, e.cancelC = false, "", nil
