@@ -10,6 +10,7 @@ var chatCmd = &Command{
 received, then "Connection ended". CTRL-C, or the end of stdin once all of
 it was sent, ends the chat.`,
 	Shell: true,
+	Slash: (*engine).slashChat,
 	Run: func(ctx context.Context, inv *Invocation) error {
 		return runEngine(ctx, inv, flowChat)
 	},

@@ -18,8 +18,13 @@ type Command struct {
 	// Shell means the command may also be typed in the shell as /NAME.
 	Shell  bool
 	Hidden bool
-	Flags  func(fs *flag.FlagSet, inv *Invocation)
-	Run    func(ctx context.Context, inv *Invocation) error
+	// Aliases are other names for the command (/exit for /quit).
+	Aliases []string
+	// Slash, when set, runs /NAME in the shell instead of Run: for the
+	// commands that act on the shell's transcript itself (/chat, /quit).
+	Slash func(e *engine, args []string)
+	Flags func(fs *flag.FlagSet, inv *Invocation)
+	Run   func(ctx context.Context, inv *Invocation) error
 }
 
 // table lists the commands; each lives in its own file. It is filled in
@@ -27,7 +32,7 @@ type Command struct {
 var table []*Command
 
 func init() {
-	table = []*Command{loginCmd, chatCmd, waitCmd, statusCmd, logoutCmd, verifyCmd, helpCmd, shellCmd}
+	table = []*Command{loginCmd, chatCmd, waitCmd, statusCmd, logoutCmd, verifyCmd, helpCmd, shellCmd, quitCmd}
 }
 
 func commands() []*Command { return table }
@@ -36,6 +41,11 @@ func lookup(name string) *Command {
 	for _, c := range commands() {
 		if c.Name == name {
 			return c
+		}
+		for _, a := range c.Aliases {
+			if a == name {
+				return c
+			}
 		}
 	}
 	return nil

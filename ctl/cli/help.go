@@ -30,7 +30,6 @@ var helpCmd = &Command{
 				inv.Out.Println(fmt.Sprintf("  /%-20s %s", strings.TrimSpace(c.Name+" "+c.Args), c.Summary))
 			}
 		}
-		inv.Out.Println("  /quit                  leave the shell (pi2pid stays logged in; so does CTRL-D)")
 		inv.Out.Println("In a chat, CTRL-C ends the chat. At a prompt, CTRL-C clears the line.")
 		return nil
 	},

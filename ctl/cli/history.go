@@ -111,9 +111,6 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 					out = append(out, []rune(strings.TrimPrefix("/"+cmd.Name, s)+" "))
 				}
 			}
-			if strings.HasPrefix("/quit", s) {
-				out = append(out, []rune(strings.TrimPrefix("/quit", s)+" "))
-			}
 			return out, len([]rune(s))
 		}
 		name := s[1:i]

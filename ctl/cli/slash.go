@@ -49,25 +49,13 @@ func (e *engine) shellCommand(line string) {
 	if len(fields) == 0 {
 		return
 	}
-	switch fields[0] {
-	case "quit", "exit":
-		e.finish(nil)
-		return
-	case "chat":
-		if e.phase != phDest {
-			e.out.Errorln("log in first")
-			return
-		}
-		if len(fields) != 2 {
-			e.out.Errorln("usage: /chat <USERID>")
-			return
-		}
-		e.onDestLine(fields[1])
-		return
-	}
 	cmd := lookup(fields[0])
 	if cmd == nil || !cmd.Shell {
 		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
+		return
+	}
+	if cmd.Slash != nil {
+		cmd.Slash(e, fields[1:])
 		return
 	}
 	inv := &Invocation{Env: e.inv.Env, Socket: e.inv.Socket, Out: e.out, client: e.client, shell: true}
@@ -89,4 +77,17 @@ func (e *engine) shellCommand(line string) {
 	if cmd == logoutCmd {
 		e.setPhase(phLogin)
 	}
+}
+
+// slashChat is /chat USERID: the same as typing USERID at the prompt.
+func (e *engine) slashChat(args []string) {
+	if e.phase != phDest {
+		e.out.Errorln("log in first")
+		return
+	}
+	if len(args) != 1 {
+		e.out.Errorln("usage: /chat <USERID>")
+		return
+	}
+	e.onDestLine(args[0])
 }
