@@ -39,7 +39,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 		e.out.Println(lineEstablished)
 	}
 	if ev.SafetyCode != "" {
-		e.out.Println(fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(ev.SafetyCode), peertext.Clean(ev.Peer)))
+		e.out.Println(safetyCodeLine(ev.SafetyCode, ev.Peer))
 	}
 	for _, w := range keyWarnings(ev) {
 		e.out.Errorln(w)
@@ -59,6 +59,10 @@ func (e *engine) chatStarted(ev control.Reply) {
 		e.endChat(false)
 	}
 }
+
+// partialLineDelay is how long a partial line received waits for its
+// end before it is shown.
+const partialLineDelay = 300 * time.Millisecond
 
 // showText shows text received in the chat: its complete lines now, a
 // partial line once partialLineDelay passed without its end.
@@ -89,7 +93,7 @@ func (e *engine) chatEnded(why string) {
 	e.flushPartial()
 	connecting := e.phase == phConnecting
 	if connecting && why == "" {
-		why = "the chat ended before it started"
+		why = whyEndedUnstarted
 	}
 	if e.chatOpen {
 		e.out.Println(lineEnded)
@@ -127,11 +131,7 @@ func (e *engine) onLoggedOut(why string) {
 		e.out.Println(lineEnded)
 		e.chatOpen = false
 	}
-	msg := "Logged out"
-	if why != "" {
-		msg += ": " + peertext.Clean(why)
-	}
-	e.out.Errorln(msg)
+	e.out.Errorln(loggedOutMsg(why))
 	if e.flow != flowShell {
 		e.finish(errReported)
 		return

@@ -142,10 +142,10 @@ func (e *engine) start(st *control.Status) bool {
 	case flowLogin:
 		if loggedIn(st) && e.stillLoggedIn(st.UserID) {
 			if e.user != "" && e.user != st.UserID {
-				e.fail("pi2pid is logged in as " + peertext.Clean(st.UserID) + "; run `pi2pictl logout` first to log in as " + e.user)
+				e.fail(otherUserMsg(st.UserID, e.user))
 				return false
 			}
-			e.out.Println("Already logged in as " + st.UserID + ".")
+			e.out.Println(alreadyLoggedInLine(st.UserID))
 			return false
 		}
 		if e.user != "" {

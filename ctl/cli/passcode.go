@@ -203,6 +203,10 @@ func (e *engine) awaitCancel(why string) {
 	e.setPhase(phVerifying)
 }
 
+// cancelConfirmTimeout bounds the wait for pi2pid's login event after a
+// cancel, should it never come.
+const cancelConfirmTimeout = 15 * time.Second
+
 // cancelUnconfirmed ends a login attempt whose cancel pi2pid did not
 // confirm within cancelConfirmTimeout.
 func (e *engine) cancelUnconfirmed() {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
@@ -21,7 +20,7 @@ func (e *engine) stillLoggedIn(user string) bool {
 	if err != nil || rep.State != control.StateLoggedOut {
 		return true
 	}
-	e.out.Errorln("pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again.")
+	e.out.Errorln(reloginMsg(user))
 	return false
 }
 

@@ -4,24 +4,54 @@ package cli
 
 import (
 	"fmt"
-	"time"
+
+	"github.com/pi2pi/pi2pi/ctl/peertext"
 )
 
 // The course handouts' transcript lines.
 const (
-	promptLogin      = "Login: "
-	promptDest       = "Enter destination user ID: "
-	linePasscode     = "Enter passcode on keypad."
-	lineLoggedIn     = "Logged in."
-	lineEstablished  = "Connection established, type your messages"
-	lineReceivedFmt  = "Connection received from user %s, type your messages"
-	lineEnded        = "Connection ended"
-	passcodeHint     = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
-	partialLineDelay = 300 * time.Millisecond
-	// cancelConfirmTimeout bounds the wait for pi2pid's login event
-	// after a cancel, should it never come.
-	cancelConfirmTimeout = 15 * time.Second
+	promptLogin     = "Login: "
+	promptDest      = "Enter destination user ID: "
+	linePasscode    = "Enter passcode on keypad."
+	lineLoggedIn    = "Logged in."
+	lineEstablished = "Connection established, type your messages"
+	lineReceivedFmt = "Connection received from user %s, type your messages"
+	lineEnded       = "Connection ended"
+	passcodeHint    = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
+	// whyEndedUnstarted is said of a chat that ended before it started.
+	whyEndedUnstarted = "the chat ended before it started"
 )
+
+// alreadyLoggedInLine is what `pi2pictl login` says when pi2pid is
+// logged in already.
+func alreadyLoggedInLine(user string) string {
+	return "Already logged in as " + user + "."
+}
+
+// otherUserMsg refuses `pi2pictl login wanted` while pi2pid is logged in
+// as someone else.
+func otherUserMsg(current, wanted string) string {
+	return "pi2pid is logged in as " + peertext.Clean(current) + "; run `pi2pictl logout` first to log in as " + wanted
+}
+
+// reloginMsg says why a login pi2pid reported is being done again.
+func reloginMsg(user string) string {
+	return "pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again."
+}
+
+// safetyCodeLine shows a chat's safety code, to compare by voice.
+func safetyCodeLine(code, peer string) string {
+	return fmt.Sprintf("Safety code: %s (compare it with %s by voice)", peertext.Clean(code), peertext.Clean(peer))
+}
+
+// loggedOutMsg says that pi2pid logged out, and why when it said.
+func loggedOutMsg(why string) string {
+	msg := "Logged out"
+	if why != "" {
+		msg += ": " + peertext.Clean(why)
+	}
+	return msg
+}
 
 func (e *engine) prompt() string {
 	switch e.phase {
