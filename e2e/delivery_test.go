@@ -86,12 +86,20 @@ func runDeliveryRandom(t *testing.T, iterations int) {
 func (r *deliveryRig) once(t *testing.T, rng *rand.Rand, ending string) {
 	var text strings.Builder
 	lines := rng.IntN(40)
+	// Lines of up to 4 KiB, and now and then a longer one (up to 20 KiB):
+	// pi2pictl must not cut a line the peer did not cut.
+	lineMax := func() int {
+		if rng.IntN(8) == 0 {
+			return 20000
+		}
+		return 4096
+	}
 	for range lines {
-		text.WriteString(randomLine(rng, 4096))
+		text.WriteString(randomLine(rng, lineMax()))
 		text.WriteByte('\n')
 	}
 	if rng.IntN(2) == 0 {
-		text.WriteString(randomLine(rng, 4096)) // no final newline
+		text.WriteString(randomLine(rng, lineMax())) // no final newline
 	}
 	want := text.String()
 	// bianca's stdin: kept open, or /dev/null (then she only receives).
@@ -109,11 +117,19 @@ func (r *deliveryRig) once(t *testing.T, rng *rand.Rand, ending string) {
 			}
 			cut += j + 1
 		}
+		if rng.IntN(4) == 0 && cut > 1 {
+			cut = 1 + rng.IntN(cut-1) // mid-line, even mid-character
+		}
 		if _, err := c.sender.stdin.Write([]byte(rest[:cut])); err != nil {
 			t.Fatalf("writing to pi2pictl chat: %v; stderr: %s", err, c.sender.errOut.String())
 		}
 		rest = rest[cut:]
-		if rng.IntN(3) == 0 {
+		switch {
+		case rng.IntN(40) == 0:
+			// Longer than pi2pictl's wait for the rest of a line shown on
+			// a terminal: a script must still get the line whole.
+			time.Sleep(350 * time.Millisecond)
+		case rng.IntN(3) == 0:
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		}
 	}

@@ -20,7 +20,9 @@ func (e *engine) chatStarted(ev control.Reply) {
 	// stdout a terminal, e.g. `pi2pictl wait > file`) gets the text as
 	// the peer sent it, cleaned, without the label (README "Decisions").
 	e.lines.Peer = ""
-	if e.rl != nil || isTerminalWriter(e.inv.Env.Stdout) {
+	e.script = e.rl == nil && !isTerminalWriter(e.inv.Env.Stdout)
+	e.midLine = false
+	if !e.script {
 		e.lines.Peer = ev.Peer
 	}
 	if e.rl != nil {
@@ -67,6 +69,15 @@ const partialLineDelay = 300 * time.Millisecond
 // showText shows text received in the chat: its complete lines now, a
 // partial line once partialLineDelay passed without its end.
 func (e *engine) showText(text string) {
+	if e.script {
+		// A script gets the text as it arrived, chunk by chunk: no line
+		// is cut or ended that the peer did not cut or end.
+		if text != "" {
+			e.out.Print(text)
+			e.midLine = !strings.HasSuffix(text, "\n")
+		}
+		return
+	}
 	if ls := e.lines.Add(text); e.rl == nil && len(ls) > 0 {
 		// A pipe or a file: one write for the whole chunk.
 		e.out.Println(strings.Join(ls, "\n"))
@@ -83,6 +94,12 @@ func (e *engine) showText(text string) {
 // flushPartial shows a partial line that waited partialLineDelay.
 func (e *engine) flushPartial() {
 	e.flushC = nil
+	if e.midLine {
+		// A script's text that did not end its last line: end it, so
+		// that pi2pictl's next line starts a line of its own.
+		e.out.Print("\n")
+		e.midLine = false
+	}
 	if s, ok := e.lines.Flush(); ok {
 		e.out.Println(s)
 	}
@@ -128,6 +145,7 @@ func (e *engine) onLoggedOut(why string) {
 		return
 	}
 	if e.chatOpen {
+		e.flushPartial()
 		e.out.Println(lineEnded)
 		e.chatOpen = false
 	}

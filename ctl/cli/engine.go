@@ -77,6 +77,8 @@ type engine struct {
 	quitAfterEnd bool
 	endOnStart   bool
 	lines        peertext.Lines
+	script       bool // chat text goes to a script: as it arrived, unlabelled
+	midLine      bool // script: the text written so far did not end its line
 	exit         error
 	done         bool
 

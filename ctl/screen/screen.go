@@ -56,6 +56,10 @@ func clean(s string) string { return peertext.Text(s) }
 // Println prints a line on stdout.
 func (s *Screen) Println(line string) { s.do(func() { s.d.Print(false, clean(line)+"\n") }) }
 
+// Print prints text on stdout as it is, cleaned, without adding a line
+// end (a script's chat text, chunk by chunk).
+func (s *Screen) Print(text string) { s.do(func() { s.d.Print(false, clean(text)) }) }
+
 // Errorln prints a line on stderr.
 func (s *Screen) Errorln(line string) { s.do(func() { s.d.Print(true, clean(line)+"\n") }) }
 
