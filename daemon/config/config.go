@@ -79,6 +79,7 @@ var options = []option{
 // Usage writes the flag summary to w.
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: pi2pid --server HOST:PORT [flags]")
+	fmt.Fprintln(w, "       pi2pid --version")
 	fmt.Fprintln(w, "\nflags (each also settable by its environment variable or in the config file):")
 	fmt.Fprintf(w, "  --config FILE\n\tconfig file of KEY=VALUE lines (default %s when it exists) [PI2PI_CONFIG]\n", DefaultFile)
 	for _, o := range options {
