@@ -164,6 +164,14 @@ func (r *deliveryRig) end(t *testing.T, c chatPair, ending string) {
 	case "interrupt": // CTRL-C after the last Enter
 		c.sender.signal(syscall.SIGINT)
 	case "peer":
+		// bianca ends the chat she sees: her CTRL-C comes after her
+		// pi2pictl showed the chat's start, as a person's would.
+		for deadline := time.Now().Add(stepTimeout); !strings.Contains(c.receiver.stdoutSoFar(), received("ali")); {
+			if time.Now().After(deadline) {
+				t.Fatalf("bianca's pi2pictl never showed the chat: %q", c.receiver.stdoutSoFar())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 		c.receiver.signal(syscall.SIGINT)
 	case "logout":
 		if out, errOut, code := r.ali.ctl("", "logout"); code != 0 {
