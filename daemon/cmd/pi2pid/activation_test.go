@@ -21,27 +21,11 @@ func TestListenFDs(t *testing.T) {
 	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
 	port := testbin.FreePort(t, "127.0.0.2")
-	peerL, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peerL.Close()
-	sock := filepath.Join(dir, "control.sock")
-	ctlL, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctlL.Close()
-	peerF, _ := peerL.(*net.TCPListener).File()
-	ctlF, _ := ctlL.(*net.UnixListener).File()
-	defer peerF.Close()
-	defer ctlF.Close()
-	// LISTEN_PID must be the daemon's own pid: let the shell exec it.
-	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
+	l := activationListeners(t, fmt.Sprintf("127.0.0.2:%d", port), dir)
+	sock := l.sock
+	cmd := l.command(bin,
 		"--server", "127.0.0.1:1", "--listen", "127.0.0.9:1", "--control", filepath.Join(dir, "not-used.sock"),
 		"--state-dir", filepath.Join(dir, "state"), "--keypad", "console", "--security", "plain", "--config", os.DevNull)
-	cmd.Env = append(cleanEnv(), "LISTEN_FDS=2", "LISTEN_FDNAMES=peer:control")
-	cmd.ExtraFiles = []*os.File{peerF, ctlF}
 	p := testbin.Start(t, cmd)
 	p.WaitLog(t, "ready")
 	if !strings.Contains(p.Logs(), "from_systemd=peer,control") {
@@ -103,4 +87,47 @@ func TestSystemdSocketActivate(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	p.WaitLog(t, "from_systemd=peer,control")
+}
+
+// listeners are a peer and a control listener opened as systemd would
+// open them for socket activation, with their files to hand over.
+type listeners struct {
+	peerL, ctlL net.Listener
+	peerF, ctlF *os.File
+	sock        string // the control socket's path
+}
+
+// activationListeners opens the peer listener on peerAddr and the control
+// socket in dir; they are closed when the test ends.
+func activationListeners(t *testing.T, peerAddr, dir string) *listeners {
+	t.Helper()
+	l := &listeners{sock: filepath.Join(dir, "control.sock")}
+	var err error
+	if l.peerL, err = net.Listen("tcp", peerAddr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.peerL.Close() })
+	if l.ctlL, err = net.Listen("unix", l.sock); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.ctlL.Close() })
+	if l.peerF, err = l.peerL.(*net.TCPListener).File(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.peerF.Close() })
+	if l.ctlF, err = l.ctlL.(*net.UnixListener).File(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.ctlF.Close() })
+	return l
+}
+
+// command runs pi2pid bin with args and the listeners handed over as
+// systemd hands them (LISTEN_FDS, LISTEN_FDNAMES=peer:control).
+func (l *listeners) command(bin string, args ...string) *exec.Cmd {
+	// LISTEN_PID must be the daemon's own pid: let the shell exec it.
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin}, args...)...)
+	cmd.Env = append(cleanEnv(), "LISTEN_FDS=2", "LISTEN_FDNAMES=peer:control")
+	cmd.ExtraFiles = []*os.File{l.peerF, l.ctlF}
+	return cmd
 }

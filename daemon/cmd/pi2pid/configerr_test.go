@@ -23,23 +23,10 @@ import (
 func TestConfigErrorAnswersWaitingClient(t *testing.T) {
 	bin := testbin.Build(t, "./daemon/cmd/pi2pid")
 	dir := t.TempDir()
-	peerL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peerL.Close()
-	sock := filepath.Join(dir, "control.sock")
-	ctlL, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctlL.Close()
-	peerF, _ := peerL.(*net.TCPListener).File()
-	ctlF, _ := ctlL.(*net.UnixListener).File()
-	defer peerF.Close()
-	defer ctlF.Close()
+	l := activationListeners(t, "127.0.0.1:0", dir)
+	sock := l.sock
 	// The clients connect first, as with socket activation.
-	peer, err := net.Dial("tcp", peerL.Addr().String())
+	peer, err := net.Dial("tcp", l.peerL.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +46,7 @@ func TestConfigErrorAnswersWaitingClient(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("keypad=console\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
-		"--config", conf, "--state-dir", filepath.Join(dir, "state"))
-	cmd.Env = append(cleanEnv(), "LISTEN_FDS=2", "LISTEN_FDNAMES=peer:control")
-	cmd.ExtraFiles = []*os.File{peerF, ctlF}
+	cmd := l.command(bin, "--config", conf, "--state-dir", filepath.Join(dir, "state"))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
