@@ -39,7 +39,7 @@ func TestUserImportRefusesInvalidUTF8(t *testing.T) {
 			t.Errorf("skip-bad %v: exit %d\n%s%s", skip, code, o, e)
 		}
 		for _, secret := range []string{"4242", "4343", "cl", "p\xe9", `p\xe9`} {
-			if strings.Contains(o+e, secret) {
+			if strings.Contains(withoutDir(o+e, dir), secret) {
 				t.Errorf("the report quotes %q:\n%s", secret, e)
 			}
 		}
@@ -102,3 +102,7 @@ func TestUserImportMessages(t *testing.T) {
 		t.Error("the key is in the users file as it is")
 	}
 }
+
+// withoutDir removes the test's temporary directory from out: its name
+// has random digits that may happen to spell a passcode.
+func withoutDir(out, dir string) string { return strings.ReplaceAll(out, dir, "DIR") }
