@@ -1,10 +1,7 @@
 package backend
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/ed25519"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
@@ -51,7 +47,7 @@ type keyWarning struct {
 var errNoKeyBook = errors.New("no state directory")
 
 // errDamaged marks a peers file with a line that does not parse.
-var errDamaged = errors.New("damaged")
+var errDamaged = transport.ErrDamaged
 
 func (k *keyBook) read() (map[string]string, error) {
 	if k.path == "" {
@@ -71,35 +67,7 @@ func (k *keyBook) read() (map[string]string, error) {
 // Any other line makes the file damaged: the map returned holds the lines
 // that parsed, with an error wrapping errDamaged.
 func parsePeers(data []byte) (map[string]string, error) {
-	m := map[string]string{}
-	var bad []int
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, len(data)+1)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		user, fp, ok := strings.Cut(line, " ")
-		if old, dup := m[user]; !ok || !utf8.ValidString(line) || !validFingerprint(fp) || (dup && old != fp) {
-			bad = append(bad, n)
-			continue
-		}
-		m[user] = fp
-	}
-	if len(bad) > 0 {
-		return m, fmt.Errorf("%w: line %d does not read as \"USERID SHA256:...\" (%d such lines)", errDamaged, bad[0], len(bad))
-	}
-	return m, nil
-}
-
-func validFingerprint(fp string) bool {
-	b64, ok := strings.CutPrefix(fp, "SHA256:")
-	if !ok {
-		return false
-	}
-	sum, err := base64.RawStdEncoding.DecodeString(b64)
-	return err == nil && len(sum) == 32
+	return transport.ParseFingerprints(data)
 }
 
 // check says whether user's key is not the one accepted, or pi2pid cannot

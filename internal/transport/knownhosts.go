@@ -1,14 +1,15 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // ErrServerKeyChanged means a pinned server now presents another key.
@@ -75,29 +76,62 @@ func (k *KnownHosts) Lookup(host string) (string, bool) {
 
 func (k *KnownHosts) read() (map[string]string, error) { return ReadFingerprints(k.Path) }
 
+// ErrDamaged marks a fingerprint file with a line that does not parse.
+var ErrDamaged = errors.New("damaged")
+
 // ReadFingerprints reads a file of "name fingerprint" lines, the format of
-// KnownHosts and of pi2pid's record of the keys its peers last used. Blank
-// lines and lines starting with '#' are skipped; a missing file holds none.
+// KnownHosts. Blank lines and lines starting with '#' are skipped; a missing
+// file holds none. Any other line that does not read as "NAME SHA256:..."
+// (or names a host twice with two keys) is an error wrapping ErrDamaged:
+// skipping it would make a pinned server look unpinned, and the next key it
+// presents would be trusted as if met for the first time.
 func ReadFingerprints(path string) (map[string]string, error) {
-	m := map[string]string{}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
+		return map[string]string{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	m, err := ParseFingerprints(data)
+	if err != nil {
+		return m, fmt.Errorf("%s: %w; fix or remove that line", path, err)
+	}
+	return m, nil
+}
+
+// ParseFingerprints reads "name SHA256:..." lines, blank lines and #
+// comments. The map returned holds the lines that parsed; any other line
+// makes the error, wrapping ErrDamaged, name the first such line.
+func ParseFingerprints(data []byte) (map[string]string, error) {
+	m := map[string]string{}
+	var bad []int
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		name, fp, ok := strings.Cut(line, " ")
-		if ok {
-			m[name] = strings.TrimSpace(fp)
+		fp = strings.TrimSpace(fp)
+		if old, dup := m[name]; !ok || !utf8.ValidString(line) || !ValidFingerprint(fp) || (dup && old != fp) {
+			bad = append(bad, n+1)
+			continue
 		}
+		m[name] = fp
 	}
-	return m, sc.Err()
+	if len(bad) > 0 {
+		return m, fmt.Errorf("%w: line %d does not read as \"NAME SHA256:...\" (%d such lines)", ErrDamaged, bad[0], len(bad))
+	}
+	return m, nil
+}
+
+// ValidFingerprint reports whether fp is what Fingerprint returns for some
+// key: "SHA256:" and 32 bytes in unpadded base64.
+func ValidFingerprint(fp string) bool {
+	b64, ok := strings.CutPrefix(fp, "SHA256:")
+	if !ok {
+		return false
+	}
+	sum, err := base64.RawStdEncoding.DecodeString(b64)
+	return err == nil && len(sum) == 32
 }

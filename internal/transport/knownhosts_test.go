@@ -149,15 +149,51 @@ func TestReadFingerprints(t *testing.T) {
 	if m, err := ReadFingerprints(path); err != nil || len(m) != 0 {
 		t.Fatalf("missing file: %v, %v", m, err)
 	}
-	data := "# comment\n\n  srv-a:8082 SHA256:aaa  \nlonely\n#srv-b SHA256:bbb\nsrv-c SHA256:ccc"
+	a, c := Fingerprint(newIdentity(t).Public), Fingerprint(newIdentity(t).Public)
+	data := "# comment\n\n  srv-a:8082 " + a + "  \n#srv-b SHA256:bbb\nsrv-c " + c
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m, err := ReadFingerprints(path)
-	if err != nil || len(m) != 2 || m["srv-a:8082"] != "SHA256:aaa" || m["srv-c"] != "SHA256:ccc" {
+	if err != nil || len(m) != 2 || m["srv-a:8082"] != a || m["srv-c"] != c {
 		t.Fatalf("ReadFingerprints = %v, %v", m, err)
 	}
 	if _, err := ReadFingerprints(t.TempDir()); err == nil {
 		t.Fatal("ReadFingerprints(a directory) succeeded")
+	}
+	for _, bad := range []string{"lonely", "srv-a:8082 SHA256:aaa", "srv-a:8082 " + a[:20], "srv-c " + a, "srv-d \xff" + a} {
+		if err := os.WriteFile(path, []byte(data+"\n"+bad+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadFingerprints(path)
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), path) {
+			t.Errorf("line %q: err = %v, want ErrDamaged naming line 6 and the file", bad, err)
+		}
+	}
+}
+
+// A damaged line must not make a pinned server look unpinned: the next key
+// it presents would be trusted as if met for the first time.
+func TestKnownHostsDamagedLineFailsClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	kh := &KnownHosts{Path: path}
+	if err := kh.Verify("srv:8082", "")(newIdentity(t).Public); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pinned line loses its fingerprint (a half-written edit).
+	cut := data[:len("srv:8082")]
+	if err := os.WriteFile(path, cut, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = kh.Verify("srv:8082", "")(newIdentity(t).Public)
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("another key with the pin damaged: err = %v, want ErrDamaged", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(cut) {
+		t.Fatalf("known_hosts changed to %q", after)
 	}
 }
