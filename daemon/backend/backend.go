@@ -17,6 +17,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/directory"
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -96,7 +97,7 @@ func New(opt Options) *Terminal {
 		opt.PeerPort = 8085
 	}
 	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
-	t.gate, t.peerLog = newPeerGate(), newLimitedLogger(opt.Log)
+	t.gate, t.peerLog = newPeerGate(), journalslog.Limited(opt.Log, peerLogBurst, peerLogRefill)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.m = terminal.NewMachine(opt.Log, t.changed)
 	return t

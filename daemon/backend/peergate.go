@@ -1,8 +1,6 @@
 package backend
 
 import (
-	"context"
-	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
@@ -143,64 +141,4 @@ func (g *peerGate) prune(now time.Time) {
 		}
 		delete(g.buckets, ip)
 	}
-}
-
-// limitedHandler passes on log records at the rate of a token bucket and
-// counts those it drops; the next record it passes says how many
-// ("suppressed"). A flood of requests then writes a few lines, not one
-// each.
-type limitedHandler struct {
-	slog.Handler
-	lim *logLimit
-}
-
-type logLimit struct {
-	now        func() time.Time
-	mu         sync.Mutex
-	tokens     float64
-	at         time.Time
-	suppressed int
-}
-
-func newLimitedLogger(l *slog.Logger) *slog.Logger {
-	return slog.New(&limitedHandler{Handler: l.Handler(), lim: &logLimit{now: time.Now, tokens: peerLogBurst}})
-}
-
-// allow takes a token; it returns how many records were dropped since
-// the last one allowed.
-func (l *logLimit) allow() (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if !l.at.IsZero() {
-		l.tokens = min(peerLogBurst, l.tokens+float64(now.Sub(l.at))/float64(peerLogRefill))
-	}
-	l.at = now
-	if l.tokens < 1 {
-		l.suppressed++
-		return false, 0
-	}
-	l.tokens--
-	n := l.suppressed
-	l.suppressed = 0
-	return true, n
-}
-
-func (h *limitedHandler) Handle(ctx context.Context, r slog.Record) error {
-	ok, dropped := h.lim.allow()
-	if !ok {
-		return nil
-	}
-	if dropped > 0 {
-		r.AddAttrs(slog.Int("suppressed", dropped))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *limitedHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return &limitedHandler{Handler: h.Handler.WithAttrs(a), lim: h.lim}
-}
-
-func (h *limitedHandler) WithGroup(name string) slog.Handler {
-	return &limitedHandler{Handler: h.Handler.WithGroup(name), lim: h.lim}
 }

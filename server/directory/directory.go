@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/pi2pi/pi2pi/internal/journalslog"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -27,6 +28,15 @@ import (
 	"github.com/pi2pi/pi2pi/server/userstore"
 )
 
+// Refusals that a client causes before any passcode check (one per
+// request, unbounded) are logged remoteLogBurst at once, then one every
+// remoteLogRefill; the next line counts those dropped ("suppressed").
+// Checked attempts are logged each: the guard bounds them.
+const (
+	remoteLogBurst  = 20
+	remoteLogRefill = 2 * time.Second
+)
+
 // Directory is the request handler of pi2pi-server serve.
 type Directory struct {
 	users    *userstore.Store
@@ -34,9 +44,12 @@ type Directory struct {
 	guard    *guard.Guard
 	sessions *sessions.Table
 	log      *slog.Logger
-	hashWait time.Duration
-	dummy    string // PHC hash checked for unknown users
-	plain    bool   // hand out the users file's key strings in LOOKUPREPLY
+	// remoteLog is log at a bounded rate, for refusals that anyone on
+	// the network can cause one per request.
+	remoteLog *slog.Logger
+	hashWait  time.Duration
+	dummy     string // PHC hash checked for unknown users
+	plain     bool   // hand out the users file's key strings in LOOKUPREPLY
 }
 
 // Config holds the parts of a Directory.
@@ -66,6 +79,7 @@ func New(cfg Config) (*Directory, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
+	d.remoteLog = journalslog.Limited(d.log, remoteLogBurst, remoteLogRefill)
 	if d.hashWait <= 0 {
 		d.hashWait = 30 * time.Second
 	}
@@ -148,12 +162,12 @@ func keyField(k []byte) string {
 func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (wire.Message, bool) {
 	refused := wire.Message{Type: wire.AuthReply, Status: wire.Refused}
 	if m.HasInvalid() {
-		d.log.Info("login refused: malformed request", "remote_ip", p.IP.String(), "bad_fields", m.Invalid)
+		d.remoteLog.Info("login refused: malformed request", "remote_ip", p.IP.String(), "bad_fields", m.Invalid)
 		return refused, true
 	}
 	name, err := wire.NormalizeUserID(m.UserID)
 	if err != nil {
-		d.log.Info("login refused: invalid user ID", "remote_ip", p.IP.String(), "err", err)
+		d.remoteLog.Info("login refused: invalid user ID", "remote_ip", p.IP.String(), "err", err)
 		return refused, true
 	}
 	// The refusal never echoes the user ID: it is the same bytes for an
@@ -161,7 +175,7 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	// taken from the source's bucket before the passcode is checked, so a
 	// parallel burst cannot overdraw it.
 	if !d.guard.Reserve(p.IP) {
-		d.log.Warn("login refused: too many failures from this address", "user", name, "remote_ip", p.IP.String())
+		d.remoteLog.Warn("login refused: too many failures from this address", "user", name, "remote_ip", p.IP.String())
 		return refused, true
 	}
 	d.reloadIfChanged()
@@ -175,7 +189,7 @@ func (d *Directory) auth(ctx context.Context, p netserve.Peer, m wire.Message) (
 	cancel()
 	if errors.Is(err, userstore.ErrBusy) {
 		d.guard.Release(p.IP)
-		d.log.Warn("closing connection: too many logins waiting for argon2", "remote_ip", p.IP.String())
+		d.remoteLog.Warn("closing connection: too many logins waiting for argon2", "remote_ip", p.IP.String())
 		return wire.Message{}, false
 	}
 	if err != nil {

@@ -129,8 +129,13 @@ func TestParallelBurstIsReservedBeforeHashing(t *testing.T) {
 	logs := h.logs.String()
 	checked := strings.Count(logs, `reason="unknown user"`)
 	early := strings.Count(logs, "too many failures from this address")
-	if checked != guard.DefaultPolicy.SourceBurst || early != n-checked {
-		t.Fatalf("%d of %d parallel attempts were checked and counted, %d refused early; want %d checked",
-			checked, n, early, guard.DefaultPolicy.SourceBurst)
+	if checked != guard.DefaultPolicy.SourceBurst {
+		t.Fatalf("%d of %d parallel attempts were checked and counted; want %d",
+			checked, n, guard.DefaultPolicy.SourceBurst)
+	}
+	// Every reply was REFUSED (above); the early refusals, one per
+	// request, are logged at a bounded rate.
+	if early < 1 || early > remoteLogBurst {
+		t.Fatalf("%d early refusals wrote %d log lines; want 1 to %d", n-checked, early, remoteLogBurst)
 	}
 }
