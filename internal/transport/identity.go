@@ -107,7 +107,9 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	pattern := "." + filepath.Base(path) + ".tmp*"
+	removeOldTemps(filepath.Join(dir, pattern))
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return err
 	}
@@ -136,6 +138,22 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// StaleTemp is the age past which a temporary file of WriteFileAtomic is
+// taken to be left by a writer that was killed before its rename: a write
+// takes milliseconds, so no writer still uses it.
+const StaleTemp = time.Minute
+
+// removeOldTemps deletes the temporary files matching pattern that are
+// older than StaleTemp.
+func removeOldTemps(pattern string) {
+	old, _ := filepath.Glob(pattern)
+	for _, name := range old {
+		if fi, err := os.Lstat(name); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > StaleTemp {
+			_ = os.Remove(name)
+		}
+	}
 }
 
 // Fingerprint returns "SHA256:" and the unpadded base64 SHA-256 of the raw

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteFileAtomic(t *testing.T) {
@@ -56,6 +57,30 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatal("WriteFileAtomic over a directory succeeded")
 	}
 	assertOnlyFiles(t, dir, "blocker", "users")
+}
+
+// A writer killed before its rename leaves its temporary file; the next
+// write removes such files once they are StaleTemp old, and leaves a
+// younger one (a writer at work) and other files alone.
+func TestWriteFileAtomicRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "peers")
+	old := time.Now().Add(-2 * StaleTemp)
+	for _, name := range []string{".peers.tmp123", ".peers.tmp456", ".known_hosts.tmp1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".peers.tmp789"), []byte("busy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(path, []byte("ali SHA256:x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	assertOnlyFiles(t, dir, ".known_hosts.tmp1", ".peers.tmp789", "peers")
 }
 
 func assertOnlyFiles(t *testing.T, dir string, want ...string) {
