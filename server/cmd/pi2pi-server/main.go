@@ -48,7 +48,7 @@ commands:
                                         --key: the key string plain-mode lookups hand out
   user passwd NAME [--key STRING]       change a passcode (also unlocks)
   user key NAME --key STRING|--no-key   set or remove a user's key string
-  user import FILE [--skip-bad] [--replace]
+  user import FILE|- [--skip-bad] [--replace]
                                         enrol a class's user file, a JSON object
                                         {"userid": ["credential", "key"], ...}
   user del NAME                         remove a user

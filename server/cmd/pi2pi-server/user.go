@@ -50,10 +50,10 @@ func cmdUser(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 		return userList(*usersPath, *stateDir, stdout)
 	case "import":
 		if len(rest) != 1 {
-			return usagef("user import needs one FILE (a JSON object {\"userid\": [\"credential\", \"key\"], ...})")
+			return usagef("user import needs one FILE, or - for stdin (a JSON object {\"userid\": [\"credential\", \"key\"], ...})")
 		}
 		imp.file, imp.usersPath, imp.stateDir = rest[0], *usersPath, *stateDir
-		return userImport(imp, stderr)
+		return userImport(imp, stdin, stderr)
 	}
 	if len(rest) != 1 {
 		return usagef("user %s needs one NAME", sub)

@@ -27,8 +27,13 @@ const maxImportFile = 16 << 20
 // atomically in one write, under the same lock as every `user` command.
 // Credentials and keys are never printed: problems name the line and the
 // user ID only.
-func userImport(f importFlags, stderr io.Writer) error {
-	entries, err := readImport(f.file)
+//
+// FILE "-" reads the class file from stdin; messages then name "stdin".
+func userImport(f importFlags, stdin io.Reader, stderr io.Writer) error {
+	entries, err := readImport(f.file, stdin)
+	if f.file == "-" {
+		f.file = "stdin"
+	}
 	if err != nil {
 		return err
 	}
@@ -113,13 +118,19 @@ type parsedImport struct {
 	problems []userstore.ImportProblem
 }
 
-func readImport(path string) (parsedImport, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return parsedImport{}, err
+func readImport(path string, stdin io.Reader) (parsedImport, error) {
+	var r io.Reader = stdin
+	if path == "-" {
+		path = "stdin"
+	} else {
+		fh, err := os.Open(path)
+		if err != nil {
+			return parsedImport{}, err
+		}
+		defer fh.Close()
+		r = fh
 	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxImportFile+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxImportFile+1))
 	if err != nil {
 		return parsedImport{}, fmt.Errorf("reading %s: %w", path, err)
 	}

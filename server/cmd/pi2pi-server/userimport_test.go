@@ -142,9 +142,14 @@ func TestUserImportAndServe(t *testing.T) {
 	if code != 1 || strings.Count(e, "is already enrolled") != 3 || !strings.Contains(e, "nothing imported") {
 		t.Errorf("second import: exit %d\n%s", code, e)
 	}
-	_, e, code = pi2piServer(t, "", "user", "import", class, "--replace", "--users", users, "--state-dir", dir)
-	if code != 0 {
-		t.Errorf("import --replace: exit %d\n%s", code, e)
+	// The file may come on stdin (`user import - < file`, or a pipe).
+	_, e, code = pi2piServer(t, classFile, "user", "import", "-", "--replace", "--users", users, "--state-dir", dir)
+	if code != 0 || !strings.Contains(e, "imported 3 users (3 with a key) from stdin") {
+		t.Errorf("import - --replace: exit %d\n%s", code, e)
+	}
+	_, e, code = pi2piServer(t, "", "user", "import", "-", "--replace", "--users", users, "--state-dir", dir)
+	if code != 1 || !strings.Contains(e, "stdin") {
+		t.Errorf("import - with empty stdin: exit %d\n%s", code, e)
 	}
 	for _, secret := range []string{"00123", "22456", "crypto", "secret", "no clue"} {
 		if strings.Contains(withoutDir(s.Logs(), dir), secret) {
