@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/transport"
+	"github.com/pi2pi/pi2pi/internal/wire"
 )
 
 // safetyLine finds the safety code line of a chat transcript.
@@ -63,20 +66,25 @@ func TestChatPeerEnds(t *testing.T) {
 	}
 }
 
-// Calls that bianca's, carol's and the server's answers refuse: the
-// callee not logged in, busy in another chat, logged in but away.
+// Calls refused: the callee not logged in (the server says so), logged in
+// but away, busy in another chat, or a hostile terminal's odd refusal.
 func TestChatRefusals(t *testing.T) {
 	ali, bianca := aliAndBianca(t, backendtest.Options{})
 	carol := logIn(t, ali.Neighbour(t), "carol")
 	check := func(callee, want string) {
 		t.Helper()
 		out, errOut, code := pipeRun(t, ali, "", "chat", callee)
-		if code != 1 || out != "" || !strings.Contains(errOut, want) {
+		if code != 1 || out != "" || !strings.Contains(errOut, want) || strings.ContainsAny(errOut, "\x1b\x07") {
 			t.Errorf("chat %s: exit %d\nstdout %q\nstderr %q", callee, code, out, errOut)
 		}
 	}
 	check("dave", "dave is not logged in.")
 	check("bianca", "bianca is logged in but away")
+	// frank's terminal is hostile: its refusal's reason is escape
+	// sequences. pi2pid passes on no reason it does not know.
+	frank := hostileCallee(t, ali.Net, "frank", "\x1b]0;pwned\x07\x1b[2Jbusy")
+	check("frank", "frank's terminal refused the chat (it gave a reason pi2pi does not know).")
+	<-frank
 	// Carol chats with bianca: bianca is busy.
 	b := waiting(t, bianca)
 	c := start(t, carol, "chat", "bianca")
@@ -228,4 +236,31 @@ func TestVerifyAccept(t *testing.T) {
 	if code != 0 || strings.Contains(out, "Accepted") {
 		t.Fatalf("verify without --accept: exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
+}
+
+// hostileCallee logs user in at the network's last address, where a
+// course-style terminal answers one chat request with a refusal giving
+// reason; the channel closes once it has answered.
+func hostileCallee(t *testing.T, n *backendtest.Network, user, reason string) <-chan struct{} {
+	t.Helper()
+	ip := backendtest.IPs[len(backendtest.IPs)-1]
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(n.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	n.Server.Login(user, ip, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := wire.NewDecoder(c).Decode(); err == nil {
+			_ = wire.Write(c, wire.Message{Type: wire.ConnectReply, Status: wire.Refused, Reason: reason})
+		}
+	}()
+	return done
 }
