@@ -1,17 +1,19 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 )
@@ -25,8 +27,19 @@ type run struct {
 	interrupts     chan os.Signal
 }
 
-// start runs pi2pictl in the background; stdin stays open until closeStdin.
-func start(t *testing.T, d *daemontest.Daemon, args ...string) *run {
+// start runs pi2pictl on d's control socket (none when d is nil) in the
+// background; stdin stays open until closeStdin.
+func start(t *testing.T, d *backendtest.Terminal, args ...string) *run {
+	t.Helper()
+	socket := ""
+	if d != nil {
+		socket = d.Socket
+	}
+	return startOn(t, socket, args...)
+}
+
+// startOn is start with a control socket's path.
+func startOn(t *testing.T, socket string, args ...string) *run {
 	t.Helper()
 	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
 	pr, pw := io.Pipe()
@@ -37,9 +50,7 @@ func start(t *testing.T, d *daemontest.Daemon, args ...string) *run {
 		Getenv: func(k string) string {
 			switch k {
 			case "PI2PI_SOCKET":
-				if d != nil {
-					return d.Socket
-				}
+				return socket
 			case "XDG_STATE_HOME":
 				return stateDir
 			}
@@ -80,7 +91,7 @@ func (r *run) waitFor(t *testing.T, s string) {
 }
 
 // pipeRun runs pi2pictl to completion with the given stdin.
-func pipeRun(t *testing.T, d *daemontest.Daemon, stdin string, args ...string) (stdout, stderr string, code int) {
+func pipeRun(t *testing.T, d *backendtest.Terminal, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	r := start(t, d, args...)
 	go func() {
@@ -91,20 +102,8 @@ func pipeRun(t *testing.T, d *daemontest.Daemon, stdin string, args ...string) (
 	return r.stdout.String(), r.stderr.String(), code
 }
 
-func keys(d *daemontest.Daemon) string {
-	var out []string
-	for {
-		select {
-		case k := <-d.Keys:
-			out = append(out, k)
-		default:
-			return strings.Join(out, ",")
-		}
-	}
-}
-
 func TestLoginFromPipe(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
+	d := daemon(t, backendtest.Options{})
 	out, errOut, code := pipeRun(t, d, "ali\n1234\n", "login")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
@@ -122,15 +121,15 @@ func TestLoginFromPipe(t *testing.T) {
 }
 
 func TestLoginWithUserIDArgument(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
-	out, errOut, code := pipeRun(t, d, "5678\n", "--socket", d.Socket, "login", "Bianca")
+	d := daemon(t, backendtest.Options{})
+	out, errOut, code := pipeRun(t, nil, "5678\n", "--socket", d.Socket, "login", "Bianca")
 	if code != 0 || out != "Login: bianca\nEnter passcode on keypad.\nLogged in.\n" {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }
 
 func TestLoginRefused(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
+	d := daemon(t, backendtest.Options{})
 	out, errOut, code := pipeRun(t, d, "ali\n9999\n", "login")
 	if code != 1 || strings.Contains(out, "Logged in.") || !strings.Contains(errOut, "Login refused") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
@@ -138,7 +137,7 @@ func TestLoginRefused(t *testing.T) {
 }
 
 func TestLoginBadPasscodeLine(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
+	d := daemon(t, backendtest.Options{})
 	out, errOut, code := pipeRun(t, d, "ali\n12x4\n", "login")
 	if code != 1 || !strings.Contains(errOut, "digits") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
@@ -151,12 +150,12 @@ func TestLoginBadPasscodeLine(t *testing.T) {
 	}
 }
 
+// A hardware keypad (here a matrix on simulated pins): pi2pictl takes no
+// keys, and CTRL-C cancels the passcode entry.
 func TestLoginGPIOKeypad(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{Keypad: control.KeypadRPIO})
+	d := daemon(t, backendtest.Options{Hardware: true})
 	r := start(t, d, "login", "ali")
 	r.waitFor(t, "Enter passcode on keypad.\n")
-	// Someone types on the real keypad: the daemon reports the outcome.
-	// Here, the passcode entry is cancelled with CTRL-C.
 	r.interrupts <- os.Interrupt
 	if code := r.wait(t); code != 1 {
 		t.Fatalf("exit %d", code)
@@ -164,10 +163,13 @@ func TestLoginGPIOKeypad(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "Login cancelled.") {
 		t.Fatalf("stderr %q", r.stderr.String())
 	}
+	if got := keys(d); got != "" {
+		t.Fatalf("keys %s were pressed on a hardware keypad's terminal", got)
+	}
 }
 
 func TestLoginAlreadyLoggedIn(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
 	out, _, code := pipeRun(t, d, "", "login")
 	if code != 0 || out != "Already logged in as ali.\n" {
 		t.Fatalf("exit %d, stdout %q", code, out)
@@ -176,172 +178,24 @@ func TestLoginAlreadyLoggedIn(t *testing.T) {
 
 // pi2pid logged in as ali, but the server forgot it: login logs in afresh.
 func TestLoginAfterTheServerForgot(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", ServerForgot: true})
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
+	d.Net.Server.Forget("ali")
 	out, errOut, code := pipeRun(t, d, "bianca\n5678\n", "login")
 	if code != 0 || out != "Login: bianca\nEnter passcode on keypad.\nLogged in.\n" ||
 		!strings.Contains(errOut, "the server no longer knows that login") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
-	d = daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", ServerForgot: true})
+	d = logIn(t, daemon(t, backendtest.Options{}), "ali")
+	d.Net.Server.Forget("ali")
 	out, errOut, code = pipeRun(t, d, "1234\n", "login", "ali")
 	if code != 0 || out != "Login: ali\nEnter passcode on keypad.\nLogged in.\n" {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }
 
-func TestChatFromPipe(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012"})
-	r := start(t, d, "chat", "bianca")
-	r.waitFor(t, "Connection established, type your messages\n")
-	r.type_("Hello, how are you today?\n")
-	if got := d.NextSent(t); got != "Hello, how are you today?\n" {
-		t.Fatalf("sent %q", got)
-	}
-	// The peer answers in two chunks, with an attempt to retitle the window.
-	d.PeerSays(t, "I am fine, \x1b]0;pwned\x07how ")
-	d.PeerSays(t, "about you?\n")
-	r.waitFor(t, "I am fine, how about you?\n")
-	r.type_("I am well. Goodbye.\n")
-	r.closeStdin()
-	if got := d.NextSent(t); got != "I am well. Goodbye.\n" {
-		t.Fatalf("sent %q", got)
-	}
-	if got := d.NextSent(t); got != "<end>" {
-		t.Fatalf("after the last line came %q, want the end", got)
-	}
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d, stderr %s", code, r.stderr.String())
-	}
-	want := "Connection established, type your messages\n" +
-		"Safety code: 1234 5678 9012 (compare it with bianca by voice)\n" +
-		"I am fine, how about you?\n" +
-		"Connection ended\n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout:\n%q\nwant\n%q", got, want)
-	}
-}
-
-func TestChatPeerEnds(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
-	r := start(t, d, "chat", "bianca")
-	r.waitFor(t, "Connection established, type your messages\n")
-	d.PeerSays(t, "bye") // no newline: shown when the chat ends
-	d.PeerEnds(t)
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	want := "Connection established, type your messages\nbye\nConnection ended\n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout %q, want %q", got, want)
-	}
-}
-
-func TestChatRefusals(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", Callees: map[string]control.Code{
-		"dave": control.CodeBusy, "erin": control.CodeAway, "frank": control.CodePeerRefused,
-	}})
-	tests := []struct{ callee, want string }{
-		{"carol", "carol is not logged in."},
-		{"dave", "dave is busy in another chat"},
-		{"erin", "erin is logged in but away"},
-		{"frank", "refused"},
-	}
-	for _, tt := range tests {
-		out, errOut, code := pipeRun(t, d, "", "chat", tt.callee)
-		if code != 1 || out != "" || !strings.Contains(errOut, tt.want) {
-			t.Errorf("chat %s: exit %d\nstdout %q\nstderr %q", tt.callee, code, out, errOut)
-		}
-	}
-}
-
-func TestChatNotLoggedIn(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
-	_, errOut, code := pipeRun(t, d, "", "chat", "bianca")
-	if code != 1 || !strings.Contains(errOut, "not logged in") {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
-}
-
-func TestWaitFromPipe(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
-	r := start(t, d, "wait")
-	d.WaitAttached(t)
-	d.Incoming(t, "bianca")
-	r.waitFor(t, "Connection received from user bianca, type your messages\n")
-	d.PeerSays(t, "Hello, how are you today?\n")
-	r.type_("I am fine, how about you?\n")
-	if got := d.NextSent(t); got != "I am fine, how about you?\n" {
-		t.Fatalf("sent %q", got)
-	}
-	d.PeerSays(t, "I am well. Goodbye.\n")
-	r.waitFor(t, "I am well. Goodbye.\n")
-	d.PeerEnds(t)
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	want := "Connection received from user bianca, type your messages\n" +
-		"Hello, how are you today?\nI am well. Goodbye.\nConnection ended\n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout %q, want %q", got, want)
-	}
-}
-
-func TestInterruptEndsChat(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
-	r := start(t, d, "chat", "bianca")
-	r.waitFor(t, "Connection established, type your messages\n")
-	r.interrupts <- os.Interrupt
-	if got := d.NextSent(t); got != "<end>" {
-		t.Fatalf("sent %q", got)
-	}
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	if !strings.HasSuffix(r.stdout.String(), "Connection ended\n") {
-		t.Fatalf("stdout %q", r.stdout.String())
-	}
-}
-
-func TestShellFromPipe(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
-	r := start(t, d)
-	r.type_("ali\n1234\nbianca\n")
-	r.waitFor(t, "Connection established, type your messages\n")
-	r.type_("Hello, how are you today?\n")
-	d.NextSent(t)
-	d.PeerSays(t, "I am fine, how about you?\n")
-	r.waitFor(t, "I am fine, how about you?\n")
-	d.PeerEnds(t)
-	// Back at the destination prompt, a chat comes in.
-	d.WaitAttached(t) // first attach, before the chat
-	d.WaitAttached(t) // again after it
-	d.Incoming(t, "bianca")
-	r.waitFor(t, "Connection received from user bianca")
-	d.PeerEnds(t)
-	d.WaitAttached(t)
-	r.closeStdin()
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d, stderr %s", code, r.stderr.String())
-	}
-	want := "Login: ali\n" +
-		"Enter passcode on keypad.\n" +
-		"Logged in.\n" +
-		"Enter destination user ID: bianca\n" +
-		"Connection established, type your messages\n" +
-		"I am fine, how about you?\n" +
-		"Connection ended\n" +
-		"Enter destination user ID: \n" +
-		"Connection received from user bianca, type your messages\n" +
-		"Connection ended\n" +
-		"Enter destination user ID: \n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
-	}
-}
-
 func TestShellStartsAtDestinationWhenLoggedIn(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
-	out, errOut, code := pipeRun(t, d, "/status\ncarol\n", "--socket", d.Socket)
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
+	out, errOut, code := pipeRun(t, nil, "/status\ncarol\n", "--socket", d.Socket)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -354,7 +208,7 @@ func TestShellStartsAtDestinationWhenLoggedIn(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
 	out, _, code := pipeRun(t, d, "", "status", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
@@ -369,48 +223,16 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestVerify(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012"})
-	out, errOut, code := pipeRun(t, d, "", "verify", "bianca")
-	if code != 0 || !strings.Contains(out, "Safety code: 1234 5678 9012 (compare it with bianca by voice)\n") ||
-		!strings.Contains(out, "bianca's key: SHA256:theirs") {
-		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
-	}
-	plain := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
-	_, errOut, code = pipeRun(t, plain, "", "verify", "bianca")
-	if code != 1 || !strings.Contains(errOut, "secure mode") {
-		t.Fatalf("plain: exit %d, stderr %q", code, errOut)
-	}
-}
-
-// TestVerifyAccept: --accept, after the user ID or before it, one-shot
-// or in the shell, asks pi2pid to accept the key and says so.
-func TestVerifyAccept(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali", SafetyCode: "1234 5678 9012 3456 7890"})
-	for _, args := range [][]string{{"verify", "bianca", "--accept"}, {"verify", "--accept", "bianca"}} {
-		out, errOut, code := pipeRun(t, d, "", args...)
-		if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
-			t.Fatalf("%q: exit %d\nstdout %q\nstderr %q", args, code, out, errOut)
-		}
-	}
-	out, errOut, code := pipeRun(t, d, "/verify bianca --accept\n", "--socket", d.Socket)
-	if code != 0 || !strings.Contains(out, "Accepted SHA256:theirs as bianca's key.") {
-		t.Fatalf("shell: exit %d\nstdout %q\nstderr %q", code, out, errOut)
-	}
-	out, errOut, code = pipeRun(t, d, "", "verify", "bianca")
-	if code != 0 || strings.Contains(out, "Accepted") {
-		t.Fatalf("verify without --accept: exit %d\nstdout %q\nstderr %q", code, out, errOut)
-	}
-}
-
 func TestLogout(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
 	out, _, code := pipeRun(t, d, "", "logout")
 	if code != 0 || out != "Logged out.\n" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
+	if d.Net.Server.LoggedIn("ali") {
+		t.Fatal("the server still holds ali's login")
+	}
 }
-
 func TestUsageErrors(t *testing.T) {
 	tests := [][]string{
 		{"frobnicate"},
@@ -454,14 +276,33 @@ func TestDaemonNotRunning(t *testing.T) {
 	}
 }
 
+// A pi2pid of another control protocol version: a socket that answers
+// the hello with a newer version, as no pi2pid of this build can.
 func TestVersionMismatch(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{Version: control.Version + 1})
-	_, errOut, code := pipeRun(t, d, "", "status")
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := bufio.NewReader(c).ReadBytes('\n'); err != nil {
+			return
+		}
+		hello, _ := json.Marshal(control.Reply{Type: control.TypeHello, Version: control.Version + 1, Daemon: "pi2pid (newer)"})
+		c.Write(append(hello, '\n'))
+		io.Copy(io.Discard, c)
+	}()
+	_, errOut, code := pipeRun(t, nil, "", "--socket", sock, "status")
 	if code != 1 || !strings.Contains(errOut, "upgrade pi2pictl") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
-
 func TestExplain(t *testing.T) {
 	tests := []struct {
 		err  error

@@ -5,50 +5,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pi2pi/pi2pi/ctl/daemontest"
 	"github.com/pi2pi/pi2pi/ctl/passcode"
 	"github.com/pi2pi/pi2pi/ctl/screen"
 	"github.com/pi2pi/pi2pi/ctl/tty"
+	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
-// The daemon may announce the start of passcode entry twice (the login
-// result naming the keypad, and the "passcode" event), in either order and
-// possibly after the passcode was already sent; the "reading-passcode"
-// state event comes too, but announces nothing. Passcode entry must start
-// exactly once: starting it again after the digits went out read a second
-// passcode line and failed with "no passcode given: stdin ended", and
-// starting it on the state event sent keys before pi2pid's keypad
-// listened (both made the e2e TestLoginFromPipe flaky).
-func TestLoginAnnouncementOrders(t *testing.T) {
-	for _, steps := range announcementOrders() {
-		t.Run(strings.Join(steps, ","), func(t *testing.T) {
-			d := daemontest.Start(t, daemontest.Options{Login: steps})
-			out, errOut, code := pipeRun(t, d, "ali\n1234\n", "login")
-			if code != 0 {
-				t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
-			}
-			if want := "Login: ali\nEnter passcode on keypad.\nLogged in.\n"; out != want {
-				t.Fatalf("stdout:\n%q\nwant\n%q", out, want)
-			}
-			if got := keys(d); got != "1,2,3,4,enter" {
-				t.Fatalf("keys = %s, want 1,2,3,4,enter", got)
-			}
-		})
-	}
-}
+// Steps of a login as the engine may see them: pi2pid answers a login
+// request (the result) and announces that its keypad listens (the
+// "passcode" event) and the state "reading-passcode" (which announces
+// nothing), and pi2pictl reads the passcode line and sends it as keys. The
+// result and the events reach the engine on two channels, so in any order,
+// and the passcode line may be typed ahead of them all.
+const (
+	stepResult   = "result"        // the login request's OK result
+	stepPasscode = "passcode"      // the "passcode" event: the keypad listens
+	stepState    = "state"         // the "reading-passcode" state event
+	stepLine     = "passcode-line" // the passcode line is read and sent
+)
 
-// announcementOrders lists every order of a login's answers (a result
-// always among them, at least one announcement), with those after
-// LoginAwaitKey held back until the passcode is being sent.
+// announcementOrders lists every order of a login's answers, with the
+// passcode line read after the first announcement or later.
 func announcementOrders() [][]string {
 	var orders [][]string
 	var permute func(done, left []string)
 	permute = func(done, left []string) {
 		if len(left) == 0 {
 			for held := len(done); held >= 1 && !noneAnnounces(done[:held]); held-- {
-				o := append(append([]string{}, done[:held]...), daemontest.LoginAwaitKey)
+				o := append(append([]string{}, done[:held]...), stepLine)
 				orders = append(orders, append(o, done[held:]...))
 			}
 			return
@@ -58,23 +44,15 @@ func announcementOrders() [][]string {
 			permute(append(append([]string{}, done...), left[i]), rest)
 		}
 	}
-	for _, set := range [][]string{
-		{daemontest.LoginResult},
-		{daemontest.LoginResult, daemontest.LoginPasscodeEvent},
-		{daemontest.LoginResult, daemontest.LoginStateEvent},
-		{daemontest.LoginResult, daemontest.LoginPasscodeEvent, daemontest.LoginStateEvent},
-		{daemontest.LoginQuietResult, daemontest.LoginPasscodeEvent},
-		{daemontest.LoginQuietResult, daemontest.LoginPasscodeEvent, daemontest.LoginStateEvent},
-	} {
-		permute(nil, set)
-	}
+	permute(nil, []string{stepResult, stepPasscode})
+	permute(nil, []string{stepResult, stepPasscode, stepState})
 	return orders
 }
 
 // noneAnnounces reports whether no step announces passcode entry.
 func noneAnnounces(steps []string) bool {
 	for _, s := range steps {
-		if s == daemontest.LoginResult || s == daemontest.LoginPasscodeEvent {
+		if s == stepPasscode {
 			return false
 		}
 	}
@@ -88,7 +66,7 @@ func noneAnnounces(steps []string) bool {
 func TestLoginPasscodeStartsOnce(t *testing.T) {
 	for _, order := range announcementOrders() {
 		t.Run(strings.Join(order, ","), func(t *testing.T) {
-			d := daemontest.Start(t, daemontest.Options{})
+			d := daemon(t, backendtest.Options{})
 			var stdout, stderr testbin.Buffer
 			e := newLoginEngine(t, d, &stdout, &stderr)
 			e.login()
@@ -100,24 +78,31 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("no login result")
 			}
+			// pi2pid's keypad listens; its own answers are played below
+			// in every order.
+			for listens := false; !listens; {
+				select {
+				case ev := <-e.client.Events():
+					listens = ev.Event == control.EventPasscode
+				case <-time.After(10 * time.Second):
+					t.Fatal("pi2pid's keypad never listened")
+				}
+			}
 			started, sent := false, false
 			for _, step := range order {
 				switch step {
-				case daemontest.LoginAwaitKey:
+				case stepLine:
 					if !e.wantLine() {
 						t.Fatalf("phase %d: not reading the passcode line", e.phase)
 					}
 					e.onLine("1234", nil)
 					sent = true
-				case daemontest.LoginResult:
-					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, Keypad: control.KeypadConsole}})
-					started = true
-				case daemontest.LoginQuietResult:
-					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true}})
-				case daemontest.LoginPasscodeEvent:
+				case stepResult:
+					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, UserID: "ali"}})
+				case stepPasscode:
 					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
 					started = true
-				case daemontest.LoginStateEvent:
+				case stepState:
 					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: "reading-passcode", UserID: "ali"})
 				}
 				want := phLoggingIn
@@ -143,7 +128,11 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 			if e.phase != phVerifying || e.done {
 				t.Fatalf("after sending the keys: phase %d, done %v", e.phase, e.done)
 			}
-			if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,enter" {
+			var pressed []string
+			for range 5 {
+				pressed = append(pressed, string(d.NextKey(t)))
+			}
+			if got := strings.Join(pressed, ","); got != "1,2,3,4,enter" {
 				t.Fatalf("keys = %s", got)
 			}
 			e.out.Flush()
@@ -156,7 +145,7 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 
 // newLoginEngine is the engine of `pi2pictl login ali` with stdin a pipe,
 // connected to d, before its loop runs.
-func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *testbin.Buffer) *engine {
+func newLoginEngine(t *testing.T, d *backendtest.Terminal, stdout, stderr *testbin.Buffer) *engine {
 	t.Helper()
 	inv := &Invocation{Env: &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr}, Socket: d.Socket}
 	c, err := inv.Client(t.Context())
@@ -175,7 +164,7 @@ func newLoginEngine(t *testing.T, d *daemontest.Daemon, stdout, stderr *testbin.
 }
 
 func TestLoginAsSomeoneElseWhenLoggedIn(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+	d := logIn(t, daemon(t, backendtest.Options{}), "ali")
 	out, errOut, code := pipeRun(t, d, "", "login", "bianca")
 	if code != 1 || out != "" || !strings.Contains(errOut, "pi2pid is logged in as ali; run `pi2pictl logout` first") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
@@ -193,7 +182,7 @@ func TestLoginAsSomeoneElseWhenLoggedIn(t *testing.T) {
 // then ended the next login attempt instead (seen as "Login cancelled."
 // right after a user ID typed at the shell's second Login: prompt).
 func TestLoginCancelWaitsForThePasscodeEntryToEnd(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{})
+	d := daemon(t, backendtest.Options{})
 	var stdout, stderr testbin.Buffer
 	e := newLoginEngine(t, d, &stdout, &stderr)
 	e.flow = flowShell
@@ -218,7 +207,7 @@ func TestLoginCancelWaitsForThePasscodeEntryToEnd(t *testing.T) {
 // The shell on a pipe: a passcode line that is no passcode cancels the
 // entry, and the next login goes ahead once pi2pid has ended it.
 func TestShellLoginAgainAfterCancel(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{CancelDelay: 200 * time.Millisecond})
+	d := daemon(t, backendtest.Options{})
 	out, errOut, code := pipeRun(t, d, "ali\n12x4\nali\n1234\n")
 	if code != 0 || !strings.Contains(out, "Logged in.") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
@@ -236,7 +225,7 @@ func TestShellLoginAgainAfterCancel(t *testing.T) {
 // once passcode entry is announced, and the attempt ends with pi2pid's
 // login event.
 func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{Login: []string{daemontest.LoginQuietResult}})
+	d := daemon(t, backendtest.Options{HoldKeypad: true})
 	var stdout, stderr testbin.Buffer
 	e := newLoginEngine(t, d, &stdout, &stderr)
 	e.flow = flowShell
@@ -255,31 +244,32 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 	if _, err := e.status(); err != nil {
 		t.Fatal(err)
 	}
-	d.AnnouncePasscode(t)
+	d.ReleaseKeypad() // pi2pid's keypad listens now
+	// nextEvent hands the engine pi2pid's events up to the named one
+	// (state events, which announce nothing), and returns that one.
 	nextEvent := func(name control.Event) control.Reply {
 		t.Helper()
-		select {
-		case ev := <-e.client.Events():
-			if ev.Event != name {
-				t.Fatalf("event %q, want %q", ev.Event, name)
+		for {
+			select {
+			case ev := <-e.client.Events():
+				if ev.Event == name {
+					return ev
+				}
+				if ev.Event != control.EventState {
+					t.Fatalf("event %q, want %q", ev.Event, name)
+				}
+				e.onEvent(ev)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no %q event", name)
 			}
-			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no %q event", name)
 		}
-		return control.Reply{}
 	}
 	e.onEvent(nextEvent(control.EventPasscode))
 	if e.phase != phVerifying {
 		t.Fatalf("the announcement after CTRL-C moved to phase %d", e.phase)
 	}
-	select {
-	case k := <-d.Keys:
-		if k != string(control.KeyCancel) {
-			t.Fatalf("key %s, want C", k)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the Cancel key was not pressed again")
+	if k := d.NextKey(t); k != control.KeyCancel {
+		t.Fatalf("key %s, want cancel", k)
 	}
 	e.onEvent(nextEvent(control.EventLogin))
 	e.out.Flush()
@@ -368,7 +358,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := daemontest.Start(t, daemontest.Options{})
+			d := daemon(t, backendtest.Options{})
 			var stdout, stderr testbin.Buffer
 			e := newLoginEngine(t, d, &stdout, &stderr)
 			e.flow = flowShell

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,30 +17,19 @@ import (
 func TestPumpSendsAllItReadBeforeEnd(t *testing.T) {
 	for _, ending := range []string{"eof", "interrupt"} {
 		t.Run(ending, func(t *testing.T) {
-			d := daemontest.Start(t, daemontest.Options{LoggedInAs: "ali"})
+			ali, bianca := aliAndBianca(t, backendtest.Options{})
+			b := waiting(t, bianca)
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer pw.Close()
-			r := startFile(t, d, pr, "chat", "bianca")
+			r := startFile(t, ali, pr, "chat", "bianca")
 			var want strings.Builder
 			for i := range 3000 {
 				fmt.Fprintf(&want, "line %d: %s\n", i, strings.Repeat("é", i%50))
 			}
 			want.WriteString("no newline at the end")
-			got := make(chan string)
-			go func() {
-				var b strings.Builder
-				for {
-					s := d.NextSent(t)
-					if s == "<end>" {
-						got <- b.String()
-						return
-					}
-					b.WriteString(s)
-				}
-			}()
 			r.waitFor(t, "Connection established, type your messages\n")
 			if _, err := pw.Write([]byte(want.String())); err != nil {
 				t.Fatal(err)
@@ -60,11 +49,15 @@ func TestPumpSendsAllItReadBeforeEnd(t *testing.T) {
 				}
 				r.interrupts <- os.Interrupt
 			}
-			if s := <-got; s != want.String() {
-				t.Fatalf("sent %d bytes before the end, read %d", len(s), want.Len())
-			}
 			if code := r.wait(t); code != 0 {
 				t.Fatalf("exit %d: %s", code, r.stderr.String())
+			}
+			// Bianca was shown it all, the last line completed at the end.
+			b.ended(t)
+			head := "Connection received from user ali, type your messages\n"
+			got := strings.TrimSuffix(strings.TrimPrefix(b.stdout.String(), head), "\nConnection ended\n")
+			if got != want.String() {
+				t.Fatalf("bianca was shown %d bytes of the %d sent before the end", len(got), want.Len())
 			}
 			if n := strings.Count(r.stdout.String(), "Connection ended"); n != 1 {
 				t.Fatalf("%d times Connection ended:\n%s", n, r.stdout.String())
@@ -74,7 +67,7 @@ func TestPumpSendsAllItReadBeforeEnd(t *testing.T) {
 }
 
 // startFile is start with stdin a file (a pipe's read end).
-func startFile(t *testing.T, d *daemontest.Daemon, stdin *os.File, args ...string) *run {
+func startFile(t *testing.T, d *backendtest.Terminal, stdin *os.File, args ...string) *run {
 	t.Helper()
 	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
 	stateDir := t.TempDir()

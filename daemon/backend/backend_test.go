@@ -126,7 +126,7 @@ func connectReply(t *testing.T, c net.Conn, send string) wire.Message {
 // keeps serving.
 func TestPeerPortBadInput(t *testing.T) {
 	srv, _, biancaT, ali, bianca := pair(t, transport.Plain)
-	srv.login("carol", "127.0.0.4", nil)
+	srv.Login("carol", "127.0.0.4", nil)
 	stillServes := func() {
 		t.Helper()
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
@@ -153,8 +153,8 @@ func TestPeerPortBadInput(t *testing.T) {
 		stillServes()
 	})
 	t.Run("logged-out initiator", func(t *testing.T) {
-		srv.forget("carol")
-		defer srv.login("carol", "127.0.0.4", nil)
+		srv.Forget("carol")
+		defer srv.Login("carol", "127.0.0.4", nil)
 		c := rawPeer(t, "127.0.0.4", biancaT)
 		m := connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
 		if m.Status != wire.Refused || m.Reason != reasonNotVerified {
@@ -229,7 +229,7 @@ func TestPeerPortBadInput(t *testing.T) {
 // paced by the reader instead of buffering the flood.
 func TestFlood(t *testing.T) {
 	srv, _, biancaT, _, bianca := pair(t, transport.Plain)
-	srv.login("carol", "127.0.0.4", nil)
+	srv.Login("carol", "127.0.0.4", nil)
 	c := rawPeer(t, "127.0.0.4", biancaT)
 	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 	connectReply(t, c, `{"msgtype":"CONNECTREQ","initiator":"carol"}`)
@@ -292,10 +292,8 @@ func TestSecureImpersonation(t *testing.T) {
 	srv, aliT, biancaT, ali, bianca := pair(t, transport.Secure)
 	t.Run("callee checks the initiator's key", func(t *testing.T) {
 		other, _ := transport.GenerateIdentity()
-		srv.mu.Lock()
-		srv.keyFor["ali"] = other.Public // the directory holds another key for ali
-		srv.mu.Unlock()
-		defer func() { srv.mu.Lock(); delete(srv.keyFor, "ali"); srv.mu.Unlock() }()
+		srv.SetKey("ali", other.Public) // the directory holds another key for ali
+		defer srv.SetKey("ali", nil)
 		// ali's own lookup of bianca is fine, so the refusal comes from bianca.
 		e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodePeerRefused)
 		if e.Detail != reasonNotVerified || e.Peer != "bianca" {
@@ -304,10 +302,8 @@ func TestSecureImpersonation(t *testing.T) {
 	})
 	t.Run("initiator checks the callee's key", func(t *testing.T) {
 		other, _ := transport.GenerateIdentity()
-		srv.mu.Lock()
-		srv.keyFor["bianca"] = other.Public
-		srv.mu.Unlock()
-		defer func() { srv.mu.Lock(); delete(srv.keyFor, "bianca"); srv.mu.Unlock() }()
+		srv.SetKey("bianca", other.Public)
+		defer srv.SetKey("bianca", nil)
 		if e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeWrongKey); e.Peer != "bianca" {
 			t.Fatalf("%#v", e)
 		}
@@ -341,8 +337,8 @@ func TestSecureImpersonation(t *testing.T) {
 		oldKey := aliT.opt.Transport.Identity.Public
 		newID, _ := transport.GenerateIdentity()
 		aliT.opt.Transport.Identity = newID
-		aliT.dir.key = newID.Public
-		srv.login("ali", "127.0.0.2", newID.Public)
+		aliT.dir.SetKey(newID.Public)
+		srv.Login("ali", "127.0.0.2", newID.Public)
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 		ev := bianca.Next(control.EventChatStart)
 		if ev.OldFingerprint != transport.Fingerprint(oldKey) || ev.PeerFingerprint != transport.Fingerprint(newID.Public) {
@@ -404,15 +400,15 @@ func TestLoginFailures(t *testing.T) {
 	if ev := login("12C"); ev.OK || ev.Code != control.CodeCancelled {
 		t.Fatalf("%+v", ev)
 	}
-	srv.authErr = fmt.Errorf("%w: no answer from the server", directory.ErrUnreachable)
+	srv.SetAuthErr(fmt.Errorf("%w: no answer from the server", directory.ErrUnreachable))
 	if ev := login("1234A"); ev.OK || ev.Code != control.CodeServer || !strings.Contains(ev.Error, "no answer") {
 		t.Fatalf("%+v", ev)
 	}
-	srv.authErr = fmt.Errorf("%w: remove its line from known_hosts", directory.ErrKeyChanged)
+	srv.SetAuthErr(fmt.Errorf("%w: remove its line from known_hosts", directory.ErrKeyChanged))
 	if ev := login("1234A"); ev.OK || ev.Code != control.CodeKeyChanged || !strings.Contains(ev.Error, "known_hosts") {
 		t.Fatalf("%+v", ev)
 	}
-	srv.authErr = nil
+	srv.SetAuthErr(nil)
 	u.Refused(control.Request{Op: control.OpKey, Key: "1"}, control.CodeNoEntry)
 	u.Refused(control.Request{Op: control.OpKey, Key: "A"}, control.CodeUsage)
 	u.Refused(control.Request{Op: control.OpLogin, UserID: ""}, control.CodeBadUserID)
@@ -428,7 +424,7 @@ func TestLoginFailures(t *testing.T) {
 	u.LogIn("ali", "1234")
 	u.Must(control.Request{Op: control.OpLogout})
 	u.Next(control.EventLoggedOut)
-	if _, ok := srv.logins["ali"]; ok {
+	if srv.LoggedIn("ali") {
 		t.Fatal("logout not sent to the server")
 	}
 }
@@ -454,7 +450,7 @@ func TestKeepaliveNoticesForgottenLogin(t *testing.T) {
 	if u.State() != "logged-in" {
 		t.Fatal("keepalive logged us out while the server knows us")
 	}
-	srv.forget("ali")
+	srv.Forget("ali")
 	ev := u.Next(control.EventLoggedOut)
 	if ev.Code != control.CodeServerForgot {
 		t.Fatalf("%+v", ev)
@@ -474,34 +470,26 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 	u.LogIn("ali", "1234")
 
 	// Known: today's answer, for the same user, another one, or none.
-	srv.mu.Lock()
-	before := srv.lookups
-	srv.mu.Unlock()
+	before := srv.Lookups()
 	for _, who := range []string{"ali", "bianca", ""} {
 		if e := u.Refused(control.Request{Op: control.OpLogin, UserID: who}, control.CodeLoggedIn); e.UserID != "ali" {
 			t.Fatalf("%#v: want ali named", e)
 		}
 	}
-	srv.mu.Lock()
-	asked := srv.lookups - before
-	srv.mu.Unlock()
+	asked := srv.Lookups() - before
 	if asked != 3 {
 		t.Fatalf("%d lookups for 3 login requests, want 3", asked)
 	}
 	// Unreachable: stay logged in.
-	srv.mu.Lock()
-	srv.lookupErr = fmt.Errorf("%w: no answer", directory.ErrUnreachable)
-	srv.mu.Unlock()
+	srv.SetLookupErr(fmt.Errorf("%w: no answer", directory.ErrUnreachable))
 	u.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeLoggedIn)
-	srv.mu.Lock()
-	srv.lookupErr = nil
-	srv.mu.Unlock()
+	srv.SetLookupErr(nil)
 	if s := u.State(); s != "logged-in" {
 		t.Fatalf("state %s after an unanswered check, want logged-in", s)
 	}
 
 	// Forgotten, no user ID: only the check; logged out, no new login.
-	srv.forget("ali")
+	srv.Forget("ali")
 	if r := u.Must(control.Request{Op: control.OpLogin}); r.State != "logged-out" {
 		t.Fatalf("%+v", r)
 	}
@@ -514,7 +502,7 @@ func TestLoginConfirmsWithServer(t *testing.T) {
 
 	// Forgotten, with a user ID: logged out, then the new login goes ahead.
 	u.LogIn("ali", "1234")
-	srv.forget("ali")
+	srv.Forget("ali")
 	u.Seen = nil
 	u.LogIn("bianca", "5678")
 	var states []string
@@ -567,7 +555,7 @@ func TestShutdownEndsChatPolitely(t *testing.T) {
 	if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {
 		t.Fatalf("chat ended with %q, want a clean end", ev.Error)
 	}
-	if _, ok := srv.logins["ali"]; ok {
+	if srv.LoggedIn("ali") {
 		t.Fatal("shutdown did not log out")
 	}
 }

@@ -155,7 +155,7 @@ func TestOwnerHangsUpDuringBlockedSend(t *testing.T) {
 		c.Write([]byte(`{"msgtype":"CONNECTREPLY","status":"ACCEPTED"}`))
 		<-stop // and read no more
 	}()
-	srv.login("zed", l.Addr().String(), nil)
+	srv.Login("zed", l.Addr().String(), nil)
 	ali.Must(control.Request{Op: control.OpChat, UserID: "zed"})
 	chunk := strings.Repeat("z", 64<<10)
 	for {

@@ -14,94 +14,17 @@ import (
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
-	"github.com/pi2pi/pi2pi/daemon/directory"
+	"github.com/pi2pi/pi2pi/daemon/directory/directorytest"
 	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
 	"github.com/pi2pi/pi2pi/daemon/keypad"
 	"github.com/pi2pi/pi2pi/internal/control"
-	"github.com/pi2pi/pi2pi/internal/credential"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
-// fakeServer is an in-memory directory shared by the terminals of a test.
-type fakeServer struct {
-	mu       sync.Mutex
-	passcode map[string]string
-	logins   map[string]fakeLogin
-	authErr  error // when set, Auth fails with it
-	// lookupErr, when set, makes Lookup fail with it (server unreachable).
-	lookupErr error
-	lookups   int // Lookup calls
-	// keyFor overrides the key handed out for a user (impersonation tests).
-	keyFor map[string]ed25519.PublicKey
-}
+// fakeServer is the in-memory directory shared by the terminals of a test.
+type fakeServer = directorytest.Server
 
-type fakeLogin struct {
-	ip  string
-	key ed25519.PublicKey
-}
-
-func newFakeServer() *fakeServer {
-	return &fakeServer{passcode: map[string]string{"ali": "1234", "bianca": "5678", "carol": "1111"},
-		logins: map[string]fakeLogin{}, keyFor: map[string]ed25519.PublicKey{}}
-}
-
-func (s *fakeServer) forget(user string) { s.mu.Lock(); delete(s.logins, user); s.mu.Unlock() }
-
-// login records user as logged in from ip, as the real server does on GRANTED.
-func (s *fakeServer) login(user, ip string, key ed25519.PublicKey) {
-	s.mu.Lock()
-	s.logins[user] = fakeLogin{ip, key}
-	s.mu.Unlock()
-}
-
-// fakeDir is one terminal's view of the fake server: it knows the
-// terminal's IP and key as a real server learns them from the connection.
-type fakeDir struct {
-	s   *fakeServer
-	ip  string
-	key ed25519.PublicKey
-}
-
-func (d *fakeDir) Auth(ctx context.Context, user, cred string) error {
-	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
-	if d.s.authErr != nil {
-		return d.s.authErr
-	}
-	if cred != credential.FromDigits(user, []byte(d.s.passcode[user])) {
-		return directory.ErrRefused
-	}
-	d.s.logins[user] = fakeLogin{d.ip, d.key}
-	return nil
-}
-
-func (d *fakeDir) Lookup(ctx context.Context, self, target string) (directory.Entry, error) {
-	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
-	d.s.lookups++
-	if d.s.lookupErr != nil {
-		return directory.Entry{}, d.s.lookupErr
-	}
-	me, ok := d.s.logins[self]
-	t, ok2 := d.s.logins[target]
-	if !ok || !ok2 || me.ip != d.ip {
-		return directory.Entry{}, fmt.Errorf("%s is %w", target, directory.ErrNotFound)
-	}
-	key := t.key
-	if k, ok := d.s.keyFor[target]; ok {
-		key = k
-	}
-	e := directory.Entry{UserID: target, Address: t.ip, Key: key}
-	if key != nil {
-		e.KeyText = transport.KeyString(key)
-	}
-	return e, nil
-}
-
-func (d *fakeDir) Logout(ctx context.Context, user string) error {
-	d.s.forget(user)
-	return nil
-}
+var newFakeServer = directorytest.NewServer
 
 // fakeKeypad is a console keypad fed by Press.
 type fakeKeypad struct {
@@ -160,7 +83,7 @@ type term struct {
 	*Terminal
 	ip, sock string
 	id       *transport.Identity
-	dir      *fakeDir
+	dir      *directorytest.Dir
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -186,7 +109,7 @@ func newTerm(t testing.TB, srv *fakeServer, mode transport.Mode, ip string, port
 		tc.Identity = id
 		key = id.Public
 	}
-	fd := &fakeDir{s: srv, ip: ip, key: key}
+	fd := srv.Dir(ip, key)
 	opt := Options{Directory: fd, Transport: tc, Keypad: &fakeKeypad{console: true}, PeerPort: port,
 		Timeout: 2 * time.Second, PeersFile: filepath.Join(dir, "peers"), Log: testLogger(t),
 		Info: control.Status{Security: string(mode)}}

@@ -88,9 +88,7 @@ func TestRefusalRevealsNoThirdParty(t *testing.T) {
 // and a real call from ali still goes through.
 func TestRequestFloodFromOneAddress(t *testing.T) {
 	srv, biancaT, ali, bianca, logLines := callee(t, 5*time.Second)
-	srv.mu.Lock()
-	before := srv.lookups
-	srv.mu.Unlock()
+	before := srv.Lookups()
 	logBefore := logLines.Load()
 	const flood = 60
 	answered := 0
@@ -105,9 +103,7 @@ func TestRequestFloodFromOneAddress(t *testing.T) {
 		}
 		c.Close()
 	}
-	srv.mu.Lock()
-	lookups := srv.lookups - before
-	srv.mu.Unlock()
+	lookups := srv.Lookups() - before
 	t.Logf("%d of %d requests answered, %d lookups, %d log lines", answered, flood, lookups, logLines.Load()-logBefore)
 	if lookups > PeerBurst+2 {
 		t.Errorf("%d requests from one address made %d lookups; want at most about %d", flood, lookups, PeerBurst)

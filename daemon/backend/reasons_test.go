@@ -28,7 +28,7 @@ func TestUnknownRefusalReasonIsNotPassedOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	srv.login("bianca", "127.0.0.3", nil)
+	srv.Login("bianca", "127.0.0.3", nil)
 	hostile := "\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J\x1b[Hbusy"
 	for _, tc := range []struct {
 		reason string

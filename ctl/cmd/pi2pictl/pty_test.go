@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pi2pi/pi2pi/ctl/daemontest"
+	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/testbin"
 	"golang.org/x/sys/unix"
 )
@@ -89,7 +89,11 @@ func TestShellOnTerminal(t *testing.T) {
 	// pi2pid ends a cancelled passcode entry on its own time, after the
 	// Cancel key's result: the shell must wait for that before it says
 	// "Login cancelled." and offers a new login.
-	d := daemontest.Start(t, daemontest.Options{CancelDelay: 200 * time.Millisecond})
+	d := backendtest.Start(t, backendtest.Options{})
+	bianca := d.Neighbour(t)
+	piped(t, bianca, "5678\n", "login", "bianca").exited(t)
+	b := piped(t, bianca, "", "wait")
+	bianca.WaitAttached(t)
 	state := t.TempDir()
 	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + state, "PI2PI_SOCKET=" + d.Socket})
 
@@ -123,24 +127,21 @@ func TestShellOnTerminal(t *testing.T) {
 	// Halfway through a line, a message arrives.
 	r.type_(t, "hello wor")
 	at = r.waitScreen(t, at, "hello wor")
-	d.PeerSays(t, "I am fine, \x1b]0;pwned\x07how about you?\n")
+	b.type_(t, "I am fine, \x1b]0;pwned\x07how about you?\n")
 	at = r.waitScreen(t, at, "bianca> I am fine, how about you?")
 	// readline redraws the half-typed line below the message.
 	at = r.waitScreen(t, at, "hello wor")
 	r.type_(t, "ld\r")
-	if got := d.NextSent(t); got != "hello world\n" {
-		t.Fatalf("sent %q, want the typed line intact", got)
-	}
+	b.waitOut(t, "hello world\n") // the typed line reached bianca intact
 	if strings.Contains(r.screen.String(), "pwned") {
 		t.Fatal("the peer's escape sequence reached the terminal")
 	}
 
 	// CTRL-C ends the chat, and the shell is back at the prompt.
 	r.type_(t, "\x03")
-	if got := d.NextSent(t); got != "<end>" {
-		t.Fatalf("after CTRL-C sent %q", got)
-	}
 	at = r.waitScreen(t, at, "Connection ended")
+	b.waitOut(t, "Connection ended\n") // the end reached bianca
+	b.exited(t)
 	at = r.waitScreen(t, at, "Enter destination user ID: ")
 
 	// CTRL-C at a prompt clears the line; CTRL-D leaves the shell.
@@ -178,7 +179,7 @@ func TestShellOnTerminal(t *testing.T) {
 // key typed must reach that prompt: a passcode reader left waiting would
 // hold the terminal until a key came, and take that key.
 func TestShellPasscodeTimesOut(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{PasscodeTimeout: 300 * time.Millisecond})
+	d := backendtest.Start(t, backendtest.Options{PasscodeTimeout: 300 * time.Millisecond})
 	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
 
 	at := r.waitScreen(t, 0, "Login: ")
@@ -202,7 +203,7 @@ func TestShellPasscodeTimesOut(t *testing.T) {
 // key in passcode mode) cancels passcode entry, and the shell is back at
 // "Login:" at once with the terminal in line mode again.
 func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{CancelDelay: 100 * time.Millisecond})
+	d := backendtest.Start(t, backendtest.Options{})
 	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
 
 	at := r.waitScreen(t, 0, "Login: ")
@@ -213,7 +214,7 @@ func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
 	}
 	at = r.waitScreen(t, at, "Login cancelled.")
 	at = r.waitScreen(t, at, "Login: ")
-	if k := <-d.Keys; k != "cancel" {
+	if k := d.NextKey(t); k != "cancel" {
 		t.Fatalf("after SIGINT pi2pid got key %s, want cancel", k)
 	}
 
@@ -222,7 +223,7 @@ func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
 	at = r.waitScreen(t, at, "Enter passcode on keypad.")
 	r.type_(t, "1234\r")
 	at = r.waitScreen(t, at, "Logged in.")
-	if got := strings.Join([]string{<-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys, <-d.Keys}, ","); got != "1,2,3,4,enter" {
+	if got := nextKeys(t, d); got != "1,2,3,4,enter" {
 		t.Fatalf("keys %s, want 1,2,3,4,enter", got)
 	}
 	at = r.waitScreen(t, at, "Enter destination user ID: ")
@@ -232,7 +233,7 @@ func TestShellInterruptDuringPasscodeEntry(t *testing.T) {
 // TestShellPasscodeCancelledByLogout: `pi2pictl logout` from elsewhere
 // cancels passcode entry; the shell shows "Login:" again at once.
 func TestShellPasscodeCancelledByLogout(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{CancelDelay: 100 * time.Millisecond})
+	d := backendtest.Start(t, backendtest.Options{})
 	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
 
 	at := r.waitScreen(t, 0, "Login: ")
@@ -256,7 +257,7 @@ func TestShellPasscodeCancelledByLogout(t *testing.T) {
 // TestLoginOnTerminalTimesOut: `pi2pictl login` ends when pi2pid times
 // passcode entry out, at once and with the terminal's echo back on.
 func TestLoginOnTerminalTimesOut(t *testing.T) {
-	d := daemontest.Start(t, daemontest.Options{PasscodeTimeout: 300 * time.Millisecond})
+	d := backendtest.Start(t, backendtest.Options{PasscodeTimeout: 300 * time.Millisecond})
 	r := startOnPTY(t, []string{"PI2PI_SOCKET=" + d.Socket}, "login", "ali")
 	at := r.waitScreen(t, 0, "Enter passcode on keypad.")
 	r.waitScreen(t, at, "Login timed out")
@@ -313,42 +314,38 @@ func exitCode(err error) int {
 // shows; none may be echoed, and all must reach pi2pid as key presses
 // (not be swallowed by the line editor into the next prompt).
 func TestPasscodeTypedAheadIsNotEchoed(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		login []string
-	}{
-		{"passcode event after the result", nil},
-		// The prompt comes only after the first key press was sent.
-		{"prompt from the result", []string{daemontest.LoginResult}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := daemontest.Start(t, daemontest.Options{Login: tc.login})
-			r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
-			at := r.waitScreen(t, 0, "Login: ")
-			r.type_(t, "ali\r129\x7f3\x1b[D4\r")
-			at = r.waitScreen(t, at, "Logged in.")
-			shown := r.screen.String()[:at]
-			if i := strings.LastIndex(shown, "Login: "); i >= 0 {
-				shown = shown[i:]
-			}
-			if strings.ContainsAny(shown, "0123456789*") || strings.Contains(shown, "^[") {
-				t.Fatalf("the passcode typed ahead was echoed:\n%q", shown)
-			}
-			var keys []string
-			for len(keys) == 0 || keys[len(keys)-1] != "enter" {
-				keys = append(keys, <-d.Keys)
-			}
-			if got := strings.Join(keys, ","); got != "1,2,9,backspace,3,4,enter" {
-				t.Fatalf("keys %s, want 1,2,9,backspace,3,4,enter", got)
-			}
-			at = r.waitScreen(t, at, "Enter destination user ID: ")
-			// Echo is back for the next line.
-			r.type_(t, "bianc")
-			r.waitScreen(t, at, "bianc")
-			r.type_(t, "\x15\x04")
-			if err := waitExit(t, r); err != nil {
-				t.Fatalf("pi2pictl: %v; screen:\n%q", err, r.screen.String()[at:])
-			}
-		})
+	d := backendtest.Start(t, backendtest.Options{})
+	r := startOnPTY(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PI2PI_SOCKET=" + d.Socket})
+	at := r.waitScreen(t, 0, "Login: ")
+	r.type_(t, "ali\r129\x7f3\x1b[D4\r")
+	at = r.waitScreen(t, at, "Logged in.")
+	shown := r.screen.String()[:at]
+	if i := strings.LastIndex(shown, "Login: "); i >= 0 {
+		shown = shown[i:]
 	}
+	if strings.ContainsAny(shown, "0123456789*") || strings.Contains(shown, "^[") {
+		t.Fatalf("the passcode typed ahead was echoed:\n%q", shown)
+	}
+	if got := nextKeys(t, d); got != "1,2,9,backspace,3,4,enter" {
+		t.Fatalf("keys %s, want 1,2,9,backspace,3,4,enter", got)
+	}
+	at = r.waitScreen(t, at, "Enter destination user ID: ")
+	// Echo is back for the next line.
+	r.type_(t, "bianc")
+	r.waitScreen(t, at, "bianc")
+	r.type_(t, "\x15\x04")
+	if err := waitExit(t, r); err != nil {
+		t.Fatalf("pi2pictl: %v; screen:\n%q", err, r.screen.String()[at:])
+	}
+}
+
+// nextKeys returns the console keys d's keypad takes up to and with the
+// next Enter.
+func nextKeys(t *testing.T, d *backendtest.Terminal) string {
+	t.Helper()
+	var keys []string
+	for len(keys) == 0 || keys[len(keys)-1] != "enter" {
+		keys = append(keys, string(d.NextKey(t)))
+	}
+	return strings.Join(keys, ",")
 }
