@@ -48,8 +48,8 @@ const (
 type Daemon struct {
 	// Socket is the control socket's path.
 	Socket string
-	// Sent receives the Text of every "send" and "<end>" for every "end",
-	// in order.
+	// Sent receives what the chat's data stream carried, read by read,
+	// and "<end>" at its end, in order.
 	Sent chan string
 	// Keys receives every key meaning pressed through "key".
 	Keys chan string
@@ -74,6 +74,8 @@ type Daemon struct {
 	listening bool     // passcode entry was announced: keys are taken
 	waiter    *conn
 	owner     *conn
+	stream    net.Conn      // the chat's data stream, once opened
+	streamUp  chan struct{} // closed once it is opened
 	peer      string
 	conns     map[*conn]bool
 	attached  chan struct{}
@@ -215,6 +217,10 @@ func (d *Daemon) serve(c *conn) {
 		}
 		var req control.Request
 		if err := json.Unmarshal(line, &req); err != nil {
+			return
+		}
+		if first && req.Op == control.OpStream {
+			d.serveStream(c, r, req)
 			return
 		}
 		if first {
@@ -381,26 +387,11 @@ func (d *Daemon) handle(c *conn, req control.Request) {
 			return
 		}
 		d.owner, d.peer, d.state = c, req.UserID, control.StateChatting
+		d.stream, d.streamUp = nil, make(chan struct{})
 		ev := event(control.EventChatStart)
-		ev.Peer, ev.Direction, ev.SafetyCode = req.UserID, control.Outgoing, d.safety
+		ev.Peer, ev.Direction, ev.SafetyCode, ev.Token = req.UserID, control.Outgoing, d.safety, fakeToken
 		c.send(ev)
 		c.send(ok(req))
-	case control.OpSend:
-		if d.owner != c {
-			c.send(refuse(req, &control.Error{Code: control.CodeNoChat}))
-			return
-		}
-		d.Sent <- req.Text
-		c.send(ok(req))
-	case control.OpEnd:
-		if d.owner != c {
-			c.send(refuse(req, &control.Error{Code: control.CodeNoChat}))
-			return
-		}
-		d.Sent <- "<end>"
-		d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
-		c.send(ok(req))
-		c.send(event(control.EventChatEnd))
 	case control.OpVerify, control.OpAcceptKey:
 		if d.safety == "" {
 			c.send(refuse(req, &control.Error{Code: control.CodePlainMode}))
@@ -524,34 +515,89 @@ func (d *Daemon) Incoming(t *testing.T, peer string) {
 		t.Fatal("Incoming: nobody attached")
 	}
 	d.owner, d.waiter, d.peer, d.state = d.waiter, nil, peer, control.StateChatting
+	d.stream, d.streamUp = nil, make(chan struct{})
 	ev := event(control.EventChatStart)
-	ev.Peer, ev.Direction, ev.SafetyCode = peer, control.Incoming, d.safety
+	ev.Peer, ev.Direction, ev.SafetyCode, ev.Token = peer, control.Incoming, d.safety, fakeToken
 	d.owner.send(ev)
 }
 
-// PeerSays delivers text from the peer to the chat's owner.
+// PeerSays delivers text from the peer to the chat's owner, on the data
+// stream once the owner opened it.
 func (d *Daemon) PeerSays(t *testing.T, text string) {
 	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.owner == nil {
-		t.Fatal("PeerSays: no chat")
+	s := d.openedStream(t)
+	_ = s.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Write([]byte(text)); err != nil {
+		t.Fatalf("PeerSays: %v", err)
 	}
-	ev := event(control.EventLine)
-	ev.Text = text
-	d.owner.send(ev)
 }
 
-// PeerEnds ends the chat from the peer's side.
+func (d *Daemon) openedStream(t *testing.T) net.Conn {
+	t.Helper()
+	d.mu.Lock()
+	up := d.streamUp
+	d.mu.Unlock()
+	if up == nil {
+		t.Fatal("no chat")
+	}
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner did not open the chat's data stream")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stream
+}
+
+// PeerEnds ends the chat from the peer's side: as pi2pid, it closes the
+// data stream, then sends chat-end.
 func (d *Daemon) PeerEnds(t *testing.T) {
 	t.Helper()
+	s := d.openedStream(t)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.owner == nil {
 		t.Fatal("PeerEnds: no chat")
 	}
+	s.Close()
 	d.owner.send(event(control.EventChatEnd))
 	d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
+}
+
+const fakeToken = "daemontest-token"
+
+// serveStream takes the chat's data stream: what the owner writes goes to
+// Sent; at its end the chat ends, as if the peer ended at once.
+func (d *Daemon) serveStream(c *conn, r *bufio.Reader, req control.Request) {
+	d.mu.Lock()
+	if d.owner == nil || d.stream != nil || req.Token != fakeToken {
+		d.mu.Unlock()
+		c.send(refuse(req, &control.Error{Code: control.CodeNoChat}))
+		return
+	}
+	d.stream = c.c
+	c.send(ok(req))
+	close(d.streamUp)
+	d.mu.Unlock()
+	buf := make([]byte, control.StreamBuffer)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			d.Sent <- string(buf[:n])
+		}
+		if err != nil {
+			break
+		}
+	}
+	d.Sent <- "<end>"
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stream == c.c && d.owner != nil {
+		c.c.Close()
+		d.owner.send(event(control.EventChatEnd))
+		d.owner, d.peer, d.state = nil, "", control.StateLoggedIn
+	}
 }
 
 // NextSent returns the next text sent in a chat ("<end>" for an end).
