@@ -95,8 +95,8 @@ func safePrefix(s string, nl bool) int {
 			changedOnce.Do(buildChanged)
 			tbl = changed
 		}
-		r, size := utf8.DecodeRune(b[i:])
-		if size <= 1 {
+		r, size := decodeRune(b[i:])
+		if size == 0 {
 			return i
 		}
 		if r < tableLimit {
@@ -109,4 +109,27 @@ func safePrefix(s string, nl bool) int {
 		i += size
 	}
 	return len(b)
+}
+
+// decodeRune decodes the valid UTF-8 character of 2 to 4 bytes at the
+// start of b; size is 0 for anything else (Clean's slow path decides).
+func decodeRune(b []byte) (r rune, size int) {
+	c := b[0]
+	switch {
+	case c >= 0xc2 && c <= 0xdf && len(b) >= 2 && b[1]&0xc0 == 0x80:
+		return rune(c&0x1f)<<6 | rune(b[1]&0x3f), 2
+	case c >= 0xe0 && c <= 0xef && len(b) >= 3 && b[1]&0xc0 == 0x80 && b[2]&0xc0 == 0x80:
+		r = rune(c&0x0f)<<12 | rune(b[1]&0x3f)<<6 | rune(b[2]&0x3f)
+		if r < 0x800 || r >= 0xd800 && r <= 0xdfff {
+			return 0, 0
+		}
+		return r, 3
+	case c >= 0xf0 && c <= 0xf4 && len(b) >= 4 && b[1]&0xc0 == 0x80 && b[2]&0xc0 == 0x80 && b[3]&0xc0 == 0x80:
+		r = rune(c&0x07)<<18 | rune(b[1]&0x3f)<<12 | rune(b[2]&0x3f)<<6 | rune(b[3]&0x3f)
+		if r < 0x10000 || r > utf8.MaxRune {
+			return 0, 0
+		}
+		return r, 4
+	}
+	return 0, 0
 }

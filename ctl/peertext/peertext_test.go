@@ -150,3 +150,32 @@ func TestCleanKeepsPrintableTextUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// decodeRune agrees with utf8.DecodeRune on every valid character of 2 to
+// 4 bytes, and refuses everything else, at random (seed printed).
+func TestDecodeRuneMatchesUTF8(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	check := func(b []byte) {
+		r, size := decodeRune(b)
+		wr, wsize := utf8.DecodeRune(b)
+		valid := wsize > 1 && !(wr == utf8.RuneError && wsize == 1)
+		if valid && (r != wr || size != wsize) || !valid && size != 0 {
+			t.Fatalf("decodeRune(% x) = %U, %d; utf8 says %U, %d", b, r, size, wr, wsize)
+		}
+	}
+	for r := rune(0x80); r <= utf8.MaxRune; r += 1 + rune(rng.Intn(7)) {
+		check(utf8.AppendRune(nil, r))
+	}
+	for range 200000 {
+		b := make([]byte, 1+rng.Intn(4))
+		for i := range b {
+			b[i] = byte(0x80 + rng.Intn(0x80))
+			if i == 0 && rng.Intn(2) == 0 {
+				b[i] = byte(0xc0 + rng.Intn(0x40))
+			}
+		}
+		check(b)
+	}
+}
