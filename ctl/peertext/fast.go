@@ -75,16 +75,14 @@ func plain8(w uint64, nl bool) bool {
 func safePrefix(s string, nl bool) int {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
 	var tbl []uint64
-	i := 0
-	for i < len(b) {
-		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
-			i += 8
-		}
-		if i >= len(b) {
-			break
-		}
+	i, n := 0, len(b)
+	for i < n {
 		c := b[i]
 		if c < utf8.RuneSelf {
+			if i+8 <= n && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+				i += 8
+				continue
+			}
 			if isPlainASCII(c) || nl && c == '\n' {
 				i++
 				continue
@@ -95,20 +93,45 @@ func safePrefix(s string, nl bool) int {
 			changedOnce.Do(buildChanged)
 			tbl = changed
 		}
-		r, size := decodeRune(b[i:])
-		if size == 0 {
-			return i
-		}
-		if r < tableLimit {
-			if tbl[r/64]&(1<<(r%64)) != 0 {
+		var r uint32
+		switch {
+		case c < 0xc2:
+			return i // a continuation byte, or an overlong start
+		case c < 0xe0:
+			if i+1 >= n || b[i+1]&0xc0 != 0x80 {
 				return i
 			}
-		} else if changesRune(r) {
-			return i
+			r = uint32(c&0x1f)<<6 | uint32(b[i+1]&0x3f)
+			i += 2
+		case c < 0xf0:
+			if i+2 >= n || b[i+1]&0xc0 != 0x80 || b[i+2]&0xc0 != 0x80 {
+				return i
+			}
+			r = uint32(c&0x0f)<<12 | uint32(b[i+1]&0x3f)<<6 | uint32(b[i+2]&0x3f)
+			if r < 0x800 || r >= 0xd800 && r <= 0xdfff {
+				return i
+			}
+			i += 3
+		default:
+			r2, size := decodeRune(b[i:])
+			if size == 0 {
+				return i
+			}
+			r = uint32(r2)
+			if r >= tableLimit {
+				if changesRune(r2) {
+					return i
+				}
+				i += size
+				continue
+			}
+			i += size
 		}
-		i += size
+		if tbl[r/64]&(1<<(r%64)) != 0 {
+			return i - utf8.RuneLen(rune(r))
+		}
 	}
-	return len(b)
+	return n
 }
 
 // decodeRune decodes the valid UTF-8 character of 2 to 4 bytes at the

@@ -179,3 +179,45 @@ func TestDecodeRuneMatchesUTF8(t *testing.T) {
 		check(b)
 	}
 }
+
+// safePrefix stops exactly at the first character Clean would change,
+// checked rune by rune on random text (seed printed).
+func TestSafePrefixStopsAtFirstChange(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	pool := []rune{'a', 'Z', ' ', '~', '\t', '\n', 0x00, 0x1b, 0x7f, 0x80, 0x9f, 0xa0, 0xad, 0xe9, 0x34f, 0x61c,
+		0x7ff, 0x800, 0x200b, 0x202e, 0x2028, 0x4e00, 0xfeff, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x1d173,
+		0x1ffff, 0x20000, 0xe0001, 0xe0100, 0x10ffff}
+	for range 20000 {
+		var b []byte
+		for range rng.Intn(40) {
+			switch rng.Intn(20) {
+			case 0:
+				b = append(b, byte(0x80+rng.Intn(0x80))) // a stray byte
+			case 1, 2, 3, 4, 5, 6, 7, 8:
+				b = append(b, byte(0x20+rng.Intn(0x5f)))
+			default:
+				b = utf8.AppendRune(b, pool[rng.Intn(len(pool))])
+			}
+		}
+		s := string(b)
+		for _, nl := range []bool{false, true} {
+			want := 0
+			for want < len(s) {
+				r, size := utf8.DecodeRuneInString(s[want:])
+				if r < utf8.RuneSelf {
+					if !isPlainASCII(byte(r)) && !(nl && r == '\n') {
+						break
+					}
+				} else if size <= 1 || changesRune(r) {
+					break
+				}
+				want += size
+			}
+			if got := safePrefix(s, nl); got != want {
+				t.Fatalf("safePrefix(%q, %v) = %d, want %d", s, nl, got, want)
+			}
+		}
+	}
+}
