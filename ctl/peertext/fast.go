@@ -10,9 +10,11 @@ import (
 // The fast path. Chat text goes through Clean or Text at the speed of a
 // file transfer, and nearly all of it is kept as it is: safePrefix finds
 // how much of a text needs no change, eight ASCII bytes at a time, and
-// other characters with one look-up in a table of the code points below
-// tableLimit that Clean changes (built once, on the first non-ASCII
-// character).
+// other characters by their first two bytes: a table says for each lead
+// and second byte whether every character they may start is kept (then
+// only the length and the continuation bytes are checked), or whether the
+// character must be looked at on its own. Both tables are built once, on
+// the first non-ASCII character.
 
 // tableLimit covers the Basic Multilingual Plane and the Supplementary
 // Multilingual Plane (emoji among them); characters above it are checked
@@ -22,6 +24,12 @@ const tableLimit = 0x20000
 var (
 	changedOnce sync.Once
 	changed     []uint64 // bit r set: Clean changes or drops rune r
+	// pairs[nl][first | second<<8] is the length of the characters
+	// that start with these two bytes when all of them are kept (and
+	// valid UTF-8): 1 for kept ASCII (newline too when nl), 2, 3 or 4
+	// for other characters; 0 when the character must be checked on its
+	// own.
+	pairs *[2][1 << 16]uint8
 )
 
 func buildChanged() {
@@ -31,6 +39,53 @@ func buildChanged() {
 			changed[r/64] |= 1 << (r % 64)
 		}
 	}
+	allKept := func(lo, n rune) bool { // n runes from lo, lo and n multiples of 64 or n == 1
+		if n == 1 {
+			return changed[lo/64]&(1<<(lo%64)) == 0
+		}
+		for w := lo / 64; w < (lo+n)/64; w++ {
+			if changed[w] != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	p := new([2][1 << 16]uint8)
+	for lead := rune(0xc2); lead <= 0xf4; lead++ {
+		for sec := rune(0); sec < 64; sec++ {
+			var lo, n rune
+			var l uint8
+			switch {
+			case lead < 0xe0:
+				lo, n, l = (lead&0x1f)<<6|sec, 1, 2
+			case lead < 0xf0:
+				lo, n, l = (lead&0x0f)<<12|sec<<6, 64, 3
+				if lo < 0x800 || lo >= 0xd800 && lo <= 0xdfff {
+					continue // overlong or surrogate: not UTF-8
+				}
+			default:
+				lo, n, l = (lead&0x07)<<18|sec<<12, 4096, 4
+				if lo < 0x10000 || lo+n > tableLimit {
+					continue // overlong, or checked one by one
+				}
+			}
+			if allKept(lo, n) {
+				p[0][lead|(0x80|sec)<<8] = l
+				p[1][lead|(0x80|sec)<<8] = l
+			}
+		}
+	}
+	for c := 0; c < utf8.RuneSelf; c++ {
+		for sec := 0; sec < 256; sec++ {
+			if isPlainASCII(byte(c)) {
+				p[0][c|sec<<8] = 1
+			}
+			if isPlainASCII(byte(c)) || c == '\n' {
+				p[1][c|sec<<8] = 1
+			}
+		}
+	}
+	pairs = p
 }
 
 // changesRune reports whether Clean changes or drops the non-ASCII rune r.
@@ -74,7 +129,7 @@ func plain8(w uint64, nl bool) bool {
 // keeps unchanged; newlines count as kept when nl is set (Text).
 func safePrefix(s string, nl bool) int {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
-	var tbl []uint64
+	built := false
 	i, n := 0, len(b)
 	for i < n {
 		c := b[i]
@@ -89,50 +144,43 @@ func safePrefix(s string, nl bool) int {
 			}
 			return i
 		}
-		if tbl == nil {
+		if !built {
 			changedOnce.Do(buildChanged)
-			tbl = changed
+			built = true
 		}
-		var r uint32
-		switch {
-		case c < 0xc2:
-			return i // a continuation byte, or an overlong start
-		case c < 0xe0:
-			if i+1 >= n || b[i+1]&0xc0 != 0x80 {
-				return i
-			}
-			r = uint32(c&0x1f)<<6 | uint32(b[i+1]&0x3f)
-			i += 2
-		case c < 0xf0:
-			if i+2 >= n || b[i+1]&0xc0 != 0x80 || b[i+2]&0xc0 != 0x80 {
-				return i
-			}
-			r = uint32(c&0x0f)<<12 | uint32(b[i+1]&0x3f)<<6 | uint32(b[i+2]&0x3f)
-			if r < 0x800 || r >= 0xd800 && r <= 0xdfff {
-				return i
-			}
-			i += 3
-		default:
-			r2, size := decodeRune(b[i:])
-			if size == 0 {
-				return i
-			}
-			r = uint32(r2)
-			if r >= tableLimit {
-				if changesRune(r2) {
-					return i
-				}
-				i += size
-				continue
-			}
-			i += size
+		// A run of characters whose first two bytes say they are kept,
+		// ASCII among them, checked without a branch per length.
+		tbl := &pairs[0]
+		if nl {
+			tbl = &pairs[1]
 		}
-		if tbl[r/64]&(1<<(r%64)) != 0 {
-			return i - utf8.RuneLen(rune(r))
+		start := i
+		for i+4 <= n {
+			w := binary.LittleEndian.Uint32(b[i:])
+			l := int(tbl[uint16(w)])
+			if l == 0 || w&contMask[l] != contWant[l] {
+				break
+			}
+			i += l
 		}
+		if i != start {
+			continue // the character at i: as the loop's first
+		}
+		r, size := decodeRune(b[i:])
+		if size == 0 || !keepsRune(r) {
+			return i
+		}
+		i += size
 	}
 	return n
 }
+
+// contMask and contWant check the third and fourth bytes of a character
+// of 2, 3 or 4 bytes, read little-endian with the lead byte lowest.
+var (
+	contMask = [5]uint32{3: 0xc00000, 4: 0xc0c00000}
+	contWant = [5]uint32{3: 0x800000, 4: 0x80800000}
+)
 
 // decodeRune decodes the valid UTF-8 character of 2 to 4 bytes at the
 // start of b; size is 0 for anything else (Clean's slow path decides).
