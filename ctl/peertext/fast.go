@@ -129,8 +129,55 @@ func plain8(w uint64, nl bool) bool {
 // keeps unchanged; newlines count as kept when nl is set (Text).
 func safePrefix(s string, nl bool) int {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	if len(b) >= 1024 {
+		changedOnce.Do(buildChanged)
+		return safePrefix2(b, nl)
+	}
+	return scanFrom(b, 0, nl)
+}
+
+// safePrefix2 is safePrefix in two halves at once: the table look-ups of
+// one do not wait for the other's, so a long text of many scripts is
+// checked about twice as fast. The halves meet at a byte that starts a
+// character; the second half counts only once the first was all kept.
+func safePrefix2(b []byte, nl bool) int {
+	n := len(b)
+	mid := n / 2
+	for mid < n && b[mid]&0xc0 == 0x80 {
+		mid++ // a continuation byte: the next character starts later
+	}
+	tbl := &pairs[0]
+	if nl {
+		tbl = &pairs[1]
+	}
+	i, j := 0, mid
+	// Plain ASCII goes eight bytes at a time (a text of ASCII only then
+	// needs no second half: scanFrom does the rest the same way).
+	for i+8 <= mid && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+		i += 8
+	}
+	for i+4 <= mid && j+4 <= n {
+		wa := binary.LittleEndian.Uint32(b[i:])
+		wb := binary.LittleEndian.Uint32(b[j:])
+		la, lb := int(tbl[uint16(wa)]), int(tbl[uint16(wb)])
+		if la == 0 || lb == 0 || wa&contMask[la] != contWant[la] || wb&contMask[lb] != contWant[lb] {
+			break
+		}
+		i, j = i+la, j+lb
+	}
+	// Each character the loop passed lies within its half: its
+	// continuation bytes were checked, and mid starts a character.
+	if k := scanFrom(b[:mid], i, nl); k != mid {
+		return k
+	}
+	return scanFrom(b, j, nl)
+}
+
+// scanFrom is safePrefix from i, where a character starts and all
+// before is kept.
+func scanFrom(b []byte, i int, nl bool) int {
 	built := false
-	i, n := 0, len(b)
+	n := len(b)
 	for i < n {
 		c := b[i]
 		if c < utf8.RuneSelf {

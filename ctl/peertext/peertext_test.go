@@ -221,3 +221,49 @@ func TestSafePrefixStopsAtFirstChange(t *testing.T) {
 		}
 	}
 }
+
+// The same for long texts, which safePrefix checks in two halves: one
+// character Clean changes (or a stray byte) at a random place, or none.
+func TestSafePrefixLongText(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	kept := []rune{'a', ' ', '\t', 'é', 0x7ff, 0x800, 0x4e00, 0xffff, 0x10000, 0x1f600, 0x20000}
+	bad := []string{"\x1b", "\x7f", "\u0085", "\u200b", "\u202e", "\U000e0001", "\xff", "\xe4\xb8", "\xf0\x9f\x98"}
+	for range 2000 {
+		var b []byte
+		size := 1024 + rng.Intn(3000)
+		for len(b) < size {
+			if rng.Intn(3) == 0 {
+				b = append(b, "plain ascii words"[:1+rng.Intn(17)]...)
+			}
+			b = utf8.AppendRune(b, kept[rng.Intn(len(kept))])
+		}
+		if rng.Intn(4) != 0 {
+			at := rng.Intn(len(b))
+			for at > 0 && !utf8.RuneStart(b[at]) {
+				at--
+			}
+			b = append(b[:at], append([]byte(bad[rng.Intn(len(bad))]), b[at:]...)...)
+		}
+		s := string(b)
+		for _, nl := range []bool{false, true} {
+			want := scanFrom([]byte(s), 0, nl) // the one-half scan
+			ref := 0
+			for ref < len(s) {
+				r, size := utf8.DecodeRuneInString(s[ref:])
+				if r < utf8.RuneSelf {
+					if !isPlainASCII(byte(r)) && !(nl && r == '\n') {
+						break
+					}
+				} else if size <= 1 || changesRune(r) {
+					break
+				}
+				ref += size
+			}
+			if got := safePrefix(s, nl); got != ref || want != ref {
+				t.Fatalf("safePrefix(%d bytes, %v) = %d, scanFrom %d, want %d", len(s), nl, got, want, ref)
+			}
+		}
+	}
+}
