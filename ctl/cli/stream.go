@@ -90,6 +90,10 @@ func (e *engine) onStreamData(b []byte, ok bool) {
 	}
 	e.showBytes(b)
 	e.stream.done(b)
+	// Wait until the chunk is written: the screen's queue holds no chat
+	// text, so a slow stdout (a suspended `| less`) holds the peer back
+	// through the stream instead of filling memory.
+	e.out.Flush()
 }
 
 // showBytes shows a chunk, keeping an incomplete UTF-8 character at its
