@@ -9,11 +9,13 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // StreamBuffer is the size of the buffers that copy a chat's data stream:
 // pi2pid's two copy loops and pi2pictl's reader hold at most one each.
-const StreamBuffer = 64 << 10
+const StreamBuffer = 256 << 10
 
 // Stream is the client's end of a chat's data stream: raw chat bytes, both
 // ways. What is written goes to the peer; Read returns what the peer sent
@@ -87,6 +89,28 @@ func OpenStream(ctx context.Context, nc net.Conn, token string) (*Stream, error)
 // straight to the socket once the little that followed the result line is
 // read.
 func (s *Stream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// ReadReady reads what has arrived already, without waiting: 0 when
+// nothing has (or at the end, which the next Read reports).
+func (s *Stream) ReadReady(p []byte) int {
+	if s.r.Buffered() > 0 {
+		n, _ := s.r.Read(p)
+		return n
+	}
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Read(func(fd uintptr) bool {
+		m, err := unix.Read(int(fd), p)
+		if err == nil && m > 0 {
+			n = m
+		}
+		return true // never wait
+	})
+	return n
+}
 
 // Write sends p to the peer. It blocks while the peer reads slower than
 // we write: that is the backpressure.
