@@ -186,8 +186,6 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "no chat in progress: start one with pi2pictl chat USERID", true
 	case control.CodeNoStream:
 		return "the chat with " + who + " was ended: pi2pictl did not open its data stream in time (is the machine overloaded?)", true
-	case control.CodeChatEnding:
-		return "this chat is ending: no more text is sent", true
 	case control.CodeStopping:
 		return "pi2pid is stopping", true
 	}

@@ -120,7 +120,7 @@ func (in *Incoming) Accept() (*Chat, error) {
 }
 
 // ReadChunk is the buffer Receive reads the peer into.
-const ReadChunk = 64 << 10
+const ReadChunk = 256 << 10
 
 // Chat is the chat phase of one peer connection.
 type Chat struct {

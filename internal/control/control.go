@@ -29,8 +29,10 @@ import (
 // Version is the control protocol version. Bump it on any incompatible
 // change. v2: console keys are meanings (KeyEnter, ...), not keypad letters;
 // refusals carry a code and a technical detail, not a sentence; a changed
-// peer key is OldFingerprint, not a warning in words.
-const Version = 2
+// peer key is OldFingerprint, not a warning in words. v3: chat text
+// travels on a data stream of its own (OpStream), not in send requests
+// and line events.
+const Version = 3
 
 // MaxLine bounds one JSON line in either direction.
 const MaxLine = 256 << 10

@@ -107,7 +107,6 @@ const (
 
 	// The end of a chat, the server, the record of peers' keys, start-up.
 	CodeStopping        Code = "stopping"         // EventChatEnding, EventChatEnd: pi2pid is stopping
-	CodeChatEnding      Code = "chat-ending"      // send after the owner's end: no more text goes out in this chat
 	CodeNoStream        Code = "no-stream"        // EventChatEnd: the owner did not open the chat's data stream in time
 	CodePeerStalled     Code = "peer-stalled"     // Peer's terminal acknowledged nothing for too long while text waited
 	CodePeerClosed      Code = "peer-closed"      // Peer had closed the chat when we sent more
@@ -129,7 +128,7 @@ var Codes = []Code{
 	CodeChatting, CodeSettingUp, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
-	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeChatEnding, CodeNoStream, CodePeerStalled,
+	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
 	CodePeerClosed, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
 	CodePeersUnreadable, CodePeersUnwritable, CodePeersDamaged, CodeConfig, CodeInternal,
 }
