@@ -147,3 +147,38 @@ func countThreads(t testing.TB, pid int) int {
 
 // pid returns the program's process ID.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// dialCtl connects to the terminal's control socket without attaching.
+func dialCtl(t testing.TB, tm *terminal) *attachedReceiver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	c, err := control.Dial(ctx, tm.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &attachedReceiver{t: t, c: c, sock: tm.sock}
+}
+
+// close drops the control connection and the data stream, as a pi2pictl
+// that exits.
+func (r *attachedReceiver) close() {
+	r.c.Close()
+	if r.s != nil {
+		r.s.Close()
+	}
+}
+
+// readUntil reads s until want has arrived.
+func readUntil(s *control.Stream, want string) (string, error) {
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), want) {
+		n, err := s.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			return string(got), err
+		}
+	}
+	return string(got), nil
+}
