@@ -45,6 +45,10 @@ func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
 		stopC: make(chan struct{}), eof: make(chan bool, 1)}
 	if f, ok := r.(*os.File); ok {
 		p.fd = int(f.Fd())
+		// A pipe holds 64 KiB; a larger one lets a file through with
+		// fewer reads and wake-ups (as far as the system allows, else
+		// as it is).
+		_, _ = unix.FcntlInt(uintptr(p.fd), unix.F_SETPIPE_SZ, control.StreamBuffer)
 	}
 	return p
 }
