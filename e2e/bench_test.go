@@ -197,10 +197,8 @@ func BenchmarkChatSetup(b *testing.B) {
 					b.Fatalf("chat: %v", err)
 				}
 				b.StopTimer()
-				if _, err := caller.c.Call(ctx, control.Request{Op: control.OpEnd}); err != nil {
-					b.Fatalf("end: %v", err)
-				}
 				cancel()
+				caller.end()
 				r.ended()
 				caller.ended()
 				b.StartTimer()

@@ -15,13 +15,12 @@ import (
 )
 
 // chatBound is the stated bound (docs/protocol.md, "Delivery") on what
-// pi2pid holds of one chat's text: the request being handled and the
-// control reader's buffer on the sending side, the line backlog on the
-// receiving side. rssSlack is the Go runtime's share on top of it (heap
+// pi2pid holds of one chat's text: the copy buffers of its data stream,
+// one per direction. rssSlack is the Go runtime's share on top of it (heap
 // goal, TLS buffers, goroutine stacks), which a bound on text cannot
 // include.
 const (
-	chatBound = 1 << 20
+	chatBound = 2 * peerlink.ReadChunk
 	rssSlack  = 16 << 20
 )
 

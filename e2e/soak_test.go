@@ -52,38 +52,34 @@ func TestSoak(t *testing.T) {
 			}
 		}
 		in := attach(t, bianca)
-		out, err := control.Dial(ctx, ali.sock)
-		if err != nil {
-			t.Fatalf("cycle %d: %v", i, err)
-		}
-		if _, err := out.Call(ctx, control.Request{Op: control.OpChat, UserID: "bianca"}); err != nil {
+		out := dialCtl(t, ali)
+		if _, err := out.c.Call(ctx, control.Request{Op: control.OpChat, UserID: "bianca"}); err != nil {
 			t.Fatalf("cycle %d: chat: %v", i, err)
 		}
 		if _, ok := in.next(control.EventChatStart, stepTimeout); !ok {
 			t.Fatalf("cycle %d: bianca got no chat", i)
 		}
+		if _, ok := out.next(control.EventChatStart, stepTimeout); !ok {
+			t.Fatalf("cycle %d: ali got no chat", i)
+		}
 		line := "cycle " + strconv.Itoa(i) + "\n"
-		if err := out.Send(control.Request{Op: control.OpSend, Text: line}); err != nil {
+		if _, err := out.s.Write([]byte(line)); err != nil {
 			t.Fatalf("cycle %d: send: %v", i, err)
 		}
-		if ev, ok := in.next(control.EventLine, stepTimeout); !ok || !strings.Contains(ev.Text, "cycle "+strconv.Itoa(i)) {
-			t.Fatalf("cycle %d: bianca got %+v", i, ev)
+		if got, err := readUntil(in.s, line); err != nil {
+			t.Fatalf("cycle %d: bianca got %q: %v", i, got, err)
 		}
 		switch rng.IntN(3) {
 		case 0: // ali's client vanishes mid-chat
-			out.Close()
+			out.close()
 			in.ended()
 		case 1: // bianca ends it
-			if _, err := in.c.Call(ctx, control.Request{Op: control.OpEnd}); err != nil {
-				t.Fatalf("cycle %d: end: %v", i, err)
-			}
-			out.Close()
+			in.end()
+			out.close()
 		default: // ali ends it
-			if _, err := out.Call(ctx, control.Request{Op: control.OpEnd}); err != nil {
-				t.Fatalf("cycle %d: end: %v", i, err)
-			}
+			out.end()
 			in.ended()
-			out.Close()
+			out.close()
 		}
 		in.c.Close()
 		// Wait until both terminals are back to logged-in.
@@ -151,3 +147,38 @@ func countThreads(t testing.TB, pid int) int {
 
 // pid returns the program's process ID.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// dialCtl connects to the terminal's control socket without attaching.
+func dialCtl(t testing.TB, tm *terminal) *attachedReceiver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	c, err := control.Dial(ctx, tm.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &attachedReceiver{t: t, c: c, sock: tm.sock}
+}
+
+// close drops the control connection and the data stream, as a pi2pictl
+// that exits.
+func (r *attachedReceiver) close() {
+	r.c.Close()
+	if r.s != nil {
+		r.s.Close()
+	}
+}
+
+// readUntil reads s until want has arrived.
+func readUntil(s *control.Stream, want string) (string, error) {
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), want) {
+		n, err := s.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			return string(got), err
+		}
+	}
+	return string(got), nil
+}

@@ -457,8 +457,10 @@ func (tm *terminal) identityFile() string { return filepath.Join(tm.stateDir, "i
 // (what `pi2pictl wait` does), for tests that must know it is attached
 // before anyone calls.
 type attachedReceiver struct {
-	t testing.TB
-	c *control.Client
+	t    testing.TB
+	c    *control.Client
+	sock string
+	s    *control.Stream // the chat's data stream, opened at chat-start
 }
 
 // attach connects to the terminal's control socket and attaches.
@@ -471,9 +473,28 @@ func attach(t testing.TB, tm *terminal) *attachedReceiver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	r := &attachedReceiver{t: t, c: c}
+	r := &attachedReceiver{t: t, c: c, sock: tm.sock}
+	t.Cleanup(func() {
+		if r.s != nil {
+			r.s.Close()
+		}
+	})
 	r.wait()
 	return r
+}
+
+// end ends our side of the chat (its data stream), as pi2pictl does at the
+// end of stdin; the chat-start is waited for when not seen yet.
+func (r *attachedReceiver) end() {
+	r.t.Helper()
+	if r.s == nil {
+		if _, ok := r.next(control.EventChatStart, stepTimeout); !ok {
+			r.t.Fatal("no chat-start event")
+		}
+	}
+	if err := r.s.CloseWrite(); err != nil {
+		r.t.Fatalf("end: %v", err)
+	}
 }
 
 // wait attaches for the next chat.
@@ -495,12 +516,28 @@ func (r *attachedReceiver) next(name control.Event, timeout time.Duration) (cont
 			if !ok {
 				return control.Reply{}, false
 			}
+			switch ev.Event {
+			case control.EventChatStart:
+				// As pi2pictl does: open the chat's data stream.
+				ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+				s, err := control.DialStream(ctx, r.sock, ev.Token)
+				cancel()
+				if err != nil {
+					r.t.Errorf("opening the data stream: %v", err)
+					return control.Reply{}, false
+				}
+				if r.s != nil {
+					r.s.Close() // of the chat before
+				}
+				r.s = s
+			case control.EventChatEnding:
+				// As pi2pictl does: send nothing more, end our side.
+				if r.s != nil {
+					_ = r.s.CloseWrite()
+				}
+			}
 			if ev.Event == name {
 				return ev, true
-			}
-			if ev.Event == control.EventChatEnding {
-				// As pi2pictl does: send nothing more, answer with end.
-				_ = r.c.Send(control.Request{Op: control.OpEnd})
 			}
 		case <-deadline:
 			return control.Reply{}, false

@@ -48,12 +48,19 @@ func (e *engine) chatStarted(ev control.Reply) {
 	}
 	e.chatOpen = true
 	e.setPhase(phChat)
-	if e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
+	e.carry, e.endWhy = e.carry[:0], nil
+	if s, err := openStream(e.inv.Socket, ev.Token); err != nil {
+		// The chat cannot carry text; pi2pid ends it (no-stream).
+		e.out.Errorln("pi2pictl: " + streamFailedMsg(err))
+	} else {
+		e.stream = s
+	}
+	if e.stream != nil && e.stdin == nil && (e.flow == flowChat || e.flow == flowWait) {
 		var buffered []byte
 		if pl, ok := e.in.(*pipeLines); ok {
 			buffered, _ = pl.r.Peek(pl.r.Buffered())
 		}
-		e.pump = newPump(e.client, e.inv.Env.Stdin, buffered)
+		e.pump = newPump(e.stream.s, e.inv.Env.Stdin, buffered)
 		e.pump.listenOnEmpty = e.flow == flowWait
 		go e.pump.run()
 	}
@@ -107,6 +114,8 @@ func (e *engine) flushPartial() {
 
 func (e *engine) chatEnded(why string) {
 	e.endPending = false
+	e.drainStream()
+	e.closeStream()
 	e.flushPartial()
 	connecting := e.phase == phConnecting
 	if connecting && why == "" {
@@ -145,6 +154,8 @@ func (e *engine) onLoggedOut(why string) {
 		return
 	}
 	if e.chatOpen {
+		e.drainStream()
+		e.closeStream()
 		e.flushPartial()
 		e.out.Println(lineEnded)
 		e.chatOpen = false

@@ -116,14 +116,21 @@ type engine struct {
 	keysStopped bool
 	passDone    chan error
 	flushC      <-chan time.Time
+	// stream is the data stream of the chat in progress (stream.go), nil
+	// when none is open. carry is an incomplete UTF-8 character at the end
+	// of the last chunk; endWhy, once chat-end came, waits for the
+	// stream's end so that "Connection ended" comes after all the text.
+	stream *chatStream
+	carry  []byte
+	endWhy *string
 	// pump sends stdin during a chat when stdin is no terminal and the
 	// command is chat or wait (see pump.go); nil otherwise.
 	pump *pump
-	// Lines typed in a chat are sent by sendLines, one at a time, so that
-	// the engine goes on showing what arrives while a slow peer holds a
-	// send up; no line is read meanwhile (backpressure). endPending: the
-	// end waits for the send under way, so that it goes out after it.
-	sendQ      chan string
+	// Lines typed in a chat are written by sendLines, one at a time, so
+	// that the engine goes on showing what arrives while a slow peer holds
+	// a write up; no line is read meanwhile (backpressure). endPending:
+	// the end waits for the write under way, so that it goes out after it.
+	sendQ      chan writeItem
 	sendDone   chan error
 	sending    bool
 	endPending bool
@@ -207,11 +214,14 @@ func (e *engine) run() error {
 			e.lineSent(err)
 		case listening := <-e.pumpEOF():
 			e.onPumpEOF(listening)
-		case err := <-e.pumpFailed():
-			e.fail(explain(err, e.inv.Socket))
+		case b, ok := <-e.streamData():
+			e.onStreamData(b, ok)
 		case <-e.cancelC:
 			e.cancelUnconfirmed()
 		}
+	}
+	if e.stream != nil {
+		e.stream.close()
 	}
 	e.releaseKeys()
 	e.echoBack()
@@ -289,8 +299,10 @@ func (e *engine) onLine(line string, err error) {
 	case phDest:
 		e.onDestLine(line)
 	case phChat:
-		e.sending = true
-		e.sendQ <- line + "\n"
+		if e.stream != nil {
+			e.sending = true
+			e.sendQ <- writeItem{e.stream.s, line + "\n"}
+		}
 	}
 }
 
@@ -331,10 +343,6 @@ func (e *engine) onEvent(ev control.Reply) {
 		if !e.started && (e.phase == phConnecting || e.phase == phDest || e.phase == phWaiting) {
 			e.chatStarted(ev)
 		}
-	case control.EventLine:
-		if e.phase == phChat || e.phase == phEnding {
-			e.showText(ev.Text)
-		}
 	case control.EventChatEnding:
 		// The peer closed its side, or pi2pid must end the chat: send
 		// nothing more; what was sent still goes out first.
@@ -343,7 +351,14 @@ func (e *engine) onEvent(ev control.Reply) {
 		}
 	case control.EventChatEnd:
 		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
-			e.chatEnded(eventWords(ev))
+			why := eventWords(ev)
+			if e.stream == nil || e.stream.eof {
+				e.chatEnded(why)
+				return
+			}
+			// pi2pid has closed the stream: show the rest, then the end.
+			e.endWhy = &why
+			e.drainStream()
 		}
 	case control.EventState:
 		if ev.State != control.StateReadingPasscode {

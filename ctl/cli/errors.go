@@ -184,8 +184,8 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "busy setting up a chat with " + who + ": try again in a moment", true
 	case control.CodeNoChat:
 		return "no chat in progress: start one with pi2pictl chat USERID", true
-	case control.CodeChatEnding:
-		return "this chat is ending: no more text is sent", true
+	case control.CodeNoStream:
+		return "the chat with " + who + " was ended: pi2pictl did not open its data stream in time (is the machine overloaded?)", true
 	case control.CodeStopping:
 		return "pi2pid is stopping", true
 	}
@@ -259,4 +259,12 @@ func loginRefusal(code control.Code, msg string) string {
 		return "Login failed: " + msg
 	}
 	return "Login failed."
+}
+
+// streamFailedMsg says why a chat's data stream could not be opened.
+func streamFailedMsg(err error) string {
+	if control.CodeOf(err) == control.CodeNoChat {
+		return "the chat ended before its text could flow"
+	}
+	return "cannot open the chat's data stream: " + err.Error()
 }

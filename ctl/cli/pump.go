@@ -11,28 +11,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pumpChunk bounds one OpSend from a pipe. Even with every byte escaped as
-// \u00XX (six bytes) the request stays under control.MaxLine.
-const pumpChunk = 32 << 10
-
 // pumpPoll is how long the pump waits for stdin before it looks whether
 // it was told to stop, in ms.
 const pumpPoll = 100
 
-// pump sends stdin to the peer when stdin is not a terminal (pi2pictl chat
-// or wait in a pipe), in its own goroutine so that the engine goes on
-// showing what arrives while a slow peer holds a send up.
+// pump writes stdin to the chat's data stream when stdin is not a terminal
+// (pi2pictl chat or wait in a pipe), in its own goroutine so that the
+// engine goes on showing what arrives while a slow peer holds a write up.
 //
-// What the pump has read from stdin is accepted: it is sent, and OpEnd
-// goes after it. The pump reads only when stdin is readable and it has not
-// been told to stop, so a byte is either read and sent before the end, or
-// left in stdin. It does not read while a send waits: that is the
-// backpressure, stdin stays unread while the peer is slow.
+// What the pump has read from stdin is accepted: it is written to the
+// stream, and the stream's CloseWrite (our end) goes after it. The pump
+// reads only when stdin is readable and it has not been told to stop, so a
+// byte is either read and sent before the end, or left in stdin. It does
+// not read while a write waits: that is the backpressure, stdin stays
+// unread while the peer is slow.
 type pump struct {
-	client *control.Client
-	buf    []byte    // bytes read from stdin before the pump started
-	r      io.Reader // stdin
-	fd     int       // stdin's descriptor for poll, -1 when not a file
+	s   *control.Stream
+	buf []byte    // bytes read from stdin before the pump started
+	r   io.Reader // stdin
+	fd  int       // stdin's descriptor for poll, -1 when not a file
 
 	// listenOnEmpty: a stdin that ends before giving a single byte does
 	// not end the chat (pi2pictl wait < /dev/null only receives).
@@ -41,19 +38,22 @@ type pump struct {
 	stopOnce sync.Once
 	stopC    chan struct{} // closed by stop
 	eof      chan bool     // stdin ended; true when the pump only listens now
-	failed   chan error    // a send failed (pi2pid went away)
 }
 
-func newPump(client *control.Client, r io.Reader, buffered []byte) *pump {
-	p := &pump{client: client, r: r, fd: -1, buf: buffered,
-		stopC: make(chan struct{}), eof: make(chan bool, 1), failed: make(chan error, 1)}
+func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
+	p := &pump{s: s, r: r, fd: -1, buf: buffered,
+		stopC: make(chan struct{}), eof: make(chan bool, 1)}
 	if f, ok := r.(*os.File); ok {
 		p.fd = int(f.Fd())
+		// A pipe holds 64 KiB; a larger one lets a file through with
+		// fewer reads and wake-ups (as far as the system allows, else
+		// as it is).
+		_, _ = unix.FcntlInt(uintptr(p.fd), unix.F_SETPIPE_SZ, control.StreamBuffer)
 	}
 	return p
 }
 
-// stop tells the pump to send OpEnd after what it has read.
+// stop tells the pump to end our side after what it has read.
 func (p *pump) stop() { p.stopOnce.Do(func() { close(p.stopC) }) }
 
 func (p *pump) stopped() bool {
@@ -65,13 +65,14 @@ func (p *pump) stopped() bool {
 	}
 }
 
-// run sends stdin until it ends or stop is called, then sends OpEnd. With
-// listenOnEmpty, a stdin that ends before giving a single byte
-// (`pi2pictl wait < /dev/null`) does not end the chat: the pump waits for
-// stop, and the chat only receives.
+// run sends stdin until it ends or stop is called, then ends our side of
+// the stream. With listenOnEmpty, a stdin that ends before giving a single
+// byte (`pi2pictl wait < /dev/null`) does not end the chat: the pump waits
+// for stop, and the chat only receives. A write that fails means the chat
+// is over (pi2pid closed the stream); its chat-end says why.
 func (p *pump) run() {
-	var carry []byte // an incomplete UTF-8 character held for the next read
-	buf := make([]byte, pumpChunk)
+	defer func() { _ = p.s.CloseWrite() }()
+	buf := make([]byte, control.StreamBuffer)
 	sent := len(p.buf) > 0
 	if sent && !p.send(p.buf) {
 		return
@@ -82,41 +83,30 @@ func (p *pump) run() {
 		read = p.readerGoroutine()
 	}
 	for !p.stopped() {
-		n := copy(buf, carry)
-		m, ok, err := read(buf[n:])
+		n, ok, err := read(buf)
 		if !ok {
 			continue
 		}
-		n += m
-		cut := n
-		if err == nil {
-			cut = completeRunes(buf[:n])
-		}
-		if cut > 0 {
+		if n > 0 {
 			sent = true
-			if !p.send(buf[:cut]) {
+			if !p.send(buf[:n]) {
 				return
 			}
 		}
-		carry = append(carry[:0], buf[cut:n]...)
 		if err != nil {
 			listen := !sent && p.listenOnEmpty
 			p.eof <- listen
 			if listen {
 				<-p.stopC
 			}
-			break
+			return
 		}
 	}
-	_ = p.client.Send(control.Request{Op: control.OpEnd})
 }
 
 func (p *pump) send(b []byte) bool {
-	if err := p.client.Send(control.Request{Op: control.OpSend, Text: string(b)}); err != nil {
-		p.failed <- err
-		return false
-	}
-	return true
+	_, err := p.s.Write(b)
+	return err == nil
 }
 
 // read reads stdin once it is readable (or at its end); ok is false when
@@ -143,7 +133,7 @@ func (p *pump) readerGoroutine() func([]byte) (int, bool, error) {
 	ch := make(chan res)
 	go func() {
 		for {
-			b := make([]byte, pumpChunk)
+			b := make([]byte, control.StreamBuffer)
 			n, err := p.r.Read(b)
 			select {
 			case ch <- res{b[:n], err}:
@@ -178,7 +168,7 @@ func (p *pump) readerGoroutine() func([]byte) (int, bool, error) {
 }
 
 // completeRunes returns the length of p without a trailing incomplete
-// UTF-8 character (invalid bytes pass: JSON carries them as U+FFFD).
+// UTF-8 character (invalid bytes pass, and are shown as U+FFFD).
 func completeRunes(p []byte) int {
 	for i := len(p) - 1; i >= 0 && i >= len(p)-3; i-- {
 		if utf8.RuneStart(p[i]) {

@@ -113,10 +113,6 @@ func (e *engine) onResult(r result) {
 			}
 			e.out.Errorln("incoming chats cannot reach this shell: " + refusal(r.err, ""))
 		}
-	case control.OpEnd:
-		if r.err != nil && e.phase == phEnding {
-			e.chatEnded("")
-		}
 	}
 }
 
@@ -134,7 +130,8 @@ func (e *engine) chat() {
 	e.call(control.OpChat, control.Request{Op: control.OpChat, UserID: e.peer})
 }
 
-// endChat asks the daemon to end the chat once everything typed is sent.
+// endChat ends our side of the chat once everything typed is sent: the
+// stream's CloseWrite. The chat is over once the peer has ended too.
 func (e *engine) endChat(quit bool) {
 	if quit {
 		e.quitAfterEnd = true
@@ -144,37 +141,33 @@ func (e *engine) endChat(quit bool) {
 	}
 	e.setPhase(phEnding)
 	if e.pump != nil {
-		e.pump.stop() // the pump sends OpEnd after what it read
+		e.pump.stop() // the pump ends our side after what it read
 		return
 	}
 	if e.sending {
-		e.endPending = true // after the line being sent
+		e.endPending = true // after the line being written
 		return
 	}
-	// The lines typed were sent before this request: pi2pid writes them
-	// first. The end comes as EventChatEnd once the peer closed too,
-	// however long a slow peer takes to read what was sent.
-	e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+	e.closeOurSide()
 }
 
-// sendLines sends the lines typed in a chat, one at a time.
-func (e *engine) sendLines() {
-	for text := range e.sendQ {
-		e.sendDone <- e.client.Send(control.Request{Op: control.OpSend, Text: text})
+// closeOurSide ends our side of the stream: pi2pid sends what was written
+// before it first. The end comes as EventChatEnd once the peer closed too,
+// however long a slow peer takes to read what was sent.
+func (e *engine) closeOurSide() {
+	if e.stream != nil {
+		_ = e.stream.s.CloseWrite()
 	}
 }
 
-// lineSent: the line being sent has gone to pi2pid.
-func (e *engine) lineSent(err error) {
+// lineSent: the line being written has gone to pi2pid. A write that
+// failed means the chat is over: its chat-end says why.
+func (e *engine) lineSent(error) {
 	e.sending = false
-	if err != nil {
-		e.fail(explain(err, e.inv.Socket))
-		return
-	}
 	if e.endPending {
 		e.endPending = false
 		if e.phase == phEnding {
-			e.call(control.OpEnd, control.Request{Op: control.OpEnd})
+			e.closeOurSide()
 		}
 	}
 }
@@ -184,13 +177,6 @@ func (e *engine) pumpEOF() <-chan bool {
 		return nil
 	}
 	return e.pump.eof
-}
-
-func (e *engine) pumpFailed() <-chan error {
-	if e.pump == nil {
-		return nil
-	}
-	return e.pump.failed
 }
 
 // onPumpEOF: stdin ended. The pump ends the chat after what it sent,

@@ -22,7 +22,7 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		readReq:  make(chan struct{}),
 		linesCh:  make(chan lineResult, 1),
 		passDone: make(chan error, 1),
-		sendQ:    make(chan string),
+		sendQ:    make(chan writeItem),
 		sendDone: make(chan error, 1),
 	}
 	if f == flowChat {

@@ -1,6 +1,7 @@
 package peertext
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,61 @@ func BenchmarkTextMixed(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		Text(s)
+	}
+}
+
+// A chunk of a file transfer: lines of text that Text keeps as they are,
+// ASCII and other scripts, as pi2pictl in a script shows it.
+var (
+	benchKeptASCII = strings.Repeat("the quick brown fox jumps over the lazy dog 0123456789.\n", 1200)[:64<<10]
+	benchKeptMixed = strings.Repeat("Grüße aus Köln, 日本語のテキスト, Ελληνικά, кириллица 😀.\n", 740)
+)
+
+func BenchmarkTextKeptASCII(b *testing.B) {
+	b.SetBytes(int64(len(benchKeptASCII)))
+	for b.Loop() {
+		if Text(benchKeptASCII) != benchKeptASCII {
+			b.Fatal("changed")
+		}
+	}
+}
+
+func BenchmarkTextKeptMixed(b *testing.B) {
+	b.SetBytes(int64(len(benchKeptMixed)))
+	for b.Loop() {
+		if Text(benchKeptMixed) != benchKeptMixed {
+			b.Fatal("changed")
+		}
+	}
+}
+
+// benchKeptRandom is like the e2e file benchmark's text: random lines of
+// ASCII, Latin, Greek, Cyrillic, CJK and emoji.
+var benchKeptRandom = func() string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rs []rune
+	for _, rg := range [][2]rune{{0x20, 0x7e}, {0xc0, 0x17f}, {0x391, 0x3c9}, {0x410, 0x44f}, {0x4e00, 0x4e80}, {0x1f600, 0x1f64f}} {
+		for r := rg[0]; r <= rg[1]; r++ {
+			if s := string(r); Clean(s) == s {
+				rs = append(rs, r)
+			}
+		}
+	}
+	var b strings.Builder
+	for b.Len() < 64<<10-1000 {
+		for range rng.IntN(60) {
+			b.WriteRune(rs[rng.IntN(len(rs))])
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}()
+
+func BenchmarkTextKeptRandom(b *testing.B) {
+	b.SetBytes(int64(len(benchKeptRandom)))
+	for b.Loop() {
+		if Text(benchKeptRandom) != benchKeptRandom {
+			b.Fatal("changed")
+		}
 	}
 }

@@ -26,10 +26,7 @@ const MaxPending = 4096
 // Clean is on the path of every chat line, so text of printable ASCII
 // is returned as it is, without copying.
 func Clean(s string) string {
-	i := 0
-	for i < len(s) && isPlainASCII(s[i]) {
-		i++
-	}
+	i := safePrefix(s, false)
 	if i == len(s) {
 		return s
 	}
@@ -44,6 +41,8 @@ func Clean(s string) string {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case size > 1 && keepsRune(r):
+			b.WriteString(s[i : i+size])
 		case r == utf8.RuneError && size <= 1:
 			b.WriteRune(utf8.RuneError)
 			i++
@@ -155,7 +154,7 @@ func isInvisible(r rune) bool {
 // server's message, a key name) reaches the terminal uncleaned, whatever
 // path it took through pi2pid.
 func Text(s string) string {
-	if !needsCleaning(s) {
+	if safePrefix(s, true) == len(s) {
 		return s
 	}
 	lines := strings.Split(s, "\n")
@@ -163,18 +162,6 @@ func Text(s string) string {
 		lines[i] = Clean(l)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// needsCleaning is a fast check for the common case, text of printable
-// ASCII.
-func needsCleaning(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 // Label is put before each line a peer sent, so that no peer line can

@@ -150,3 +150,120 @@ func TestCleanKeepsPrintableTextUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// decodeRune agrees with utf8.DecodeRune on every valid character of 2 to
+// 4 bytes, and refuses everything else, at random (seed printed).
+func TestDecodeRuneMatchesUTF8(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	check := func(b []byte) {
+		r, size := decodeRune(b)
+		wr, wsize := utf8.DecodeRune(b)
+		valid := wsize > 1 && !(wr == utf8.RuneError && wsize == 1)
+		if valid && (r != wr || size != wsize) || !valid && size != 0 {
+			t.Fatalf("decodeRune(% x) = %U, %d; utf8 says %U, %d", b, r, size, wr, wsize)
+		}
+	}
+	for r := rune(0x80); r <= utf8.MaxRune; r += 1 + rune(rng.Intn(7)) {
+		check(utf8.AppendRune(nil, r))
+	}
+	for range 200000 {
+		b := make([]byte, 1+rng.Intn(4))
+		for i := range b {
+			b[i] = byte(0x80 + rng.Intn(0x80))
+			if i == 0 && rng.Intn(2) == 0 {
+				b[i] = byte(0xc0 + rng.Intn(0x40))
+			}
+		}
+		check(b)
+	}
+}
+
+// safePrefix stops exactly at the first character Clean would change,
+// checked rune by rune on random text (seed printed).
+func TestSafePrefixStopsAtFirstChange(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	pool := []rune{'a', 'Z', ' ', '~', '\t', '\n', 0x00, 0x1b, 0x7f, 0x80, 0x9f, 0xa0, 0xad, 0xe9, 0x34f, 0x61c,
+		0x7ff, 0x800, 0x200b, 0x202e, 0x2028, 0x4e00, 0xfeff, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x1d173,
+		0x1ffff, 0x20000, 0xe0001, 0xe0100, 0x10ffff}
+	for range 20000 {
+		var b []byte
+		for range rng.Intn(40) {
+			switch rng.Intn(20) {
+			case 0:
+				b = append(b, byte(0x80+rng.Intn(0x80))) // a stray byte
+			case 1, 2, 3, 4, 5, 6, 7, 8:
+				b = append(b, byte(0x20+rng.Intn(0x5f)))
+			default:
+				b = utf8.AppendRune(b, pool[rng.Intn(len(pool))])
+			}
+		}
+		s := string(b)
+		for _, nl := range []bool{false, true} {
+			want := 0
+			for want < len(s) {
+				r, size := utf8.DecodeRuneInString(s[want:])
+				if r < utf8.RuneSelf {
+					if !isPlainASCII(byte(r)) && !(nl && r == '\n') {
+						break
+					}
+				} else if size <= 1 || changesRune(r) {
+					break
+				}
+				want += size
+			}
+			if got := safePrefix(s, nl); got != want {
+				t.Fatalf("safePrefix(%q, %v) = %d, want %d", s, nl, got, want)
+			}
+		}
+	}
+}
+
+// The same for long texts, which safePrefix checks in two halves: one
+// character Clean changes (or a stray byte) at a random place, or none.
+func TestSafePrefixLongText(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	kept := []rune{'a', ' ', '\t', 'é', 0x7ff, 0x800, 0x4e00, 0xffff, 0x10000, 0x1f600, 0x20000}
+	bad := []string{"\x1b", "\x7f", "\u0085", "\u200b", "\u202e", "\U000e0001", "\xff", "\xe4\xb8", "\xf0\x9f\x98"}
+	for range 2000 {
+		var b []byte
+		size := 1024 + rng.Intn(3000)
+		for len(b) < size {
+			if rng.Intn(3) == 0 {
+				b = append(b, "plain ascii words"[:1+rng.Intn(17)]...)
+			}
+			b = utf8.AppendRune(b, kept[rng.Intn(len(kept))])
+		}
+		if rng.Intn(4) != 0 {
+			at := rng.Intn(len(b))
+			for at > 0 && !utf8.RuneStart(b[at]) {
+				at--
+			}
+			b = append(b[:at], append([]byte(bad[rng.Intn(len(bad))]), b[at:]...)...)
+		}
+		s := string(b)
+		for _, nl := range []bool{false, true} {
+			want := scanFrom([]byte(s), 0, nl) // the one-half scan
+			ref := 0
+			for ref < len(s) {
+				r, size := utf8.DecodeRuneInString(s[ref:])
+				if r < utf8.RuneSelf {
+					if !isPlainASCII(byte(r)) && !(nl && r == '\n') {
+						break
+					}
+				} else if size <= 1 || changesRune(r) {
+					break
+				}
+				ref += size
+			}
+			if got := safePrefix(s, nl); got != ref || want != ref {
+				t.Fatalf("safePrefix(%d bytes, %v) = %d, scanFrom %d, want %d", len(s), nl, got, want, ref)
+			}
+		}
+	}
+}

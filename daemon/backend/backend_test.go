@@ -37,11 +37,11 @@ func TestChatBothWays(t *testing.T) {
 					t.Fatalf("status %+v", st)
 				}
 			}
-			ali.Must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
+			ali.Send("Hello, are you there?\n")
 			bianca.ReadText("Hello, are you there?\n")
-			bianca.Must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
+			bianca.Send("Yes, here I am!\n")
 			ali.ReadText("Yes, here I am!\n")
-			bianca.Must(control.Request{Op: control.OpEnd})
+			bianca.End()
 			if ev := ali.Next(control.EventChatEnd); ev.Error != "" {
 				t.Fatalf("ali's chat-end: %q", ev.Error)
 			}
@@ -52,7 +52,7 @@ func TestChatBothWays(t *testing.T) {
 			ali.Must(control.Request{Op: control.OpWait})
 			bianca.Must(control.Request{Op: control.OpChat, UserID: "ali"})
 			ali.Next(control.EventChatStart)
-			bianca.Must(control.Request{Op: control.OpEnd})
+			bianca.End()
 			ali.Next(control.EventChatEnd)
 		})
 	}
@@ -65,8 +65,6 @@ func TestChatRefusals(t *testing.T) {
 	}
 	ali.Refused(control.Request{Op: control.OpChat, UserID: "ali"}, control.CodeSelf)
 	ali.Refused(control.Request{Op: control.OpChat, UserID: "bad id!"}, control.CodeBadUserID)
-	ali.Refused(control.Request{Op: control.OpSend, Text: "x"}, control.CodeNoChat)
-	ali.Refused(control.Request{Op: control.OpEnd}, control.CodeNoChat)
 	if e := ali.Refused(control.Request{Op: control.OpLogin, UserID: "ali"}, control.CodeLoggedIn); e.UserID != "ali" {
 		t.Fatalf("%#v does not name ali", e)
 	}
@@ -91,7 +89,7 @@ func TestChatRefusals(t *testing.T) {
 	if bianca.State() != "chatting" {
 		t.Fatal("the refused request disturbed the chat")
 	}
-	ali.Must(control.Request{Op: control.OpSend, Text: "still here\n"})
+	ali.Send("still here\n")
 	bianca.ReadText("still here\n")
 }
 
@@ -131,7 +129,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		t.Helper()
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 		bianca.Next(control.EventChatStart)
-		ali.Must(control.Request{Op: control.OpEnd})
+		ali.End()
 		bianca.Next(control.EventChatEnd)
 		ali.Next(control.EventChatEnd)
 		bianca.WaitState("logged-in")
@@ -178,7 +176,7 @@ func TestPeerPortBadInput(t *testing.T) {
 		if m.Status != wire.Refused || m.Reason != wire.ReasonBusy {
 			t.Fatalf("%+v", m)
 		}
-		ali.Must(control.Request{Op: control.OpEnd})
+		ali.End()
 		bianca.Next(control.EventChatEnd)
 		ali.Next(control.EventChatEnd)
 		bianca.WaitState("logged-in")
@@ -262,14 +260,18 @@ func TestFlood(t *testing.T) {
 	default:
 	}
 	n := 0
+	buf := make([]byte, 64<<10)
 	for n < total {
-		ev := bianca.Next(control.EventLine)
-		for i := 0; i < len(ev.Text); i++ {
-			if ev.Text[i] != "0123456789abcdef"[(n+i)%16] {
+		k, err := bianca.Stream().Read(buf)
+		for i := 0; i < k; i++ {
+			if buf[i] != "0123456789abcdef"[(n+i)%16] {
 				t.Fatalf("byte %d out of order", n+i)
 			}
 		}
-		n += len(ev.Text)
+		n += k
+		if err != nil && n < total {
+			t.Fatalf("after %d bytes: %v", n, err)
+		}
 	}
 	if err := <-sent; err != nil {
 		t.Fatal(err)
@@ -329,7 +331,7 @@ func TestSecureImpersonation(t *testing.T) {
 		if ev := bianca.Next(control.EventChatStart); ev.OldFingerprint != "" {
 			t.Fatalf("first chat warns of a changed key: %+v", ev)
 		}
-		ali.Must(control.Request{Op: control.OpEnd})
+		ali.End()
 		bianca.Next(control.EventChatEnd)
 		ali.Next(control.EventChatEnd)
 		bianca.WaitState("logged-in")
@@ -353,7 +355,7 @@ func TestSecureImpersonation(t *testing.T) {
 		}
 		again := func() control.Reply {
 			t.Helper()
-			ali.Must(control.Request{Op: control.OpEnd})
+			ali.End()
 			bianca.Next(control.EventChatEnd)
 			ali.Next(control.EventChatEnd)
 			bianca.WaitState("logged-in")

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"sync"
 	"syscall"
@@ -15,19 +16,23 @@ import (
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
-// The end of a chat is a half-close in each direction, as TCP's:
+// A chat's text travels on its data stream (chatstream.go), raw bytes
+// between the owner's pi2pictl and the peer, one copy loop each way. The end
+// of a chat is a half-close in each direction, as TCP's:
 //
-//   - the owner (pi2pictl) ends: OpEnd comes after every OpSend it made, so
-//     pi2pid closes our sending side once that text is written, then keeps
-//     showing what the peer sends until the peer closes its side;
-//   - the peer ends: what it sent is shown, then EventChatEnding asks the
-//     owner to stop; its OpEnd (after the sends it had made) closes our side;
+//   - the owner (pi2pictl) ends: it closes its writing side of the stream
+//     after what it accepted; pi2pid sends on what it read before that
+//     end, closes our sending side, then keeps writing what the peer sends
+//     until the peer closes its side;
+//   - the peer ends: what it sent is written to the stream, the stream's
+//     writing side is closed, then EventChatEnding asks the owner to stop;
+//     its end of the stream closes our side;
 //   - logout, a server logout or shutdown: EventChatEnding with the reason,
 //     then as above, but within a budget, after which the chat is dropped.
 //
 // The chat is over when both sides are closed, the connection broke, or
-// the owner left; then the state goes back to logged-in and the owner gets
-// EventChatEnd, once, after every line.
+// the owner left; then the state goes back to logged-in, the stream is
+// closed, and the owner gets EventChatEnd, once.
 
 // EndGrace is how long a chat whose owner left waits for the peer to close
 // its side, and how long a dropped chat waits for the text already read.
@@ -44,7 +49,7 @@ const EndBudget = 5 * time.Second
 type chatEventKind int
 
 const (
-	evOwnerEnd   chatEventKind = iota // OpEnd: the owner's text before it is written
+	evOwnerEnd   chatEventKind = iota // the owner's stream ended, after its text was sent
 	evAskEnd                          // logout, server logout, shutdown
 	evSendFailed                      // a write to the peer failed
 )
@@ -54,7 +59,6 @@ type chatEvent struct {
 	reason error         // evAskEnd: why (a *control.Error), nil for an ordinary end
 	budget time.Duration // evAskEnd
 	err    error         // evSendFailed
-	reply  chan struct{} // evOwnerEnd: closed once our side is closed
 }
 
 // activeChat is the one chat in progress. Its goroutine (runChat) owns
@@ -69,8 +73,14 @@ type activeChat struct {
 	events chan chatEvent
 	done   chan struct{} // closed once the chat is over and the state is back
 
-	mu       sync.Mutex
-	writeEnd bool // our sending side is closed (or closing)
+	// token admits the chat's data stream, once (Terminal.Stream); the
+	// stream comes on attach.
+	token  string
+	attach chan *controlsock.Stream
+
+	mu        sync.Mutex
+	writeEnd  bool // our sending side is closed (or closing)
+	tokenUsed bool
 }
 
 // post hands ev to the chat's goroutine, unless the chat is over.
@@ -106,41 +116,6 @@ func (ch *activeChat) writeClosed() bool {
 	return ch.writeEnd
 }
 
-// errWriteClosed refuses text after OpEnd.
-var errWriteClosed = errors.New("write side closed")
-
-// send writes text to the peer for the owner c (OpSend). It blocks while
-// the peer reads slowly; meanwhile a client that hangs up is noticed.
-func (ch *activeChat) send(c *controlsock.Conn, text string) error {
-	ch.mu.Lock()
-	closed := ch.writeEnd
-	ch.mu.Unlock()
-	if closed {
-		return errWriteClosed
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	watch := time.AfterFunc(time.Second, func() { c.WatchHangup(ctx) })
-	err := ch.link.Send([]byte(text))
-	watch.Stop()
-	cancel()
-	if err != nil {
-		ch.post(chatEvent{kind: evSendFailed, err: err})
-	}
-	return err
-}
-
-// ownerEnd closes our sending side once the owner's text before it has
-// gone out (OpEnd). The chat ends later, when the peer has closed too.
-func (ch *activeChat) ownerEnd() {
-	reply := make(chan struct{})
-	if ch.post(chatEvent{kind: evOwnerEnd, reply: reply}) {
-		select {
-		case <-reply:
-		case <-ch.done:
-		}
-	}
-}
-
 // askEnd asks the owner to end the chat within budget and waits until it
 // is over or ctx is done.
 func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Duration) {
@@ -155,8 +130,9 @@ func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Dura
 // starts the chat's goroutine.
 func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
-		events: make(chan chatEvent), done: make(chan struct{})}
-	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction}
+		events: make(chan chatEvent), done: make(chan struct{}),
+		token: rand.Text(), attach: make(chan *controlsock.Stream, 1)}
+	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction, Token: ch.token}
 	if peerKey != nil {
 		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
 		start.SafetyCode = ch.safety
@@ -176,26 +152,13 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 	}()
 }
 
-// receive starts copying the peer's text to the owner; the result of
-// Receive comes on the returned channel.
-func (t *Terminal) receive(ch *activeChat) <-chan error {
-	done := make(chan error, 1)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		done <- ch.link.Receive(func(text string) error {
-			return ch.owner.Line(control.Reply{Peer: ch.peer, Text: text})
-		})
-	}()
-	return done
-}
-
 // runChat owns the chat until it is over: it takes the events of the
 // peer (end of stream, failure), of the owner (end, departure) and of the
 // terminal (logout, shutdown), in one place.
 func (t *Terminal) runChat(ch *activeChat) {
-	recvDone := t.receive(ch)
 	var (
+		stream    *controlsock.Stream
+		recvDone  <-chan error // the peer-to-owner copy, once attached
 		why       error
 		peerEnded bool
 		askedEnd  bool
@@ -206,6 +169,10 @@ func (t *Terminal) runChat(ch *activeChat) {
 	// (typing into a vanished peer) is looked for every LivenessCheck.
 	check := time.NewTicker(LivenessCheck)
 	defer check.Stop()
+	// The owner opens the data stream within the handshake timeout.
+	attachBy := time.NewTimer(t.opt.Timeout)
+	defer attachBy.Stop()
+	attachC := attachBy.C
 	askOwner := func(reason error) {
 		if !askedEnd && !ch.writeClosed() {
 			askedEnd = true
@@ -220,6 +187,13 @@ func (t *Terminal) runChat(ch *activeChat) {
 loop:
 	for !(peerEnded && ch.writeClosed()) {
 		select {
+		case stream = <-ch.attach:
+			attachC = nil
+			recvDone = t.receive(ch, stream)
+			t.sendStream(ch, stream)
+		case <-attachC:
+			why = control.Refusal(control.CodeNoStream, ch.peer, nil)
+			break loop
 		case err := <-recvDone:
 			recvDone = nil
 			if err != nil {
@@ -234,7 +208,6 @@ loop:
 			switch ev.kind {
 			case evOwnerEnd:
 				ch.closeOurSide()
-				close(ev.reply)
 			case evAskEnd:
 				if why == nil {
 					why = ev.reason
@@ -264,13 +237,13 @@ loop:
 			}
 		}
 	}
-	t.finishChat(ch, recvDone, why)
+	t.finishChat(ch, stream, recvDone, why)
 }
 
 // finishChat drops the connection, waits briefly for text already read
-// (recvDone is nil when the reader has finished), puts the state back and
-// tells the owner, once.
-func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why error) {
+// (recvDone is nil when the reader has finished or never started), closes
+// the data stream, puts the state back and tells the owner, once.
+func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDone <-chan error, why error) {
 	ch.link.Close()
 	if recvDone != nil {
 		// Dropped: the reader ends with the connection; what it read
@@ -279,6 +252,9 @@ func (t *Terminal) finishChat(ch *activeChat, recvDone <-chan error, why error) 
 		case <-recvDone:
 		case <-time.After(EndGrace):
 		}
+	}
+	if stream != nil {
+		_ = stream.Close()
 	}
 	t.mu.Lock()
 	t.chat = nil
@@ -302,12 +278,9 @@ func (t *Terminal) brokeReason(peer string, err error) error {
 	return control.Refusal(control.CodeBroken, peer, err)
 }
 
-// sendFailedReason says why a chat ended when writing to the peer failed;
-// nil when the owner had ended it.
+// sendFailedReason says why a chat ended when writing to the peer failed.
 func (t *Terminal) sendFailedReason(peer string, err error, peerEnded bool) error {
 	switch {
-	case errors.Is(err, errWriteClosed):
-		return nil
 	case peerlink.StoppedAnswering(err):
 		return control.Refusal(control.CodePeerStalled, peer, nil)
 	case peerEnded:

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -15,24 +14,7 @@ import (
 // chat-ending (controltest.User.Next answers it, as pi2pictl does).
 func nextRaw(t *testing.T, u *user, kind control.Event) control.Reply {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case ev, ok := <-u.C.Events():
-			if !ok {
-				t.Fatalf("connection closed waiting for %s", kind)
-			}
-			u.Seen = append(u.Seen, ev)
-			if ev.Event == kind {
-				return ev
-			}
-			if ev.Event == control.EventChatEnd {
-				t.Fatalf("chat-end (%q) while waiting for %s", ev.Error, kind)
-			}
-		case <-timeout:
-			t.Fatalf("no %s event; saw %+v", kind, u.Seen)
-		}
-	}
+	return u.NextRaw(kind, control.EventChatEnd)
 }
 
 // The end is a half-close: after ali's end, bianca still sends, and ali
@@ -43,8 +25,8 @@ func TestEndIsHalfClose(t *testing.T) {
 			_, _, _, ali, bianca := pair(t, mode)
 			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 			nextRaw(t, bianca, control.EventChatStart)
-			ali.Must(control.Request{Op: control.OpSend, Text: "last words\n"})
-			ali.Must(control.Request{Op: control.OpEnd})
+			ali.Send("last words\n")
+			ali.End()
 			if got := bianca.ReadText("last words\n"); got != "last words\n" {
 				t.Fatalf("bianca read %q", got)
 			}
@@ -52,8 +34,8 @@ func TestEndIsHalfClose(t *testing.T) {
 			if ev := nextRaw(t, bianca, control.EventChatEnding); ev.Error != "" {
 				t.Fatalf("chat-ending says %q, want the peer's plain end", ev.Error)
 			}
-			bianca.Must(control.Request{Op: control.OpSend, Text: "goodbye, ali\n"})
-			bianca.Must(control.Request{Op: control.OpEnd})
+			bianca.Send("goodbye, ali\n")
+			bianca.End()
 			if got := ali.ReadText("goodbye, ali\n"); got != "goodbye, ali\n" {
 				t.Fatalf("ali read %q after his end", got)
 			}
@@ -78,14 +60,14 @@ func TestEndIsHalfClose(t *testing.T) {
 	}
 }
 
-// Text sent after end is refused, not silently dropped.
+// Text written after the end is refused, not silently dropped.
 func TestSendAfterEndRefused(t *testing.T) {
 	_, _, _, ali, bianca := pair(t, transport.Plain)
 	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 	nextRaw(t, bianca, control.EventChatStart)
-	ali.Must(control.Request{Op: control.OpEnd})
-	if _, err := ali.Call(control.Request{Op: control.OpSend, Text: "too late\n"}); err == nil {
-		t.Fatal("a send after end was accepted")
+	ali.End()
+	if _, err := ali.S.Write([]byte("too late\n")); err == nil {
+		t.Fatal("a write after the end was accepted")
 	}
 	bianca.Next(control.EventChatEnd)
 	ali.Next(control.EventChatEnd)
@@ -103,8 +85,8 @@ func TestLogoutAsksOwnerFirst(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { _, err := other.Call(control.Request{Op: control.OpLogout}); done <- err }()
 		nextRaw(t, ali, control.EventChatEnding)
-		ali.Must(control.Request{Op: control.OpSend, Text: "accepted before the end\n"})
-		ali.Must(control.Request{Op: control.OpEnd})
+		ali.Send("accepted before the end\n")
+		ali.End()
 		bianca.ReadText("accepted before the end\n")
 		bianca.Next(control.EventChatEnd)
 		if err := <-done; err != nil {
@@ -115,6 +97,7 @@ func TestLogoutAsksOwnerFirst(t *testing.T) {
 		_, aliT, _, ali, bianca := pair(t, transport.Plain)
 		ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
 		nextRaw(t, bianca, control.EventChatStart)
+		nextRaw(t, ali, control.EventChatStart) // opens the stream, then says nothing
 		other := attach(t, aliT.sock)
 		start := time.Now()
 		other.Must(control.Request{Op: control.OpLogout})
@@ -157,17 +140,17 @@ func TestOwnerHangsUpDuringBlockedSend(t *testing.T) {
 	}()
 	srv.Login("zed", l.Addr().String(), nil)
 	ali.Must(control.Request{Op: control.OpChat, UserID: "zed"})
-	chunk := strings.Repeat("z", 64<<10)
+	s := ali.Stream()
+	chunk := []byte(strings.Repeat("z", 64<<10))
 	for {
-		// Sends return until the kernel buffers are full; then one waits.
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		_, err := ali.C.Call(ctx, control.Request{Op: control.OpSend, Text: chunk})
-		cancel()
-		if err != nil {
+		// Writes return until the socket buffers are full; then one waits.
+		_ = s.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := s.Write(chunk); err != nil {
 			break
 		}
 	}
 	ali.C.Close()
+	s.Close()
 	watcher := attach(t, aliT.sock)
 	waitFor(t, func() bool { return watcher.State() == "logged-in" })
 }

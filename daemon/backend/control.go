@@ -51,40 +51,12 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		t.mu.Unlock()
 		s, user, _ := t.m.State()
 		return control.Reply{State: s.Name(), UserID: user}, nil
-	case control.OpSend:
-		ch := t.chatOf(c)
-		if ch == nil {
-			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
-		}
-		if err := ch.send(c, req.Text); err != nil {
-			// The chat ends with the reason (EventChatEnd).
-			return control.Reply{}, t.sendError(ch.peer, err)
-		}
-		return control.Reply{}, nil
-	case control.OpEnd:
-		ch := t.chatOf(c)
-		if ch == nil {
-			return control.Reply{}, control.Refusal(control.CodeNoChat, "", nil)
-		}
-		// The text sent before this request is written; the chat ends
-		// (EventChatEnd) once the peer has closed its side too.
-		ch.ownerEnd()
-		return control.Reply{}, nil
 	case control.OpVerify:
 		return t.verify(req.UserID, false)
 	case control.OpAcceptKey:
 		return t.verify(req.UserID, true)
 	}
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
-}
-
-func (t *Terminal) chatOf(c *controlsock.Conn) *activeChat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.chat != nil && t.chat.owner == c {
-		return t.chat
-	}
-	return nil
 }
 
 func (t *Terminal) status() *control.Status {
@@ -137,15 +109,4 @@ func dirError(err error, peer string) error {
 		return control.Refusal(control.CodeServerBusy, "", nil)
 	}
 	return control.Refusal(control.CodeServer, peer, err)
-}
-
-// sendError is the refusal of an OpSend that could not be written.
-func (t *Terminal) sendError(peer string, err error) error {
-	if errors.Is(err, errWriteClosed) {
-		return control.Refusal(control.CodeChatEnding, peer, nil)
-	}
-	if why := t.sendFailedReason(peer, err, false); why != nil {
-		return why
-	}
-	return control.Refusal(control.CodeSendFailed, peer, err)
 }

@@ -52,7 +52,7 @@ func callee(t *testing.T, timeout time.Duration) (srv *fakeServer, biancaT *term
 func realCall(t *testing.T, ali, bianca *user) {
 	t.Helper()
 	ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
-	ali.Must(control.Request{Op: control.OpEnd})
+	ali.End()
 	bianca.Next(control.EventChatEnd)
 	ali.Next(control.EventChatEnd)
 	ali.WaitState("logged-in")

@@ -13,16 +13,7 @@ import (
 // counts as stuck and is dropped.
 const MaxBacklog = 4096
 
-// MaxLineBacklog is how many bytes of chat text may wait for a client
-// before Line blocks.
-const MaxLineBacklog = 256 << 10
-
-// MaxLineEvents is how many chat-text events may wait for a client before
-// Line blocks, so that a trickle of small chunks to a client that reads
-// slowly never fills the MaxBacklog meant for a client that stopped.
-const MaxLineEvents = MaxBacklog / 4
-
-// ErrGone is returned by Line when the connection has ended.
+// ErrGone is returned when the client has left.
 var ErrGone = errors.New("control client disconnected")
 
 // Conn is one control client.
@@ -32,13 +23,11 @@ type Conn struct {
 	UID  int // the client's uid from SO_PEERCRED, -1 when unknown
 	done chan struct{}
 
-	mu        sync.Mutex
-	cond      *sync.Cond
-	q         []control.Reply
-	lineBytes int
-	lineCount int // chat-text events queued or being written
-	closed    bool
-	flush     bool // close once the queue is written
+	mu     sync.Mutex
+	cond   *sync.Cond
+	q      []control.Reply
+	closed bool
+	flush  bool // close once the queue is written
 }
 
 func newConn(id int, nc net.Conn) *Conn {
@@ -56,44 +45,28 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // Event queues an event for the client without waiting.
 func (c *Conn) Event(r control.Reply) {
 	r.Type = control.TypeEvent
-	c.push(r, false)
-}
-
-// Line queues chat text (an event), waiting while more than
-// MaxLineBacklog bytes are queued. It returns ErrGone once the client has
-// left.
-func (c *Conn) Line(r control.Reply) error {
-	r.Type, r.Event = control.TypeEvent, control.EventLine
-	return c.push(r, true)
+	c.push(r)
 }
 
 func (c *Conn) result(r control.Reply) {
 	r.Type = control.TypeResult
 	r.OK = r.Error == "" && r.Code == ""
-	c.push(r, false)
+	c.push(r)
 }
 
-func (c *Conn) push(r control.Reply, isLine bool) error {
+func (c *Conn) push(r control.Reply) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if isLine {
-		for (c.lineBytes > MaxLineBacklog || c.lineCount >= MaxLineEvents) && !c.closed {
-			c.cond.Wait()
-		}
-		c.lineBytes += len(r.Text)
-		c.lineCount++
-	}
 	if c.closed {
-		return ErrGone
+		return
 	}
 	if len(c.q) >= MaxBacklog {
 		// The client has stopped reading: drop it rather than grow.
 		c.closeLocked()
-		return ErrGone
+		return
 	}
 	c.q = append(c.q, r)
 	c.cond.Broadcast()
-	return nil
 }
 
 // Close ends the connection.
@@ -151,12 +124,7 @@ func (c *Conn) writeLoop() {
 		c.q = c.q[:0]
 		c.mu.Unlock()
 		buf = buf[:0]
-		lines, nlines := 0, 0 // chat text in buf
 		for i, r := range batch {
-			if r.Event == control.EventLine {
-				lines += len(r.Text)
-				nlines++
-			}
 			buf = control.AppendReply(buf, r)
 			buf = append(buf, '\n')
 			if len(buf) < writeChunk && i < len(batch)-1 {
@@ -167,18 +135,8 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			buf = buf[:0]
-			// Text that has gone out no longer counts against the
-			// backlog: let the peer's reader go on while we write the rest.
-			if nlines > 0 {
-				c.mu.Lock()
-				c.lineBytes -= lines
-				c.lineCount -= nlines
-				c.cond.Broadcast()
-				c.mu.Unlock()
-				lines, nlines = 0, 0
-			}
 		}
-		clear(batch) // drop the text
+		clear(batch)
 		if cap(buf) > maxKeep {
 			buf = nil
 		}

@@ -5,8 +5,8 @@
 //
 // Every connection has its own writer. Events and results never block the
 // daemon: a client that stops reading altogether is dropped. Chat text
-// (Conn.Line) is different: it waits while the client is behind, which
-// pushes back on the peer's TCP connection instead of filling memory.
+// does not cross these connections: a chat's data stream is a connection
+// of its own (stream.go), whose socket gives the backpressure.
 package controlsock
 
 import (
@@ -120,15 +120,6 @@ func (s *Server) ServeConn(nc net.Conn) {
 	} else {
 		log.Info("control client connected")
 	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
-	defer func() {
-		c.Close()
-		<-writerDone
-	}()
 	r := bufio.NewReaderSize(nc, 64<<10)
 	var scratch []byte // for lines longer than r's buffer
 	ht := s.HelloTimeout
@@ -139,9 +130,23 @@ func (s *Server) ServeConn(nc net.Conn) {
 	line, err := control.ReadLine(r, &scratch)
 	if err != nil {
 		log.Info("control client left before its hello", "err", err)
+		c.Close()
 		return
 	}
 	hello, err := DecodeRequest(line)
+	if err == nil && hello.Op == control.OpStream {
+		s.serveStream(c, r, hello, log)
+		return
+	}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	defer func() {
+		c.Close()
+		<-writerDone
+	}()
 	if err != nil || hello.Op != control.OpHello {
 		c.result(control.Reply{ID: hello.ID, Code: control.CodeUsage,
 			Error: "expected a hello first; is this client really pi2pictl?"})
@@ -149,7 +154,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		log.Warn("control client sent no hello")
 		return
 	}
-	c.push(control.Reply{Type: control.TypeHello, Version: control.Version, Daemon: s.Daemon}, false)
+	c.push(control.Reply{Type: control.TypeHello, Version: control.Version, Daemon: s.Daemon})
 	if hello.Version != control.Version {
 		c.result(control.Reply{ID: hello.ID, Code: control.CodeVersion, Error: versionMessage(hello.Version)})
 		c.flushAndClose()
@@ -176,6 +181,11 @@ func (s *Server) ServeConn(nc net.Conn) {
 		}
 		if req.Op == control.OpHello {
 			c.result(control.Reply{ID: req.ID, Code: control.CodeUsage, Error: "hello was already exchanged"})
+			continue
+		}
+		if req.Op == control.OpStream {
+			c.result(control.Reply{ID: req.ID, Code: control.CodeUsage,
+				Error: "stream is the one request of a connection of its own, without a hello"})
 			continue
 		}
 		rep, err := s.Handler.Handle(c, req)

@@ -245,56 +245,6 @@ func TestDisconnectCallsHandler(t *testing.T) {
 	}
 }
 
-// Line waits for a slow client instead of queueing without bound, and a
-// vanished client releases it.
-func TestLineBackpressure(t *testing.T) {
-	h := &fakeHandler{}
-	path, _ := serve(t, h)
-	c := dialRaw(t, path)
-	c.send(t, hello)
-	c.recv(t)
-	var conn *Conn
-	for conn == nil {
-		h.mu.Lock()
-		if len(h.connected) > 0 {
-			conn = h.connected[0]
-		}
-		h.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
-	chunk := strings.Repeat("x", 16<<10)
-	blocked := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			if err := conn.Line(control.Reply{Text: chunk}); err != nil {
-				blocked <- err
-				return
-			}
-		}
-	}()
-	time.Sleep(300 * time.Millisecond)
-	conn.mu.Lock()
-	queued := conn.lineBytes
-	conn.mu.Unlock()
-	if queued > MaxLineBacklog+len(chunk) {
-		t.Fatalf("%d bytes queued for a client that does not read", queued)
-	}
-	select {
-	case err := <-blocked:
-		t.Fatalf("Line returned %v while the client is alive", err)
-	default:
-	}
-	c.Close()
-	select {
-	case err := <-blocked:
-		if !errors.Is(err, ErrGone) {
-			t.Fatalf("err = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Line still blocked after the client left")
-	}
-}
-
 func TestStuckClientIsDropped(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
@@ -313,7 +263,7 @@ func TestStuckClientIsDropped(t *testing.T) {
 
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
-		hello, `{"id":2,"op":"send","text":"hi\n"}`, `{"op":"key","key":"enter"}`,
+		hello, `{"id":2,"op":"stream","token":"hi\n"}`, `{"op":"key","key":"enter"}`,
 		`{"id":-1,"op":"login","userid":"ali"}`, `not json`, `{}`, `{"op":null}`, `{"id":1e99}`, "\x00",
 	} {
 		f.Add([]byte(s))

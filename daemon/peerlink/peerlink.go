@@ -14,7 +14,6 @@ import (
 	"net"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
@@ -120,11 +119,8 @@ func (in *Incoming) Accept() (*Chat, error) {
 	return newChat(in.conn, in.dec.Reader()), nil
 }
 
-// ReadChunk bounds the text handed to the receiver at once. One chunk must
-// fit a control line (control.MaxLine) even when every byte of it is
-// escaped there as \u00XX, six bytes. Bigger chunks save little in bulk
-// chat and make every event queued for a slow client bigger.
-const ReadChunk = 16 << 10
+// ReadChunk is the buffer Receive reads the peer into.
+const ReadChunk = 256 << 10
 
 // Chat is the chat phase of one peer connection.
 type Chat struct {
@@ -154,50 +150,26 @@ func (c *Chat) Send(p []byte) error {
 	return err
 }
 
-// Receive hands what the peer sends to deliver, chunk by chunk, until the
+// Receive hands what the peer sends to deliver, as it arrives, until the
 // peer ends the stream (nil) or the connection fails. deliver may block:
-// that is the backpressure that keeps a flood from filling memory. A UTF-8
-// character split across reads is held back until it is whole.
-func (c *Chat) Receive(deliver func(text string) error) error {
+// that is the backpressure that keeps a flood from filling memory; p is
+// valid only until deliver returns.
+func (c *Chat) Receive(deliver func(p []byte) error) error {
 	buf := make([]byte, ReadChunk)
-	held := 0
 	for {
-		n, err := c.r.Read(buf[held:])
-		n += held
-		held = 0
+		n, err := c.r.Read(buf)
 		if n > 0 {
-			cut := completeUTF8(buf[:n])
-			if cut > 0 {
-				if derr := deliver(string(buf[:cut])); derr != nil {
-					return derr
-				}
+			if derr := deliver(buf[:n]); derr != nil {
+				return derr
 			}
-			held = copy(buf, buf[cut:n])
 		}
 		if err != nil {
-			if held > 0 {
-				_ = deliver(string(buf[:held]))
-			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
 	}
-}
-
-// completeUTF8 returns the length of p without a trailing partial UTF-8
-// character (at most 3 bytes are held back; invalid bytes pass through).
-func completeUTF8(p []byte) int {
-	for i := len(p) - 1; i >= 0 && i >= len(p)-3; i-- {
-		if utf8.RuneStart(p[i]) {
-			if !utf8.FullRune(p[i:]) {
-				return i
-			}
-			break
-		}
-	}
-	return len(p)
 }
 
 // End ends the chat politely: it closes our sending side, so the peer reads

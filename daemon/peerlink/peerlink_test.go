@@ -9,23 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/wire"
 )
-
-// TestReadChunkFitsAControlLine: the daemon hands each chunk to pi2pictl as
-// one control line, where control characters and invalid UTF-8 grow to six
-// bytes each; the line must stay within the client's limit.
-func TestReadChunkFitsAControlLine(t *testing.T) {
-	for _, b := range []string{"\x01", "\xff"} {
-		line := control.AppendReply(nil, control.Reply{Type: control.TypeEvent, Event: control.EventLine,
-			Peer: strings.Repeat("u", 32), Text: strings.Repeat(b, ReadChunk)})
-		if len(line)+1 > control.MaxLine {
-			t.Fatalf("a chunk of %d bytes %q encodes to a control line of %d bytes, over control.MaxLine (%d)",
-				ReadChunk, b, len(line)+1, control.MaxLine)
-		}
-	}
-}
 
 func TestRequestAccept(t *testing.T) {
 	a, b := net.Pipe()
@@ -52,7 +37,7 @@ func TestRequestAccept(t *testing.T) {
 	callee := <-done
 	go func() { _ = chat.Send([]byte("Hello, are you there?\n")); chat.End() }()
 	var got strings.Builder
-	if err := callee.Receive(func(s string) error { got.WriteString(s); return nil }); err != nil {
+	if err := callee.Receive(func(p []byte) error { got.Write(p); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got.String() != "Hello, are you there?\n" {
@@ -79,7 +64,7 @@ func TestCourseStylePeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got strings.Builder
-	if err := chat.Receive(func(s string) error { got.WriteString(s); return nil }); err != nil {
+	if err := chat.Receive(func(p []byte) error { got.Write(p); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got.String() != "Yes, here I am!" {
@@ -108,7 +93,7 @@ func TestCourseStyleRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got strings.Builder
-	_ = chat.Receive(func(s string) error { got.WriteString(s); return nil })
+	_ = chat.Receive(func(p []byte) error { got.Write(p); return nil })
 	if got.String() != "hi" {
 		t.Fatalf("got %q", got.String())
 	}
@@ -193,32 +178,6 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-func TestReceiveKeepsUTF8Whole(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	chat := newChat(a, a)
-	go func() {
-		msg := []byte("é€😀\x1b[2J\x07")
-		for i := range msg { // one byte per write: every rune is split
-			_, _ = b.Write(msg[i : i+1])
-		}
-		b.Close()
-	}()
-	var parts []string
-	_ = chat.Receive(func(s string) error { parts = append(parts, s); return nil })
-	joined := strings.Join(parts, "")
-	if joined != "é€😀\x1b[2J\x07" {
-		t.Fatalf("got %q", joined)
-	}
-	for _, p := range parts {
-		if !utf8Valid(p) {
-			t.Fatalf("part %q splits a character", p)
-		}
-	}
-}
-
-func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
-
 func TestReceiveFloodIsBounded(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
@@ -234,9 +193,9 @@ func TestReceiveFloodIsBounded(t *testing.T) {
 		b.Close()
 	}()
 	n, maxChunk := 0, 0
-	err := chat.Receive(func(s string) error {
-		n += len(s)
-		maxChunk = max(maxChunk, len(s))
+	err := chat.Receive(func(p []byte) error {
+		n += len(p)
+		maxChunk = max(maxChunk, len(p))
 		return nil
 	})
 	if err != nil || n != total || maxChunk > ReadChunk {
@@ -251,7 +210,7 @@ func TestDeliverErrorStops(t *testing.T) {
 	chat := newChat(a, a)
 	go func() { _, _ = b.Write([]byte("x")) }()
 	stop := errors.New("owner gone")
-	if err := chat.Receive(func(string) error { return stop }); err != stop {
+	if err := chat.Receive(func([]byte) error { return stop }); err != stop {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -278,7 +237,7 @@ func TestPeerVanishes(t *testing.T) {
 	chat := newChat(c, c)
 	defer chat.Close()
 	done := make(chan error, 1)
-	go func() { done <- chat.Receive(func(string) error { return nil }) }()
+	go func() { done <- chat.Receive(func([]byte) error { return nil }) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

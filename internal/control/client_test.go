@@ -400,12 +400,12 @@ func TestCallAndEventOrder(t *testing.T) {
 	// Many events stay in order.
 	go func() {
 		for i := 0; i < 1000; i++ {
-			fc.send(Reply{Type: TypeEvent, Event: EventLine, Text: fmt.Sprint(i)})
+			fc.send(Reply{Type: TypeEvent, Event: EventState, UserID: fmt.Sprint(i)})
 		}
 	}()
 	for i := 0; i < 1000; i++ {
-		if ev := nextEvent(t, c); ev.Text != fmt.Sprint(i) {
-			t.Fatalf("line event %d has text %q", i, ev.Text)
+		if ev := nextEvent(t, c); ev.UserID != fmt.Sprint(i) {
+			t.Fatalf("event %d has user %q", i, ev.UserID)
 		}
 	}
 }
@@ -480,14 +480,14 @@ func TestCallError(t *testing.T) {
 func TestSend(t *testing.T) {
 	d := startFake(t, Version)
 	c, fc := dial(t, d)
-	if err := c.Send(Request{Op: OpSend, Text: "Hello, are you there?\n"}); err != nil {
+	if err := c.Send(Request{Op: OpKey, Key: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Send(Request{Op: OpEnd}); err != nil {
+	if err := c.Send(Request{Op: OpKey, Key: KeyEnter}); err != nil {
 		t.Fatal(err)
 	}
 	r1, r2 := fc.recv(), fc.recv()
-	if r1.Op != OpSend || r1.Text != "Hello, are you there?\n" || r2.Op != OpEnd || r2.ID <= r1.ID {
+	if r1.Op != OpKey || r1.Key != "1" || r2.Key != KeyEnter || r2.ID <= r1.ID {
 		t.Fatalf("daemon got %+v then %+v", r1, r2)
 	}
 }
@@ -558,7 +558,7 @@ func TestConnectionLoss(t *testing.T) {
 	if _, err := c.Call(testCtx(t), Request{Op: OpStatus}); err == nil {
 		t.Error("Call on a dead connection succeeded")
 	}
-	if err := c.Send(Request{Op: OpSend, Text: "x"}); err == nil {
+	if err := c.Send(Request{Op: OpKey, Key: "1"}); err == nil {
 		t.Error("Send on a dead connection succeeded")
 	}
 }
@@ -597,7 +597,7 @@ func TestCloseWithUnreadEvents(t *testing.T) {
 	d := startFake(t, Version)
 	c, fc := dial(t, d)
 	for i := 0; i < 400; i++ {
-		fc.send(Reply{Type: TypeEvent, Event: EventLine, Text: "x"})
+		fc.send(Reply{Type: TypeEvent, Event: EventState, State: StateLoggedIn})
 	}
 	// Let the reader fill the buffer and block.
 	time.Sleep(50 * time.Millisecond)

@@ -33,7 +33,7 @@ func AppendRequest(b []byte, r Request) []byte {
 	}
 	b = appendField(b, `,"userid":`, r.UserID)
 	b = appendField(b, `,"key":`, string(r.Key))
-	b = appendField(b, `,"text":`, r.Text)
+	b = appendField(b, `,"token":`, r.Token)
 	return append(b, '}')
 }
 
@@ -70,7 +70,7 @@ func AppendReply(b []byte, r Reply) []byte {
 	b = appendField(b, `,"keypad":`, string(r.Keypad))
 	b = appendField(b, `,"peer":`, r.Peer)
 	b = appendField(b, `,"direction":`, string(r.Direction))
-	b = appendField(b, `,"text":`, r.Text)
+	b = appendField(b, `,"token":`, r.Token)
 	b = appendField(b, `,"safety_code":`, r.SafetyCode)
 	b = appendField(b, `,"peer_fingerprint":`, r.PeerFingerprint)
 	b = appendField(b, `,"old_fingerprint":`, r.OldFingerprint)
@@ -107,8 +107,8 @@ func ParseRequest(line []byte) (Request, error) {
 			return p.string(&r.UserID)
 		case "key":
 			return p.string((*string)(&r.Key))
-		case "text":
-			return p.string(&r.Text)
+		case "token":
+			return p.string(&r.Token)
 		}
 		return false
 	}) {
@@ -151,8 +151,8 @@ func ParseReply(line []byte) (Reply, error) {
 			return p.string(&r.Peer)
 		case "direction":
 			return p.string((*string)(&r.Direction))
-		case "text":
-			return p.string(&r.Text)
+		case "token":
+			return p.string(&r.Token)
 		case "safety_code":
 			return p.string(&r.SafetyCode)
 		case "peer_fingerprint":

@@ -13,9 +13,12 @@
 // Chat ownership: the connection that sends "chat" owns the outgoing chat.
 // A connection that sends "wait" is attached: it will be handed the next
 // incoming chat (an "chat-start" event with Direction "incoming"); with no
-// attached connection an incoming chat is refused as "away". Only the owner
-// receives "line" events and may "send" and "end". When the owner
-// disconnects, the chat ends.
+// attached connection an incoming chat is refused as "away". The chat's
+// text does not cross this connection: the "chat-start" event carries a
+// one-time Token, and the owner opens a second connection whose one request
+// is {"op":"stream","token":...}; after its result that connection carries
+// the chat's raw bytes both ways (see Stream and docs/protocol.md). When the
+// owner disconnects, the chat ends.
 package control
 
 import (
@@ -26,8 +29,10 @@ import (
 // Version is the control protocol version. Bump it on any incompatible
 // change. v2: console keys are meanings (KeyEnter, ...), not keypad letters;
 // refusals carry a code and a technical detail, not a sentence; a changed
-// peer key is OldFingerprint, not a warning in words.
-const Version = 2
+// peer key is OldFingerprint, not a warning in words. v3: chat text
+// travels on a data stream of its own (OpStream), not in send requests
+// and line events.
+const Version = 3
 
 // MaxLine bounds one JSON line in either direction.
 const MaxLine = 256 << 10
@@ -72,10 +77,12 @@ const (
 	OpLogin  Op = "login" // UserID; starts passcode entry, outcome as EventLogin
 	OpKey    Op = "key"   // Key: one key meaning (see Key), console keypad only
 	OpLogout Op = "logout"
-	OpChat   Op = "chat"   // UserID: the callee; result once the chat started or was refused
-	OpWait   Op = "wait"   // attach: take the next incoming chat
-	OpSend   Op = "send"   // Text: bytes to send to the peer (UTF-8, usually a line ending in "\n")
-	OpEnd    Op = "end"    // end the chat after everything sent so far has gone out
+	OpChat   Op = "chat" // UserID: the callee; result once the chat started or was refused
+	OpWait   Op = "wait" // attach: take the next incoming chat
+	// OpStream is the first and only request of a chat's data stream
+	// connection (no hello before it): Token from EventChatStart. After
+	// its result the connection carries raw chat bytes (DialStream).
+	OpStream Op = "stream"
 	OpVerify Op = "verify" // UserID: Result.SafetyCode and fingerprints for that user
 	// OpAcceptKey records the key that verify shows for UserID as the one
 	// accepted: chats with it warn no more. Result.Status has the
@@ -84,7 +91,7 @@ const (
 )
 
 // Ops lists every operation, for the daemon's check of requests.
-var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpSend, OpEnd, OpVerify, OpAcceptKey}
+var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpStream, OpVerify, OpAcceptKey}
 
 // Type says what a Reply is.
 type Type string
@@ -104,15 +111,15 @@ const (
 	EventState     Event = "state"      // State (and UserID) after every transition; to every connection
 	EventPasscode  Event = "passcode"   // passcode entry started; Keypad names the keypad
 	EventLogin     Event = "login"      // OK, UserID, FailedAttempts, or Code (and Error, the detail)
-	EventChatStart Event = "chat-start" // Peer, Direction, SafetyCode, PeerFingerprint, OldFingerprint, Warning; to the chat's owner
-	EventLine      Event = "line"       // Text received from the peer; to the chat's owner
+	EventChatStart Event = "chat-start" // Peer, Direction, Token, SafetyCode, PeerFingerprint, OldFingerprint, Warning; to the chat's owner
 	EventChatEnd   Event = "chat-end"   // Code (and Error) say why when not a normal end; to the chat's owner
 	// EventChatEnding asks the chat's owner to end the chat: the peer
-	// closed its side (no Code) or pi2pid must end it (logout, shutdown:
-	// Code and Error say why). The owner sends nothing more and answers
-	// with OpEnd, which pi2pid handles after the sends before it, so no
-	// text the owner accepted is lost. EventChatEnd follows once both
-	// sides are closed.
+	// closed its side (no Code; the data stream has ended before it) or
+	// pi2pid must end it (logout, shutdown: Code and Error say why). The
+	// owner writes nothing more and closes its writing side of the data
+	// stream after what it accepted, which pi2pid sends on before it
+	// closes towards the peer, so no text the owner accepted is lost.
+	// EventChatEnd follows once both sides are closed.
 	EventChatEnding Event = "chat-ending"
 	EventLoggedOut  Event = "logged-out" // logout, or the server forgot us (CodeServerForgot)
 )
@@ -133,7 +140,7 @@ type Request struct {
 	Version int    `json:"version,omitempty"`
 	UserID  string `json:"userid,omitempty"`
 	Key     Key    `json:"key,omitempty"`
-	Text    string `json:"text,omitempty"`
+	Token   string `json:"token,omitempty"` // OpStream
 }
 
 // Reply is one line from daemon to client: a hello, a result or an event.
@@ -155,7 +162,7 @@ type Reply struct {
 	Keypad     Keypad    `json:"keypad,omitempty"`
 	Peer       string    `json:"peer,omitempty"`
 	Direction  Direction `json:"direction,omitempty"`
-	Text       string    `json:"text,omitempty"`
+	Token      string    `json:"token,omitempty"` // chat-start: the data stream's one-time token
 	SafetyCode string    `json:"safety_code,omitempty"`
 	// PeerFingerprint is the peer's key (chat-start, verify);
 	// OldFingerprint, when set, is the different key last seen for that

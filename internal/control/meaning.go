@@ -79,7 +79,7 @@ const (
 	CodeLoggedIn    Code = "logged-in"     // this terminal is already logged in as UserID
 	CodeChatting    Code = "chatting"      // this terminal is chatting with Peer
 	CodeSettingUp   Code = "setting-up"    // this terminal is setting up a chat with Peer
-	CodeNoChat      Code = "no-chat"       // send or end without a chat of this connection
+	CodeNoChat      Code = "no-chat"       // a data stream whose token belongs to no chat (wrong, used, or the chat is over)
 
 	CodeNoEntry      Code = "no-entry"          // a console key while no passcode entry runs
 	CodeNoConsole    Code = "no-console"        // a console key for a daemon with a hardware keypad
@@ -107,7 +107,7 @@ const (
 
 	// The end of a chat, the server, the record of peers' keys, start-up.
 	CodeStopping        Code = "stopping"         // EventChatEnding, EventChatEnd: pi2pid is stopping
-	CodeChatEnding      Code = "chat-ending"      // send after the owner's end: no more text goes out in this chat
+	CodeNoStream        Code = "no-stream"        // EventChatEnd: the owner did not open the chat's data stream in time
 	CodePeerStalled     Code = "peer-stalled"     // Peer's terminal acknowledged nothing for too long while text waited
 	CodePeerClosed      Code = "peer-closed"      // Peer had closed the chat when we sent more
 	CodeSendFailed      Code = "send-failed"      // writing to Peer failed; Error says how
@@ -128,7 +128,7 @@ var Codes = []Code{
 	CodeChatting, CodeSettingUp, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
-	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeChatEnding, CodePeerStalled,
+	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
 	CodePeerClosed, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
 	CodePeersUnreadable, CodePeersUnwritable, CodePeersDamaged, CodeConfig, CodeInternal,
 }

@@ -51,7 +51,7 @@ func BenchmarkChatSetup(b *testing.B) {
 				bianca.Next(control.EventChatStart)
 				d = append(d, time.Since(start))
 				b.StopTimer()
-				ali.Must(control.Request{Op: control.OpEnd})
+				ali.End()
 				bianca.Next(control.EventChatEnd)
 				ali.Next(control.EventChatEnd)
 				for bianca.Must(control.Request{Op: control.OpStatus}).Status.State != "logged-in" {
@@ -65,7 +65,7 @@ func BenchmarkChatSetup(b *testing.B) {
 	}
 }
 
-// BenchmarkChatLine: one line from ali's control client to bianca's.
+// BenchmarkChatLine: one line from ali's data stream to bianca's.
 func BenchmarkChatLine(b *testing.B) {
 	for _, mode := range []string{"plain", "secure"} {
 		b.Run(mode, func(b *testing.B) {
@@ -76,9 +76,7 @@ func BenchmarkChatLine(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				start := time.Now()
-				if err := ali.C.Send(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"}); err != nil {
-					b.Fatal(err)
-				}
+				ali.Send("Hello, are you there?\n")
 				bianca.ReadText("\n")
 				d = append(d, time.Since(start))
 			}
@@ -89,8 +87,8 @@ func BenchmarkChatLine(b *testing.B) {
 	}
 }
 
-// BenchmarkBulk: throughput of 64 KiB chunks from one control client to the
-// other through both daemons.
+// BenchmarkBulk: throughput of 64 KiB chunks from one chat's data stream
+// to the other's through both daemons.
 func BenchmarkBulk(b *testing.B) {
 	for _, mode := range []string{"plain", "secure"} {
 		b.Run(mode, func(b *testing.B) {

@@ -117,11 +117,11 @@ func TestHelloAreYouThere(t *testing.T) {
 					t.Fatalf("verify gave %q, chat-start %q", v.SafetyCode, started.SafetyCode)
 				}
 			}
-			ali.Must(control.Request{Op: control.OpSend, Text: "Hello, are you there?\n"})
+			ali.Send("Hello, are you there?\n")
 			bianca.ReadText("Hello, are you there?\n")
-			bianca.Must(control.Request{Op: control.OpSend, Text: "Yes, here I am!\n"})
+			bianca.Send("Yes, here I am!\n")
 			ali.ReadText("Yes, here I am!\n")
-			ali.Must(control.Request{Op: control.OpEnd})
+			ali.End()
 			// bianca is asked to end (chat-ending, answered by Next as
 			// pi2pictl does); then both sides end.
 			if ev := bianca.Next(control.EventChatEnd); ev.Error != "" {

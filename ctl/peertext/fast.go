@@ -1,0 +1,258 @@
+package peertext
+
+import (
+	"encoding/binary"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// The fast path. Chat text goes through Clean or Text at the speed of a
+// file transfer, and nearly all of it is kept as it is: safePrefix finds
+// how much of a text needs no change, eight ASCII bytes at a time, and
+// other characters by their first two bytes: a table says for each lead
+// and second byte whether every character they may start is kept (then
+// only the length and the continuation bytes are checked), or whether the
+// character must be looked at on its own. Both tables are built once, on
+// the first non-ASCII character.
+
+// tableLimit covers the Basic Multilingual Plane and the Supplementary
+// Multilingual Plane (emoji among them); characters above it are checked
+// one by one.
+const tableLimit = 0x20000
+
+var (
+	changedOnce sync.Once
+	changed     []uint64 // bit r set: Clean changes or drops rune r
+	// pairs[nl][pairIndex(w)] is the length of the characters that
+	// start with the two bytes of w when all of them are kept: 1 for kept
+	// ASCII (newline too when nl), 2, 3 or 4 for other characters (whose
+	// continuation bytes contMask checks); 0 when the character must be
+	// checked on its own. 16 KiB: it stays in the processor's first-level
+	// cache even on a busy machine.
+	pairs *[2][1 << 14]uint8
+)
+
+// pairIndex is the index in pairs of the character whose first bytes are
+// the low two of w: the first byte and the low 6 bits of the second.
+func pairIndex(w uint32) uint32 { return (w&0xff)<<6 | w>>8&0x3f }
+
+func buildChanged() {
+	changed = make([]uint64, tableLimit/64)
+	for r := rune(0x80); r < tableLimit; r++ {
+		if changesRune(r) {
+			changed[r/64] |= 1 << (r % 64)
+		}
+	}
+	allKept := func(lo, n rune) bool { // n runes from lo, lo and n multiples of 64 or n == 1
+		if n == 1 {
+			return changed[lo/64]&(1<<(lo%64)) == 0
+		}
+		for w := lo / 64; w < (lo+n)/64; w++ {
+			if changed[w] != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	p := new([2][1 << 14]uint8)
+	for lead := rune(0xc2); lead <= 0xf4; lead++ {
+		for sec := rune(0); sec < 64; sec++ {
+			var lo, n rune
+			var l uint8
+			switch {
+			case lead < 0xe0:
+				lo, n, l = (lead&0x1f)<<6|sec, 1, 2
+			case lead < 0xf0:
+				lo, n, l = (lead&0x0f)<<12|sec<<6, 64, 3
+				if lo < 0x800 || lo >= 0xd800 && lo <= 0xdfff {
+					continue // overlong or surrogate: not UTF-8
+				}
+			default:
+				lo, n, l = (lead&0x07)<<18|sec<<12, 4096, 4
+				if lo < 0x10000 || lo+n > tableLimit {
+					continue // overlong, or checked one by one
+				}
+			}
+			if allKept(lo, n) {
+				i := pairIndex(uint32(lead) | uint32(sec)<<8)
+				p[0][i], p[1][i] = l, l
+			}
+		}
+	}
+	for c := uint32(0); c < utf8.RuneSelf; c++ {
+		for sec := uint32(0); sec < 64; sec++ {
+			if isPlainASCII(byte(c)) {
+				p[0][pairIndex(c|sec<<8)] = 1
+			}
+			if isPlainASCII(byte(c)) || c == '\n' {
+				p[1][pairIndex(c|sec<<8)] = 1
+			}
+		}
+	}
+	pairs = p
+}
+
+// changesRune reports whether Clean changes or drops the non-ASCII rune r.
+func changesRune(r rune) bool {
+	return r <= 0x9f || isBidiControl(r) || isInvisible(r) || r == utf8.RuneError
+}
+
+// keepsRune is changesRune's negation, through the table.
+func keepsRune(r rune) bool {
+	if r < tableLimit {
+		changedOnce.Do(buildChanged)
+		return changed[r/64]&(1<<(r%64)) == 0
+	}
+	return !changesRune(r)
+}
+
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// zeroBytes returns the high bit of each byte of w that is 0; w must
+// have no high bit set.
+func zeroBytes(w uint64) uint64 { return ^((w | highs) - lows) & highs }
+
+// plain8 reports whether the 8 bytes of w are all kept ASCII: printable
+// (0x20-0x7e), tab, and newline when nl.
+func plain8(w uint64, nl bool) bool {
+	if w&highs != 0 {
+		return false
+	}
+	below := ^((w | highs) - 0x20*lows) & highs // bytes < 0x20
+	bad := below&^zeroBytes(w^0x09*lows) | zeroBytes(w^0x7f*lows)
+	if nl {
+		bad &^= zeroBytes(w ^ 0x0a*lows)
+	}
+	return bad == 0
+}
+
+// safePrefix returns the length of the longest prefix of s that Clean
+// keeps unchanged; newlines count as kept when nl is set (Text).
+func safePrefix(s string, nl bool) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	if len(b) >= 1024 {
+		changedOnce.Do(buildChanged)
+		return safePrefix2(b, nl)
+	}
+	return scanFrom(b, 0, nl)
+}
+
+// safePrefix2 is safePrefix in two halves at once: the table look-ups of
+// one do not wait for the other's, so a long text of many scripts is
+// checked about twice as fast. The halves meet at a byte that starts a
+// character; the second half counts only once the first was all kept.
+func safePrefix2(b []byte, nl bool) int {
+	n := len(b)
+	mid := n / 2
+	for mid < n && b[mid]&0xc0 == 0x80 {
+		mid++ // a continuation byte: the next character starts later
+	}
+	tbl := &pairs[0]
+	if nl {
+		tbl = &pairs[1]
+	}
+	i, j := 0, mid
+	// Plain ASCII goes eight bytes at a time (a text of ASCII only then
+	// needs no second half: scanFrom does the rest the same way).
+	for i+8 <= mid && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+		i += 8
+	}
+	for i+4 <= mid && j+4 <= n {
+		wa := binary.LittleEndian.Uint32(b[i:])
+		wb := binary.LittleEndian.Uint32(b[j:])
+		la, lb := int(tbl[pairIndex(wa)]), int(tbl[pairIndex(wb)])
+		if la == 0 || lb == 0 || wa&contMask[la] != contWant[la] || wb&contMask[lb] != contWant[lb] {
+			break
+		}
+		i, j = i+la, j+lb
+	}
+	// Each character the loop passed lies within its half: its
+	// continuation bytes were checked, and mid starts a character.
+	if k := scanFrom(b[:mid], i, nl); k != mid {
+		return k
+	}
+	return scanFrom(b, j, nl)
+}
+
+// scanFrom is safePrefix from i, where a character starts and all
+// before is kept.
+func scanFrom(b []byte, i int, nl bool) int {
+	built := false
+	n := len(b)
+	for i < n {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if i+8 <= n && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+				i += 8
+				continue
+			}
+			if isPlainASCII(c) || nl && c == '\n' {
+				i++
+				continue
+			}
+			return i
+		}
+		if !built {
+			changedOnce.Do(buildChanged)
+			built = true
+		}
+		// A run of characters whose first two bytes say they are kept,
+		// ASCII among them, checked without a branch per length.
+		tbl := &pairs[0]
+		if nl {
+			tbl = &pairs[1]
+		}
+		start := i
+		for i+4 <= n {
+			w := binary.LittleEndian.Uint32(b[i:])
+			l := int(tbl[pairIndex(w)])
+			if l == 0 || w&contMask[l] != contWant[l] {
+				break
+			}
+			i += l
+		}
+		if i != start {
+			continue // the character at i: as the loop's first
+		}
+		r, size := decodeRune(b[i:])
+		if size == 0 || !keepsRune(r) {
+			return i
+		}
+		i += size
+	}
+	return n
+}
+
+// contMask and contWant check the continuation bytes of a character of 2,
+// 3 or 4 bytes, read little-endian with the lead byte lowest.
+var (
+	contMask = [5]uint32{2: 0xc000, 3: 0xc0c000, 4: 0xc0c0c000}
+	contWant = [5]uint32{2: 0x8000, 3: 0x808000, 4: 0x80808000}
+)
+
+// decodeRune decodes the valid UTF-8 character of 2 to 4 bytes at the
+// start of b; size is 0 for anything else (Clean's slow path decides).
+func decodeRune(b []byte) (r rune, size int) {
+	c := b[0]
+	switch {
+	case c >= 0xc2 && c <= 0xdf && len(b) >= 2 && b[1]&0xc0 == 0x80:
+		return rune(c&0x1f)<<6 | rune(b[1]&0x3f), 2
+	case c >= 0xe0 && c <= 0xef && len(b) >= 3 && b[1]&0xc0 == 0x80 && b[2]&0xc0 == 0x80:
+		r = rune(c&0x0f)<<12 | rune(b[1]&0x3f)<<6 | rune(b[2]&0x3f)
+		if r < 0x800 || r >= 0xd800 && r <= 0xdfff {
+			return 0, 0
+		}
+		return r, 3
+	case c >= 0xf0 && c <= 0xf4 && len(b) >= 4 && b[1]&0xc0 == 0x80 && b[2]&0xc0 == 0x80 && b[3]&0xc0 == 0x80:
+		r = rune(c&0x07)<<18 | rune(b[1]&0x3f)<<12 | rune(b[2]&0x3f)<<6 | rune(b[3]&0x3f)
+		if r < 0x10000 || r > utf8.MaxRune {
+			return 0, 0
+		}
+		return r, 4
+	}
+	return 0, 0
+}

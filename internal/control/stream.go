@@ -1,0 +1,126 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StreamBuffer is the size of the buffers that copy a chat's data stream:
+// pi2pid's two copy loops and pi2pictl's reader hold at most one each.
+const StreamBuffer = 256 << 10
+
+// Stream is the client's end of a chat's data stream: raw chat bytes, both
+// ways. What is written goes to the peer; Read returns what the peer sent
+// and io.EOF once the peer's side has ended (pi2pid has written all of it).
+// CloseWrite ends our side: pi2pid sends on what was written before it,
+// then half-closes towards the peer.
+type Stream struct {
+	conn *net.UnixConn
+	r    *bufio.Reader // holds what came behind the result line
+}
+
+// DialStream opens the data stream of the chat announced with token
+// (EventChatStart.Token) on the control socket at path.
+func DialStream(ctx context.Context, path, token string) (*Stream, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+			return nil, fmt.Errorf("%w (no daemon at %s)", ErrDaemonNotRunning, path)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("%w %s", ErrPermission, path)
+		}
+		return nil, err
+	}
+	s, err := OpenStream(ctx, nc, token)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStream sends the stream request on a fresh connection to the
+// control socket and reads its result. A refusal is an *Error.
+func OpenStream(ctx context.Context, nc net.Conn, token string) (*Stream, error) {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return nil, fmt.Errorf("a data stream needs a Unix socket, not %T", nc)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	} else {
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	req := append(AppendRequest(nil, Request{Op: OpStream, Token: token}), '\n')
+	if _, err := nc.Write(req); err != nil {
+		return nil, fmt.Errorf("opening the chat's data stream: %w", err)
+	}
+	r := bufio.NewReaderSize(nc, 4096)
+	var scratch []byte
+	line, err := ReadLine(r, &scratch)
+	if err != nil {
+		return nil, fmt.Errorf("opening the chat's data stream: %w", err)
+	}
+	rep, err := ParseReply(line)
+	if err != nil || rep.Type != TypeResult {
+		return nil, fmt.Errorf("opening the chat's data stream: pi2pid sent %q", line)
+	}
+	if !rep.OK {
+		if e := ErrorOf(rep); e != nil {
+			return nil, e
+		}
+		return nil, &Error{Code: CodeInternal, Detail: "pi2pid refused the data stream without a code"}
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return &Stream{conn: uc, r: r}, nil
+}
+
+// Read reads what the peer sent. Reads of StreamBuffer bytes or more go
+// straight to the socket once the little that followed the result line is
+// read.
+func (s *Stream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// ReadReady reads what has arrived already, without waiting: 0 when
+// nothing has (or at the end, which the next Read reports).
+func (s *Stream) ReadReady(p []byte) int {
+	if s.r.Buffered() > 0 {
+		n, _ := s.r.Read(p)
+		return n
+	}
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Read(func(fd uintptr) bool {
+		m, err := unix.Read(int(fd), p)
+		if err == nil && m > 0 {
+			n = m
+		}
+		return true // never wait
+	})
+	return n
+}
+
+// Write sends p to the peer. It blocks while the peer reads slower than
+// we write: that is the backpressure.
+func (s *Stream) Write(p []byte) (int, error) { return s.conn.Write(p) }
+
+// SetWriteDeadline bounds the writes to come (net.Conn's).
+func (s *Stream) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDeadline(t) }
+
+// CloseWrite ends our side of the chat after what was written.
+func (s *Stream) CloseWrite() error { return s.conn.CloseWrite() }
+
+// Close drops the stream.
+func (s *Stream) Close() error { return s.conn.Close() }
