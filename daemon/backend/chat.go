@@ -32,48 +32,44 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	if err != nil {
 		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	s, self, peer := t.m.State()
-	if s != terminal.LoggedIn {
-		return control.Reply{}, stateError(s, self, peer)
-	}
-	if target == self {
+	eff, err := t.step(input{Event: terminal.EvChat, Peer: target})
+	if errors.Is(err, terminal.ErrSelf) {
 		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
+	} else if err != nil {
+		return control.Reply{}, refusal(err)
 	}
-	if err := t.m.Transition(terminal.LoggedIn, terminal.LookingUp, terminal.Labels{Peer: target}); err != nil {
-		s, self, peer := t.m.State()
-		return control.Reply{}, stateError(s, self, peer)
-	}
+	self := eff.User
 	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
 	defer cancel()
 	lctx, lcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	e, err := t.opt.Directory.Lookup(lctx, self, target)
 	lcancel()
 	if err != nil {
-		t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvLookupFailed})
 		return control.Reply{}, dirError(err, target)
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
-			t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+			t.outcome(input{Event: terminal.EvLookupFailed})
 			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		verify = transport.PinKey(e.Key)
 	}
-	t.move(terminal.LookingUp, terminal.Connecting, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvFound})
 	addr := t.peerAddr(e.Address)
 	dctx, dcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	conn, err := t.opt.Transport.Dial(dctx, addr, verify)
 	dcancel()
 	if err != nil {
-		t.move(terminal.Connecting, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvUnreachable})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
 			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
 		}
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
-	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvConnected})
 	live, err := peerlink.Tune(conn.Raw())
 	if err != nil {
 		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
@@ -81,7 +77,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
 	if err != nil {
 		conn.Close()
-		t.move(terminal.AwaitingReply, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvRefused})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
 			return control.Reply{}, peerRefusal(target, re.Reason)
@@ -89,7 +85,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	link.SetLiveness(live)
-	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.AwaitingReply)
+	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted)
 	return control.Reply{Peer: target}, nil
 }
 
@@ -140,7 +136,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		// Back to listening before the answer goes out: a caller that
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
-			t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+			t.outcome(input{Event: terminal.EvNotVerified})
 		} else {
 			// Refused before any lookup (not logged in, busy, away):
 			// the request cost no lookup, so it takes no token, and a
@@ -149,24 +145,19 @@ func (t *Terminal) incoming(raw net.Conn) {
 		}
 		_ = in.Refuse(reason)
 	}
-	s, self, _ := t.m.State()
-	switch s {
-	case terminal.LoggedIn:
-	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
-		refuse(wire.ReasonNotLoggedIn, false)
-		return
-	default:
-		refuse(wire.ReasonBusy, false)
-		return
-	}
 	if t.waiter() == nil {
-		refuse(wire.ReasonAway, false)
+		s, _, _ := t.m.State()
+		refuse(stateReason(s, wire.ReasonAway), false)
 		return
 	}
-	if err := t.m.Transition(terminal.LoggedIn, terminal.Verifying, terminal.Labels{Peer: initiator}); err != nil {
-		refuse(wire.ReasonBusy, false)
+	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator})
+	if err != nil {
+		var se *terminal.ErrState
+		errors.As(err, &se)
+		refuse(stateReason(se.State, wire.ReasonBusy), false)
 		return
 	}
+	self := eff.User
 	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
@@ -202,12 +193,25 @@ func (t *Terminal) incoming(raw net.Conn) {
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
-		t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvNotVerified})
 		return
 	}
 	handedOver = true
 	link.SetLiveness(live)
-	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.Verifying)
+	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
+}
+
+// stateReason is the CONNECTREPLY reason for a request that found the
+// terminal in state s: not logged in, busy, or, when logged in and idle,
+// idle's reason.
+func stateReason(s terminal.State, idle string) string {
+	switch s {
+	case terminal.LoggedIn:
+		return idle
+	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
+		return wire.ReasonNotLoggedIn
+	}
+	return wire.ReasonBusy
 }
 
 // sameIP compares a directory address (IP, or IP:port) with ip.
