@@ -17,12 +17,12 @@ import (
 // where the one before ended, follows an edge of terminal.Table, and holds
 // a chat exactly when it enters Chatting.
 type changeChecker struct {
-	t     *testing.T
-	name  string
-	seed  uint64
-	mu    sync.Mutex
-	last  terminal.State
-	seen  map[terminal.State]int // entries into each state
+	t    *testing.T
+	name string
+	seed uint64
+	mu   sync.Mutex
+	last terminal.State
+	seen map[terminal.State]int // entries into each state
 }
 
 func (c *changeChecker) observe(ch terminal.Change) {
