@@ -186,10 +186,6 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
-	live, err := peerlink.Tune(raw)
-	if err != nil {
-		log.Warn("cannot set keepalive on the peer connection", "err", err)
-	}
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
@@ -197,6 +193,11 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	handedOver = true
+	// After the reply: the keepalive matters from the chat on.
+	live, err := peerlink.Tune(raw)
+	if err != nil {
+		log.Warn("cannot set keepalive on the peer connection", "err", err)
+	}
 	link.SetLiveness(live)
 	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
 }
@@ -213,6 +214,10 @@ func stateReason(s terminal.State, idle string) string {
 	}
 	return wire.ReasonBusy
 }
+
+// AnnounceVerifying is how long the move into verifying may go
+// unannounced while its lookup runs (terminal.Machine holds it).
+const AnnounceVerifying = 20 * time.Millisecond
 
 // sameIP compares a directory address (IP, or IP:port) with ip.
 func sameIP(address string, ip netip.Addr) bool {

@@ -94,6 +94,17 @@ type Machine[C comparable] struct {
 	keepalive   func()
 	log         *slog.Logger
 	notify      func(Change)
+	// held is the announcement (log line, observer) of a move into
+	// Verifying, made with the next step or by Announce: verifying lasts
+	// one lookup, on the critical path of an incoming chat, and its
+	// announcement would take a write and a wake-up from that path.
+	held *announcement
+}
+
+// announcement is what a move tells the log and the observer.
+type announcement struct {
+	c          Change
+	user, peer string // for the log line, named even on the way out
 }
 
 // NewMachine returns a machine in LoggedOut. notify, when not nil, is called
@@ -113,6 +124,7 @@ func NewMachine[C comparable](log *slog.Logger, notify func(Change)) *Machine[C]
 func (m *Machine[C]) Step(in Input[C]) (Effects[C], error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.announceHeld()
 	eff := Effects[C]{From: m.state, To: m.state, User: m.user, Peer: m.peer}
 	var zero C
 	if in.Event == EvServerForgot && in.User != m.user {
@@ -213,11 +225,37 @@ func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
 	eff.Moved, eff.To = true, to
 	// The step names who was involved, even on the way out.
 	eff.User, eff.Peer = cmp.Or(m.user, eff.User), cmp.Or(m.peer, eff.Peer)
-	m.log.Info("state "+from.String()+" -> "+to.String(),
-		"USERID", eff.User, "PEER", eff.Peer, "STATE", to.String(), "EVENT", in.Event.String())
-	if m.notify != nil {
-		m.notify(Change{From: from, To: to, Event: in.Event, UserID: m.user, Peer: m.peer, HasChat: m.chat != zero})
+	a := &announcement{c: Change{From: from, To: to, Event: in.Event, UserID: m.user, Peer: m.peer, HasChat: m.chat != zero},
+		user: eff.User, peer: eff.Peer}
+	if to == Verifying {
+		m.held = a
+		return
 	}
+	m.announce(a)
+}
+
+func (m *Machine[C]) announce(a *announcement) {
+	c := a.c
+	m.log.Info("state "+c.From.String()+" -> "+c.To.String(),
+		"USERID", a.user, "PEER", a.peer, "STATE", c.To.String(), "EVENT", c.Event.String())
+	if m.notify != nil {
+		m.notify(c)
+	}
+}
+
+func (m *Machine[C]) announceHeld() {
+	if a := m.held; a != nil {
+		m.held = nil
+		m.announce(a)
+	}
+}
+
+// Announce makes a held announcement (the move into Verifying) now, when
+// the lookup that Verifying waits for takes longer than a moment.
+func (m *Machine[C]) Announce() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.announceHeld()
 }
 
 // State returns the current state, user and peer.

@@ -109,12 +109,14 @@ func TestEveryStateAndEvent(t *testing.T) {
 			var logs bytes.Buffer
 			m := newTestMachine(&logs, func(c Change) { got = append(got, c) })
 			loginCancel, keep := reach(t, m, s)
+			m.Announce()
 			held := m.Snapshot().Chat
 			loginBefore, keepBefore := loginCancel.calls(), keep.calls()
 			got, logs = nil, bytes.Buffer{}
 			cancel, keep2 := &counter{}, &counter{}
 			eff, err := m.Step(full(m, ev, cancel, keep2))
 			eff.Do()
+			m.Announce() // the move into verifying waits for it
 			snap := m.Snapshot()
 			checkInvariant(t, snap)
 			to, edge := Next(s, ev)
@@ -157,6 +159,46 @@ func TestEveryStateAndEvent(t *testing.T) {
 				t.Errorf("%s on %s: err %v", s, ev, err)
 			}
 		}
+	}
+}
+
+// The move into verifying is announced with the next step (its outcome),
+// or by Announce; in order either way.
+func TestVerifyingAnnouncedWithItsOutcome(t *testing.T) {
+	for _, outcome := range []Event{EvVerified, EvNotVerified} {
+		var got []Change
+		var logs bytes.Buffer
+		m := newTestMachine(&logs, func(c Change) { got = append(got, c) })
+		reach(t, m, LoggedIn)
+		got = nil
+		if _, err := m.Step(Input[*chat]{Event: EvConnectReq, Peer: "bianca"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 || strings.Contains(logs.String(), "-> verifying") {
+			t.Fatalf("the move into verifying was announced before its outcome: %+v", got)
+		}
+		if s := m.Snapshot().State; s != Verifying {
+			t.Fatalf("state %s, want verifying", s)
+		}
+		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].To != Verifying || got[1].From != Verifying || got[1].Event != outcome {
+			t.Fatalf("announced %+v", got)
+		}
+		if i, j := strings.Index(logs.String(), "-> verifying"), strings.Index(logs.String(), "verifying ->"); i < 0 || j < i {
+			t.Fatalf("log out of order: %q", logs.String())
+		}
+	}
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	var n int
+	m.notify = func(Change) { n++ }
+	reach(t, m, Verifying)
+	n = 0 // the moves before verifying
+	m.Announce()
+	m.Announce()
+	if n != 1 {
+		t.Fatalf("Announce told the observer %d times, want once", n)
 	}
 }
 
