@@ -158,7 +158,10 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	self := eff.User
-	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
+	// The lookup's connection is closed once the answer is on its way.
+	lctx, closeLookup := directory.WithDeferredClose(ctx)
+	defer closeLookup()
+	e, err := t.opt.Directory.Lookup(lctx, self, initiator)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
 			refuse(reasonNotVerified, true)
