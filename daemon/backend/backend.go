@@ -13,7 +13,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -158,6 +160,8 @@ func (t *Terminal) outcome(in input) bool {
 
 // ServePeers accepts chat requests on l until l is closed.
 func (t *Terminal) ServePeers(l net.Listener) error {
+	work := make(chan peerConn) // unbuffered: only a waiting worker takes one
+	var idle atomic.Int32
 	for {
 		raw, err := transport.Accept(l, t.log)
 		if err != nil {
@@ -169,12 +173,45 @@ func (t *Terminal) ServePeers(l net.Listener) error {
 			raw.Close()
 			continue
 		}
+		pc := peerConn{raw, ip}
+		select {
+		case work <- pc:
+			continue
+		default:
+		}
 		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			defer t.gate.leave(ip)
-			t.incoming(raw)
-		}()
+		go t.peerWorker(pc, work, &idle)
+	}
+}
+
+// IdlePeerWorkers is how many goroutines that served a chat request wait
+// for the next one instead of ending. A new goroutine starts with a small
+// stack and grows it, copying, on the callee's critical path; one that
+// served a request before has the stack a request needs.
+const IdlePeerWorkers = 2
+
+type peerConn struct {
+	raw net.Conn
+	ip  netip.Addr
+}
+
+// peerWorker serves pc, then waits for more while fewer than
+// IdlePeerWorkers wait, until the terminal ends.
+func (t *Terminal) peerWorker(pc peerConn, work <-chan peerConn, idle *atomic.Int32) {
+	defer t.wg.Done()
+	for {
+		t.incoming(pc.raw)
+		t.gate.leave(pc.ip)
+		if idle.Add(1) > IdlePeerWorkers {
+			idle.Add(-1)
+			return
+		}
+		select {
+		case pc = <-work:
+			idle.Add(-1)
+		case <-t.ctx.Done():
+			return
+		}
 	}
 }
 

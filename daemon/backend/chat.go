@@ -152,9 +152,11 @@ func (t *Terminal) incoming(raw net.Conn) {
 	}
 	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator})
 	if err != nil {
-		var se *terminal.ErrState
-		errors.As(err, &se)
-		refuse(stateReason(se.State, wire.ReasonBusy), false)
+		reason := wire.ReasonBusy
+		if se := (*terminal.ErrState)(nil); errors.As(err, &se) {
+			reason = stateReason(se.State, reason)
+		}
+		refuse(reason, false)
 		return
 	}
 	self := eff.User
