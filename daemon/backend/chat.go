@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -118,7 +119,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	defer cancel()
 	_ = raw.SetDeadline(time.Now().Add(t.opt.Timeout))
 	from := transport.AddrIP(raw.RemoteAddr())
-	log := t.peerLog.With("from", from.String())
+	log := &peerLine{l: t.peerLog, from: from}
 	conn, err := t.opt.Transport.Server(ctx, raw, nil)
 	if err != nil {
 		log.Info("peer connection failed", "err", err)
@@ -130,7 +131,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	initiator := in.Initiator
-	log = log.With("PEER", initiator)
+	log.peer = initiator
 	refuse := func(reason string, verifying bool) {
 		log.Info("chat request refused", "reason", reason)
 		// Back to listening before the answer goes out: a caller that
@@ -220,9 +221,28 @@ func stateReason(s terminal.State, idle string) string {
 	return wire.ReasonBusy
 }
 
-// AnnounceVerifying is how long the move into verifying may go
-// unannounced while its lookup runs (terminal.Machine holds it).
-const AnnounceVerifying = 20 * time.Millisecond
+// peerLine logs about one peer connection, naming its address and,
+// once known, the initiator: as slog.Logger.With, but the names are
+// formatted only when a line is written (most requests write none).
+type peerLine struct {
+	l    *slog.Logger
+	from netip.Addr
+	peer string
+}
+
+func (p *peerLine) Info(msg string, args ...any) { p.log(slog.LevelInfo, msg, args) }
+func (p *peerLine) Warn(msg string, args ...any) { p.log(slog.LevelWarn, msg, args) }
+
+func (p *peerLine) log(level slog.Level, msg string, args []any) {
+	if !p.l.Enabled(context.Background(), level) {
+		return
+	}
+	names := []any{"from", p.from.String()}
+	if p.peer != "" {
+		names = append(names, "PEER", p.peer)
+	}
+	p.l.Log(context.Background(), level, msg, append(names, args...)...)
+}
 
 // sameIP compares a directory address (IP, or IP:port) with ip.
 func sameIP(address string, ip netip.Addr) bool {
