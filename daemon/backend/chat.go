@@ -160,28 +160,11 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(reason, false)
 		return
 	}
-	self := eff.User
 	// The lookup's connection is closed once the answer is on its way.
 	lctx, closeLookup := directory.WithDeferredClose(ctx)
 	defer closeLookup()
-	e, err := t.opt.Directory.Lookup(lctx, self, initiator)
-	if err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
-			refuse(reasonNotVerified, true)
-		} else {
-			log.Warn("cannot verify a chat request", "err", err)
-			refuse(reasonCannotVerify, true)
-		}
-		return
-	}
-	if !sameIP(e.Address, from) {
-		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
-		refuse(reasonNotVerified, true)
-		return
-	}
-	if conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())) {
-		log.Warn("chat request with a key other than the initiator's")
-		refuse(reasonNotVerified, true)
+	if reason := t.checkCaller(lctx, log, conn, eff.User, initiator); reason != "" {
+		refuse(reason, true)
 		return
 	}
 	// A verified caller gets its request's token back: the limit is for
@@ -206,6 +189,27 @@ func (t *Terminal) incoming(raw net.Conn) {
 	}
 	link.SetLiveness(live)
 	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
+}
+
+// checkCaller looks the initiator up as self and checks that the request
+// came from its address (and, in secure mode, with its key). It returns
+// "" for a verified caller, otherwise the REFUSED reason.
+func (t *Terminal) checkCaller(ctx context.Context, log *peerLine, conn *transport.Conn, self, initiator string) string {
+	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return reasonNotVerified
+	case err != nil:
+		log.Warn("cannot verify a chat request", "err", err)
+		return reasonCannotVerify
+	case !sameIP(e.Address, log.from):
+		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
+		return reasonNotVerified
+	case conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())):
+		log.Warn("chat request with a key other than the initiator's")
+		return reasonNotVerified
+	}
+	return ""
 }
 
 // stateReason is the CONNECTREPLY reason for a request that found the
