@@ -1,7 +1,10 @@
 // Package backend is the core of pi2pid. It ties the state machine
 // (daemon/terminal) to the directory client, the peer link, the keypad and
-// the control clients. Every state change goes through
-// terminal.Machine.Transition; the observer of that machine is the one place
+// the control clients. The machine owns the state, the current chat, the
+// pending login and the keepalive: the code here does the slow work
+// (keypad reads, directory requests, dials) outside its lock and posts
+// each outcome as the next event (Terminal.step), then carries out the
+// effects the machine returns. The machine's observer is the one place
 // that tells control clients and systemd about the state.
 package backend
 
@@ -10,7 +13,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -55,13 +60,23 @@ type Options struct {
 	Info control.Status
 	// ServerPin returns the pinned server fingerprint, "" when none yet.
 	ServerPin func() string
+
+	// observe, when set (tests), sees every change after the clients.
+	observe func(terminal.Change)
 }
+
+// The machine holds the current chat as its chat handle.
+type (
+	machine = terminal.Machine[*activeChat]
+	input   = terminal.Input[*activeChat]
+	effects = terminal.Effects[*activeChat]
+)
 
 // Terminal is one pi2pi terminal.
 type Terminal struct {
 	opt  Options
 	log  *slog.Logger
-	m    *terminal.Machine
+	m    *machine
 	keys *keyBook
 	// gate admits peer connections; peerLog is t.log at a bounded
 	// rate, for what strangers on the peer port cause.
@@ -72,14 +87,11 @@ type Terminal struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// mu guards the fields below. Never hold it while calling
-	// m.Transition: the machine's observer takes it.
-	mu           sync.Mutex
-	conns        map[*controlsock.Conn]bool // value: attached (sent wait)
-	attachOrder  []*controlsock.Conn
-	chat         *activeChat
-	loginCancel  context.CancelFunc
-	stopKeepOnce func()
+	// mu guards the control connections. Never hold it while calling
+	// m.Step: the machine's observer takes it.
+	mu          sync.Mutex
+	conns       map[*controlsock.Conn]bool // value: attached (sent wait)
+	attachOrder []*controlsock.Conn
 }
 
 // New returns a logged-out terminal.
@@ -99,12 +111,12 @@ func New(opt Options) *Terminal {
 	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
 	t.gate, t.peerLog = newPeerGate(), journalslog.Limited(opt.Log, peerLogBurst, peerLogRefill)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.m = terminal.NewMachine(opt.Log, t.changed)
+	t.m = terminal.NewMachine[*activeChat](opt.Log, t.changed)
 	return t
 }
 
-// Machine exposes the state machine (read-only use: State).
-func (t *Terminal) Machine() *terminal.Machine { return t.m }
+// Machine exposes the state machine (read-only use: State, Snapshot).
+func (t *Terminal) Machine() *terminal.Machine[*activeChat] { return t.m }
 
 // changed is the machine's observer: it runs under the machine's lock, in
 // order, for every transition.
@@ -113,6 +125,9 @@ func (t *Terminal) changed(c terminal.Change) {
 	t.broadcast(ev)
 	if t.opt.Status != nil {
 		t.opt.Status(terminal.Words(c.To, c.UserID, c.Peer))
+	}
+	if t.opt.observe != nil {
+		t.opt.observe(c)
 	}
 }
 
@@ -124,11 +139,21 @@ func (t *Terminal) broadcast(ev control.Reply) {
 	}
 }
 
-// move performs a transition the caller knows to be valid; a refusal here
-// is a bug, logged loudly rather than crashing the daemon.
-func (t *Terminal) move(from, to terminal.State, l terminal.Labels) bool {
-	if err := t.m.Transition(from, to, l); err != nil {
-		t.log.Error("unexpected refused transition", "err", err)
+// step posts one event to the machine and calls the cancels it released
+// (the pending login's, the keepalive's). What else the effects ask (end a
+// chat, tell the server, tell the clients) is the caller's.
+func (t *Terminal) step(in input) (effects, error) {
+	eff, err := t.m.Step(in)
+	eff.Do()
+	return eff, err
+}
+
+// outcome posts the outcome of work that only the current state started
+// (a keypad read, a lookup, a dial), which the state always takes; a
+// refusal here is a bug, logged loudly rather than crashing the daemon.
+func (t *Terminal) outcome(in input) bool {
+	if _, err := t.step(in); err != nil {
+		t.log.Error("unexpected refused event", "err", err)
 		return false
 	}
 	return true
@@ -136,6 +161,8 @@ func (t *Terminal) move(from, to terminal.State, l terminal.Labels) bool {
 
 // ServePeers accepts chat requests on l until l is closed.
 func (t *Terminal) ServePeers(l net.Listener) error {
+	work := make(chan peerConn) // unbuffered: only a waiting worker takes one
+	var idle atomic.Int32
 	for {
 		raw, err := transport.Accept(l, t.log)
 		if err != nil {
@@ -147,12 +174,45 @@ func (t *Terminal) ServePeers(l net.Listener) error {
 			raw.Close()
 			continue
 		}
+		pc := peerConn{raw, ip}
+		select {
+		case work <- pc:
+			continue
+		default:
+		}
 		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			defer t.gate.leave(ip)
-			t.incoming(raw)
-		}()
+		go t.peerWorker(pc, work, &idle)
+	}
+}
+
+// IdlePeerWorkers is how many goroutines that served a chat request wait
+// for the next one instead of ending. A new goroutine starts with a small
+// stack and grows it, copying, on the callee's critical path; one that
+// served a request before has the stack a request needs.
+const IdlePeerWorkers = 2
+
+type peerConn struct {
+	raw net.Conn
+	ip  netip.Addr
+}
+
+// peerWorker serves pc, then waits for more while fewer than
+// IdlePeerWorkers wait, until the terminal ends.
+func (t *Terminal) peerWorker(pc peerConn, work <-chan peerConn, idle *atomic.Int32) {
+	defer t.wg.Done()
+	for {
+		t.incoming(pc.raw)
+		t.gate.leave(pc.ip)
+		if idle.Add(1) > IdlePeerWorkers {
+			idle.Add(-1)
+			return
+		}
+		select {
+		case pc = <-work:
+			idle.Add(-1)
+		case <-t.ctx.Done():
+			return
+		}
 	}
 }
 
@@ -160,13 +220,8 @@ func (t *Terminal) ServePeers(l net.Listener) error {
 // the server and waits for the terminal's goroutines. Close the listeners
 // first.
 func (t *Terminal) Shutdown(ctx context.Context) {
-	t.mu.Lock()
-	ch := t.chat
-	if t.loginCancel != nil {
-		t.loginCancel()
-	}
-	t.mu.Unlock()
-	if ch != nil {
+	eff, _ := t.step(input{Event: terminal.EvShutdown})
+	if ch := eff.EndChat; ch != nil {
 		// The polite close: the owner sends what it has accepted, both
 		// sides close, within what is left of ctx.
 		budget := EndBudget
@@ -181,7 +236,7 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 			t.log.Warn("logout at shutdown failed", "USERID", user, "err", err)
 		}
 		cancel()
-		t.move(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{})
+		_, _ = t.step(input{Event: terminal.EvSignedOff}) // unless a chat began meanwhile
 	}
 	t.cancel()
 	done := make(chan struct{})

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -32,48 +33,44 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	if err != nil {
 		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	s, self, peer := t.m.State()
-	if s != terminal.LoggedIn {
-		return control.Reply{}, stateError(s, self, peer)
-	}
-	if target == self {
+	eff, err := t.step(input{Event: terminal.EvChat, Peer: target})
+	if errors.Is(err, terminal.ErrSelf) {
 		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
+	} else if err != nil {
+		return control.Reply{}, refusal(err)
 	}
-	if err := t.m.Transition(terminal.LoggedIn, terminal.LookingUp, terminal.Labels{Peer: target}); err != nil {
-		s, self, peer := t.m.State()
-		return control.Reply{}, stateError(s, self, peer)
-	}
+	self := eff.User
 	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
 	defer cancel()
 	lctx, lcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	e, err := t.opt.Directory.Lookup(lctx, self, target)
 	lcancel()
 	if err != nil {
-		t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvLookupFailed})
 		return control.Reply{}, dirError(err, target)
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
-			t.move(terminal.LookingUp, terminal.LoggedIn, terminal.Labels{})
+			t.outcome(input{Event: terminal.EvLookupFailed})
 			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
 		}
 		verify = transport.PinKey(e.Key)
 	}
-	t.move(terminal.LookingUp, terminal.Connecting, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvFound})
 	addr := t.peerAddr(e.Address)
 	dctx, dcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	conn, err := t.opt.Transport.Dial(dctx, addr, verify)
 	dcancel()
 	if err != nil {
-		t.move(terminal.Connecting, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvUnreachable})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
 			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
 		}
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
-	t.move(terminal.Connecting, terminal.AwaitingReply, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvConnected})
 	live, err := peerlink.Tune(conn.Raw())
 	if err != nil {
 		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
@@ -81,7 +78,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
 	if err != nil {
 		conn.Close()
-		t.move(terminal.AwaitingReply, terminal.LoggedIn, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvRefused})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
 			return control.Reply{}, peerRefusal(target, re.Reason)
@@ -89,7 +86,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
 	}
 	link.SetLiveness(live)
-	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.AwaitingReply)
+	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted)
 	return control.Reply{Peer: target}, nil
 }
 
@@ -122,7 +119,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	defer cancel()
 	_ = raw.SetDeadline(time.Now().Add(t.opt.Timeout))
 	from := transport.AddrIP(raw.RemoteAddr())
-	log := t.peerLog.With("from", from.String())
+	log := &peerLine{l: t.peerLog, from: from}
 	conn, err := t.opt.Transport.Server(ctx, raw, nil)
 	if err != nil {
 		log.Info("peer connection failed", "err", err)
@@ -134,13 +131,13 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	initiator := in.Initiator
-	log = log.With("PEER", initiator)
+	log.peer = initiator
 	refuse := func(reason string, verifying bool) {
 		log.Info("chat request refused", "reason", reason)
 		// Back to listening before the answer goes out: a caller that
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
-			t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+			t.outcome(input{Event: terminal.EvNotVerified})
 		} else {
 			// Refused before any lookup (not logged in, busy, away):
 			// the request cost no lookup, so it takes no token, and a
@@ -149,42 +146,25 @@ func (t *Terminal) incoming(raw net.Conn) {
 		}
 		_ = in.Refuse(reason)
 	}
-	s, self, _ := t.m.State()
-	switch s {
-	case terminal.LoggedIn:
-	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
-		refuse(wire.ReasonNotLoggedIn, false)
-		return
-	default:
-		refuse(wire.ReasonBusy, false)
-		return
-	}
 	if t.waiter() == nil {
-		refuse(wire.ReasonAway, false)
+		s, _, _ := t.m.State()
+		refuse(stateReason(s, wire.ReasonAway), false)
 		return
 	}
-	if err := t.m.Transition(terminal.LoggedIn, terminal.Verifying, terminal.Labels{Peer: initiator}); err != nil {
-		refuse(wire.ReasonBusy, false)
-		return
-	}
-	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
+	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator})
 	if err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
-			refuse(reasonNotVerified, true)
-		} else {
-			log.Warn("cannot verify a chat request", "err", err)
-			refuse(reasonCannotVerify, true)
+		reason := wire.ReasonBusy
+		if se := (*terminal.ErrState)(nil); errors.As(err, &se) {
+			reason = stateReason(se.State, reason)
 		}
+		refuse(reason, false)
 		return
 	}
-	if !sameIP(e.Address, from) {
-		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
-		refuse(reasonNotVerified, true)
-		return
-	}
-	if conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())) {
-		log.Warn("chat request with a key other than the initiator's")
-		refuse(reasonNotVerified, true)
+	// The lookup's connection is closed once the answer is on its way.
+	lctx, closeLookup := directory.WithDeferredClose(ctx)
+	defer closeLookup()
+	if reason := t.checkCaller(lctx, log, conn, eff.User, initiator); reason != "" {
+		refuse(reason, true)
 		return
 	}
 	// A verified caller gets its request's token back: the limit is for
@@ -195,19 +175,77 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
+	link, err := in.Accept()
+	if err != nil {
+		log.Info("peer left before the chat began", "err", err)
+		t.outcome(input{Event: terminal.EvNotVerified})
+		return
+	}
+	handedOver = true
+	// After the reply: the keepalive matters from the chat on.
 	live, err := peerlink.Tune(raw)
 	if err != nil {
 		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
-	link, err := in.Accept()
-	if err != nil {
-		log.Info("peer left before the chat began", "err", err)
-		t.move(terminal.Verifying, terminal.LoggedIn, terminal.Labels{})
+	link.SetLiveness(live)
+	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
+}
+
+// checkCaller looks the initiator up as self and checks that the request
+// came from its address (and, in secure mode, with its key). It returns
+// "" for a verified caller, otherwise the REFUSED reason.
+func (t *Terminal) checkCaller(ctx context.Context, log *peerLine, conn *transport.Conn, self, initiator string) string {
+	e, err := t.opt.Directory.Lookup(ctx, self, initiator)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return reasonNotVerified
+	case err != nil:
+		log.Warn("cannot verify a chat request", "err", err)
+		return reasonCannotVerify
+	case !sameIP(e.Address, log.from):
+		log.Warn("chat request from an address other than the initiator's", "directory_address", e.Address)
+		return reasonNotVerified
+	case conn.Secure() && (e.Key == nil || !e.Key.Equal(conn.PeerKey())):
+		log.Warn("chat request with a key other than the initiator's")
+		return reasonNotVerified
+	}
+	return ""
+}
+
+// stateReason is the CONNECTREPLY reason for a request that found the
+// terminal in state s: not logged in, busy, or, when logged in and idle,
+// idle's reason.
+func stateReason(s terminal.State, idle string) string {
+	switch s {
+	case terminal.LoggedIn:
+		return idle
+	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
+		return wire.ReasonNotLoggedIn
+	}
+	return wire.ReasonBusy
+}
+
+// peerLine logs about one peer connection, naming its address and,
+// once known, the initiator: as slog.Logger.With, but the names are
+// formatted only when a line is written (most requests write none).
+type peerLine struct {
+	l    *slog.Logger
+	from netip.Addr
+	peer string
+}
+
+func (p *peerLine) Info(msg string, args ...any) { p.log(slog.LevelInfo, msg, args) }
+func (p *peerLine) Warn(msg string, args ...any) { p.log(slog.LevelWarn, msg, args) }
+
+func (p *peerLine) log(level slog.Level, msg string, args []any) {
+	if !p.l.Enabled(context.Background(), level) {
 		return
 	}
-	handedOver = true
-	link.SetLiveness(live)
-	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.Verifying)
+	names := []any{"from", p.from.String()}
+	if p.peer != "" {
+		names = append(names, "PEER", p.peer)
+	}
+	p.l.Log(context.Background(), level, msg, append(names, args...)...)
 }
 
 // sameIP compares a directory address (IP, or IP:port) with ip.

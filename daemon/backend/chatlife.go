@@ -126,9 +126,10 @@ func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Dura
 	}
 }
 
-// startChat records the chat, moves to Chatting, tells the owner and
-// starts the chat's goroutine.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, from terminal.State) {
+// startChat hands the chat to the machine in the step that enters
+// Chatting (ev: EvAccepted or EvVerified), tells the owner and starts the
+// chat's goroutine.
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, ev terminal.Event) {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
 		events: make(chan chatEvent), done: make(chan struct{}),
 		token: rand.Text(), attach: make(chan *controlsock.Stream, 1)}
@@ -140,10 +141,10 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		w := t.keys.check(peer, peerKey) // until accepted
 		start.OldFingerprint, start.Warning, start.WarningDetail = w.old, w.code, w.detail
 	}
-	t.mu.Lock()
-	t.chat = ch
-	t.mu.Unlock()
-	t.move(from, terminal.Chatting, terminal.Labels{})
+	if !t.outcome(input{Event: ev, Chat: ch}) {
+		link.Close()
+		return
+	}
 	owner.Event(start)
 	t.wg.Add(1)
 	go func() {
@@ -256,10 +257,7 @@ func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDo
 	if stream != nil {
 		_ = stream.Close()
 	}
-	t.mu.Lock()
-	t.chat = nil
-	t.mu.Unlock()
-	t.move(terminal.Chatting, terminal.LoggedIn, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvChatOver, Chat: ch})
 	end := control.Reply{}
 	if why != nil {
 		end = control.Refuse(why)

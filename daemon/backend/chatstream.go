@@ -13,7 +13,7 @@ import (
 // one-time token; the owner opens a second connection to the control
 // socket with it, and from then on that connection carries the chat's raw
 // bytes. Two copy loops move them, each with one buffer of
-// control.StreamBuffer bytes, so a chat holds at most 2 × 64 KiB of text in
+// control.StreamBuffer bytes, so a chat holds at most 2 × 256 KiB of text in
 // pi2pid (kernel socket buffers come on top); a slow side holds the other
 // back through its socket. Until the stream is attached nothing is read
 // from the peer: TCP holds its text.
@@ -21,9 +21,7 @@ import (
 // Stream implements controlsock.StreamHandler: it admits the data stream of
 // the chat in progress, once, for a client of the owner's uid.
 func (t *Terminal) Stream(token string, uid int) (func(*controlsock.Stream), error) {
-	t.mu.Lock()
-	ch := t.chat
-	t.mu.Unlock()
+	ch := t.m.Snapshot().Chat
 	if ch == nil || !ch.claim(token, uid) {
 		return nil, control.Refusal(control.CodeNoChat, "", nil)
 	}

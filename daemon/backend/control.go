@@ -59,23 +59,31 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }
 
+// status reads the state, the names and the chat at one moment.
 func (t *Terminal) status() *control.Status {
-	s, user, peer := t.m.State()
+	snap := t.m.Snapshot()
 	st := t.opt.Info
-	st.State, st.UserID, st.Peer = s.Name(), user, peer
+	st.State, st.UserID, st.Peer = snap.State.Name(), snap.User, snap.Peer
 	if t.opt.ServerPin != nil {
 		st.ServerFingerprint = t.opt.ServerPin()
 	}
 	if id := t.opt.Transport.Identity; id != nil && t.opt.Transport.Mode == transport.Secure {
 		st.Fingerprint = transport.Fingerprint(id.Public)
 	}
-	t.mu.Lock()
-	if ch := t.chat; ch != nil && ch.peerKey != nil {
+	if ch := snap.Chat; ch != nil && ch.peerKey != nil {
 		st.PeerFingerprint = transport.Fingerprint(ch.peerKey)
 		st.SafetyCode = ch.safety
 	}
-	t.mu.Unlock()
 	return &st
+}
+
+// refusal is the refusal of a request the machine did not take.
+func refusal(err error) error {
+	var se *terminal.ErrState
+	if errors.As(err, &se) {
+		return stateError(se.State, se.User, se.Peer)
+	}
+	return control.Refusal(control.CodeInternal, "", err)
 }
 
 // stateError is the refusal of an operation that state s does not allow.

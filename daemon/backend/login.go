@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/directory"
@@ -25,34 +26,26 @@ import (
 // terminal is logged out, and a new login is up to the client.
 func (t *Terminal) startLogin(userID string) (control.Reply, error) {
 	user, err := wire.NormalizeUserID(userID)
-	s, cur, peer := t.m.State()
-	if s == terminal.LoggedIn && (err == nil || userID == "") {
+	if s, cur, _ := t.m.State(); s == terminal.LoggedIn && (err == nil || userID == "") {
 		if !t.confirmLogin(cur) {
 			return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: cur}
 		}
 		if userID == "" {
 			return control.Reply{State: control.StateLoggedOut}, nil
 		}
-		s, cur, peer = t.m.State()
 	}
 	if err != nil {
 		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	switch s {
-	case terminal.LoggedOut:
-	case terminal.ReadingPasscode, terminal.Authenticating:
-		return control.Reply{}, stateError(s, cur, peer)
-	default: // logged in, whatever it is doing
-		return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: cur}
-	}
-	if err := t.m.Transition(terminal.LoggedOut, terminal.ReadingPasscode, terminal.Labels{UserID: user}); err != nil {
-		s, cur, peer = t.m.State()
-		return control.Reply{}, stateError(s, cur, peer)
-	}
 	ctx, cancel := context.WithCancel(t.ctx)
-	t.mu.Lock()
-	t.loginCancel = cancel
-	t.mu.Unlock()
+	if _, err := t.step(input{Event: terminal.EvLogin, User: user, Cancel: cancel}); err != nil {
+		var se *terminal.ErrState
+		if errors.As(err, &se) && se.State != terminal.ReadingPasscode && se.State != terminal.Authenticating {
+			// logged in, whatever it is doing
+			return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: se.User}
+		}
+		return control.Reply{}, refusal(err)
+	}
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -62,22 +55,21 @@ func (t *Terminal) startLogin(userID string) (control.Reply, error) {
 	return control.Reply{UserID: user}, nil
 }
 
+// login reads the passcode and asks the server; each outcome is the
+// machine's next event.
 func (t *Terminal) login(ctx context.Context, user string) {
 	started := func() {
 		t.broadcast(control.Reply{Event: control.EventPasscode, Keypad: t.opt.Keypad.Kind(), UserID: user})
 	}
 	digits, err := t.opt.Keypad.ReadPasscode(ctx, started)
-	t.mu.Lock()
-	t.loginCancel = nil
-	t.mu.Unlock()
 	if err != nil {
-		t.move(terminal.ReadingPasscode, terminal.LoggedOut, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvKeysFailed})
 		t.loginFailed(user, passcodeError(err))
 		return
 	}
 	cred := credential.FromDigits(user, digits)
 	clear(digits)
-	t.move(terminal.ReadingPasscode, terminal.Authenticating, terminal.Labels{})
+	t.outcome(input{Event: terminal.EvPasscode})
 	actx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
 	failed := 0
 	if lr, ok := t.opt.Directory.(directory.LoginReporter); ok {
@@ -87,14 +79,24 @@ func (t *Terminal) login(ctx context.Context, user string) {
 	}
 	cancel()
 	if err != nil {
-		t.move(terminal.Authenticating, terminal.LoggedOut, terminal.Labels{})
+		t.outcome(input{Event: terminal.EvAuthFailed})
 		t.log.Warn("login failed", "USERID", user, "err", err)
 		t.loginFailed(user, dirError(err, ""))
 		return
 	}
-	t.move(terminal.Authenticating, terminal.LoggedIn, terminal.Labels{})
+	// The machine keeps the keepalive's stop from the step that enters
+	// logged-in and calls it in the step that leaves.
+	stop := make(chan struct{})
+	var once sync.Once
+	if !t.outcome(input{Event: terminal.EvGranted, Keepalive: func() { once.Do(func() { close(stop) }) }}) {
+		return
+	}
 	t.broadcast(control.Reply{Event: control.EventLogin, OK: true, UserID: user, FailedAttempts: failed})
-	t.startKeepalive(user)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.runKeepalive(user, stop)
+	}()
 }
 
 // loginFailed tells the control clients that the login of user ended
@@ -143,66 +145,47 @@ func (t *Terminal) press(key control.Key) error {
 }
 
 func (t *Terminal) logout() error {
-	s, user, peer := t.m.State()
-	switch s {
-	case terminal.ReadingPasscode:
-		t.mu.Lock()
-		if t.loginCancel != nil {
-			t.loginCancel()
-		}
-		t.mu.Unlock()
-		return nil
-	case terminal.Chatting:
-		t.mu.Lock()
-		ch := t.chat
-		t.mu.Unlock()
-		if ch != nil {
-			ch.askEnd(t.ctx, nil, EndBudget)
-		}
-	case terminal.LoggedIn:
-	default:
-		return stateError(s, user, peer)
+	eff, err := t.step(input{Event: terminal.EvLogout})
+	if err != nil {
+		return refusal(err)
 	}
+	switch eff.From {
+	case terminal.ReadingPasscode:
+		return nil // the entry is cancelled; the login ends as cancelled
+	case terminal.Chatting:
+		eff.EndChat.askEnd(t.ctx, nil, EndBudget)
+	}
+	user := eff.User
 	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
 	if err := t.opt.Directory.Logout(ctx, user); err != nil {
 		t.log.Warn("the server did not confirm the logout", "USERID", user, "err", err)
 	}
 	cancel()
-	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
-		s, user, peer := t.m.State()
-		return stateError(s, user, peer)
+	if _, err := t.step(input{Event: terminal.EvSignedOff}); err != nil {
+		return refusal(err)
 	}
-	t.stopKeepalive()
 	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
 	return nil
 }
 
-// startKeepalive looks ourselves up every Keepalive interval while logged
+// runKeepalive looks ourselves up every Keepalive interval while logged
 // in: the request counts as activity on the server, and a NOTFOUND means
 // the server forgot us. Between ticks nothing runs.
-func (t *Terminal) startKeepalive(user string) {
-	stop := make(chan struct{})
-	t.mu.Lock()
-	t.stopKeepOnce = sync1(func() { close(stop) })
-	t.mu.Unlock()
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		tick := time.NewTicker(t.opt.Keepalive)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.ctx.Done():
-				return
-			case <-tick.C:
-			}
-			if t.keepalive(user) {
-				return
-			}
+func (t *Terminal) runKeepalive(user string, stop <-chan struct{}) {
+	tick := time.NewTicker(t.opt.Keepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
 		}
-	}()
+		if t.keepalive(user) {
+			return
+		}
+	}
 }
 
 // keepalive runs one self-lookup and reports whether we are logged out.
@@ -231,9 +214,9 @@ func (t *Terminal) confirmLogin(user string) (loggedOut bool) {
 
 // checkWithServer looks user up as itself. When the server answers
 // NOTFOUND it no longer knows the login: any chat ends, the terminal moves
-// to logged-out, the keepalive stops and clients get EventLoggedOut. Any
-// other failure leaves the terminal logged in. It reports whether it
-// logged the terminal out.
+// to logged-out (which stops the keepalive) and clients get
+// EventLoggedOut. Any other failure leaves the terminal logged in. It
+// reports whether it logged the terminal out.
 func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
 	_, err := t.opt.Directory.Lookup(ctx, user, user)
@@ -246,36 +229,15 @@ func (t *Terminal) checkWithServer(user, why string) (loggedOut bool) {
 		return false
 	}
 	t.log.Warn("the server no longer knows we are logged in", "USERID", user, "check", why)
-	t.mu.Lock()
-	ch := t.chat
-	t.mu.Unlock()
-	if ch != nil {
+	forgot := input{Event: terminal.EvServerForgot, User: user}
+	eff, _ := t.step(forgot)
+	if ch := eff.EndChat; ch != nil {
 		ch.askEnd(t.ctx, control.Refusal(control.CodeServerForgot, "", nil), EndBudget)
+		eff, _ = t.step(forgot)
 	}
-	if err := t.m.Transition(terminal.LoggedIn, terminal.LoggedOut, terminal.Labels{}); err != nil {
-		return false // a new chat started meanwhile; try again next tick
+	if !eff.Moved {
+		return false // a new chat is being set up; try again next tick
 	}
-	t.stopKeepalive()
 	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user, Code: control.CodeServerForgot})
 	return true
-}
-
-func (t *Terminal) stopKeepalive() {
-	t.mu.Lock()
-	stop := t.stopKeepOnce
-	t.stopKeepOnce = nil
-	t.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-func sync1(f func()) func() {
-	done := false
-	return func() {
-		if !done {
-			done = true
-			f()
-		}
-	}
 }

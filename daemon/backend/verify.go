@@ -26,15 +26,13 @@ func (t *Terminal) verify(userID string, accept bool) (control.Reply, error) {
 	if t.opt.Transport.Mode != transport.Secure {
 		return control.Reply{}, control.Refusal(control.CodePlainMode, "", nil)
 	}
-	s, self, peer := t.m.State()
+	snap := t.m.Snapshot()
+	s, self, ch := snap.State, snap.User, snap.Chat
 	if s == terminal.LoggedOut || s == terminal.ReadingPasscode || s == terminal.Authenticating {
-		return control.Reply{}, stateError(s, self, peer)
+		return control.Reply{}, stateError(s, self, snap.Peer)
 	}
 	ours := t.opt.Transport.Identity.Public
 	rep := control.Reply{Peer: target}
-	t.mu.Lock()
-	ch := t.chat
-	t.mu.Unlock()
 	var key []byte
 	if ch != nil && ch.peer == target && ch.peerKey != nil {
 		key = ch.peerKey // the key actually on the wire

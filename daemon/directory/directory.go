@@ -283,7 +283,7 @@ func (c *Client) roundTrip(ctx context.Context, req wire.Message, want string) (
 	if !c.reuse() && !c.noDirect {
 		dc, err := c.Transport.DialDirect(ctx, c.Addr)
 		if err == nil {
-			return c.exchangeDirect(dc, req, want)
+			return c.exchangeDirect(ctx, dc, req, want)
 		}
 		if !errors.Is(err, transport.ErrNoDirect) {
 			return wire.Message{}, c.dialError(err)
@@ -301,11 +301,19 @@ func (c *Client) roundTrip(ctx context.Context, req wire.Message, want string) (
 // made of blocking calls (transport.DirectConn): the lookup of a chat's
 // initiator sits on the critical path of every incoming chat, and this
 // saves the network poller's hand-offs there.
-func (c *Client) exchangeDirect(dc *transport.DirectConn, req wire.Message, want string) (wire.Message, error) {
+func (c *Client) exchangeDirect(ctx context.Context, dc *transport.DirectConn, req wire.Message, want string) (wire.Message, error) {
 	// Closing sends the FIN and, on loopback, runs the server's side of it
 	// in the closing thread: once the exchange is over that is no longer
-	// the caller's business, so another goroutine does it.
-	defer func() { go dc.Close() }()
+	// the caller's business. Under WithDeferredClose the caller closes it
+	// when its own critical work is done; otherwise another goroutine does.
+	defer func() {
+		dc.Unwatch()
+		if q, ok := ctx.Value(deferredKey{}).(*deferred); ok {
+			q.add(dc)
+		} else {
+			go dc.Close()
+		}
+	}()
 	if err := wire.Write(dc, req); err != nil {
 		return wire.Message{}, fmt.Errorf("%w: sending %s to %s: %v", ErrUnreachable, req.Type, c.Addr, err)
 	}
@@ -410,4 +418,36 @@ func (c *Client) readError(op string, err error) error {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+type deferredKey struct{}
+
+// deferred holds the connections of requests made under WithDeferredClose.
+type deferred struct {
+	mu    sync.Mutex
+	conns []io.Closer
+}
+
+func (q *deferred) add(c io.Closer) {
+	q.mu.Lock()
+	q.conns = append(q.conns, c)
+	q.mu.Unlock()
+}
+
+// WithDeferredClose returns a context under which a plain-mode request
+// leaves the close of its connection, once its reply is read, to the
+// returned function, which the caller calls when its own critical work is
+// done (pi2pid: after the CONNECTREPLY is on its way). Call it exactly
+// once.
+func WithDeferredClose(ctx context.Context) (context.Context, func()) {
+	q := &deferred{}
+	return context.WithValue(ctx, deferredKey{}, q), func() {
+		q.mu.Lock()
+		conns := q.conns
+		q.conns = nil
+		q.mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
 }

@@ -111,7 +111,8 @@ func refuse(conn net.Conn, reason string) error {
 
 // Accept answers ACCEPTED and starts the chat phase.
 func (in *Incoming) Accept() (*Chat, error) {
-	_ = in.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	// ReadRequest's deadline bounds this write too: a new, earlier one
+	// would wake Go's network poller on the callee's critical path.
 	if err := wire.Write(in.conn, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted}); err != nil {
 		return nil, fmt.Errorf("sending CONNECTREPLY: %w", err)
 	}

@@ -5,6 +5,7 @@
 package sockets
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,7 +72,10 @@ func Open(listen, controlPath string, log *slog.Logger) (*Listeners, error) {
 		ls.FromSystemd = append(ls.FromSystemd, "control")
 	}
 	if ls.Peer == nil {
-		l, err := net.Listen("tcp", listen)
+		// No keepalive set at accept: pi2pid sets its own once a chat
+		// begins (peerlink.Tune), off the chat request's critical path.
+		lc := net.ListenConfig{KeepAlive: -1}
+		l, err := lc.Listen(context.Background(), "tcp", listen)
 		if err != nil {
 			ls.Close()
 			return nil, fmt.Errorf("cannot listen for peers on %s: %w", listen, err)

@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,88 +11,263 @@ import (
 // Change describes one transition, as handed to the Machine's observer.
 type Change struct {
 	From, To State
+	Event    Event
 	UserID   string // logged-in (or logging-in) user, "" when logged out
 	Peer     string // the other side of a chat, "" when none
+	HasChat  bool   // the machine holds a chat after the change
 }
 
-// Labels carries the names a transition brings with it: the user entering
-// reading-passcode, the peer entering looking-up or verifying. Empty fields
-// keep the current value.
-type Labels struct {
-	UserID string
-	Peer   string
+// Input is one event and what it brings to the machine. C is the type of
+// the chat handle (daemon/backend's chat).
+type Input[C comparable] struct {
+	Event Event
+	User  string // EvLogin: who logs in
+	Peer  string // EvChat, EvConnectReq: the other side
+	// Chat: EvAccepted, EvVerified: the chat that begins; EvChatOver:
+	// the chat that is over.
+	Chat C
+	// Cancel (EvLogin) abandons the passcode entry; Keepalive (EvGranted)
+	// stops the keepalive. The machine keeps them while the login is
+	// pending or the terminal logged in; what it does not keep comes back
+	// in Effects, to be called.
+	Cancel    func()
+	Keepalive func()
 }
 
-// ErrTransition is returned for a transition that Table does not allow or
-// whose From is not the current state.
-type ErrTransition struct {
-	Current, From, To State
+// Effects is what a Step asks its caller to do, outside the machine's
+// lock. The observer (control clients' state events, systemd) has
+// already been told of the move, in order.
+type Effects[C comparable] struct {
+	Moved    bool
+	From, To State
+	// User and Peer are those of the step: after it, or, on the way
+	// out, before it (the user who logged out, the peer of the chat
+	// that ended).
+	User, Peer string
+	// EndChat is a chat to ask to end (logout, the server forgot us,
+	// shutdown); the state moves when it is over (EvChatOver).
+	EndChat C
+	// release are cancels to call: the pending login's, the keepalive's.
+	release []func()
 }
 
-func (e *ErrTransition) Error() string {
-	if e.Current != e.From {
-		return fmt.Sprintf("state is %s, not %s", e.Current, e.From)
+// Do calls the cancels the step released: the pending login's, the
+// keepalive's. It is safe to call on the zero Effects.
+func (e Effects[C]) Do() {
+	for _, f := range e.release {
+		if f != nil {
+			f()
+		}
 	}
-	return fmt.Sprintf("no transition from %s to %s", e.From, e.To)
 }
 
-// Machine holds the terminal's state. It is safe for concurrent use.
-type Machine struct {
-	mu     sync.Mutex
-	state  State
-	user   string
-	peer   string
-	log    *slog.Logger
-	notify func(Change)
+// ErrState refuses an event that the current state does not take.
+type ErrState struct {
+	Event      Event
+	State      State
+	User, Peer string
+}
+
+func (e *ErrState) Error() string {
+	return fmt.Sprintf("%s: not taken in state %s", e.Event, e.State)
+}
+
+// ErrSelf refuses a chat with oneself.
+var ErrSelf = errors.New("a chat with oneself")
+
+// Snapshot is everything the machine holds, read at one moment.
+type Snapshot[C comparable] struct {
+	State      State
+	User, Peer string
+	Chat       C // non-zero exactly when State is Chatting
+}
+
+// Machine owns the terminal's state, user, peer, current chat, pending
+// login and keepalive. It is safe for concurrent use: Step runs under one
+// lock.
+type Machine[C comparable] struct {
+	mu          sync.Mutex
+	state       State
+	user, peer  string
+	chat        C
+	loginCancel func()
+	keepalive   func()
+	log         *slog.Logger
+	notify      func(Change)
+	// held is the announcement (log line, observer) of a move into
+	// Verifying, made with the next step or by Announce: verifying lasts
+	// one lookup, on the critical path of an incoming chat, and its
+	// announcement would take a write and a wake-up from that path.
+	held *announcement
+}
+
+// announcement is what a move tells the log and the observer.
+type announcement struct {
+	c          Change
+	user, peer string // for the log line, named even on the way out
 }
 
 // NewMachine returns a machine in LoggedOut. notify, when not nil, is called
 // for every change, in order, while the machine is locked: it must not block
 // and must not call back into the machine.
-func NewMachine(log *slog.Logger, notify func(Change)) *Machine {
+func NewMachine[C comparable](log *slog.Logger, notify func(Change)) *Machine[C] {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Machine{log: log, notify: notify}
+	return &Machine[C]{log: log, notify: notify}
 }
 
-// Transition moves from -> to when the machine is in from and Table allows
-// the edge; otherwise it refuses with *ErrTransition and changes nothing.
-// It logs "state a -> b" with the USERID, PEER and STATE fields.
-func (m *Machine) Transition(from, to State, l Labels) error {
+// Step takes one event: it decides, from the state and Table, the next
+// state and the effects, records the move and tells the observer. An
+// event the state does not take changes nothing and is refused with
+// *ErrState (or ErrSelf); the cancels it brought come back in Effects.
+func (m *Machine[C]) Step(in Input[C]) (Effects[C], error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state != from || !Allowed(from, to) {
-		return &ErrTransition{Current: m.state, From: from, To: to}
+	m.announceHeld()
+	eff := Effects[C]{From: m.state, To: m.state, User: m.user, Peer: m.peer}
+	var zero C
+	if in.Event == EvServerForgot && in.User != m.user {
+		return m.handBack(eff, in), nil // about a login that is over
 	}
-	// The log line names who was involved, even on the way out.
-	logUser, logPeer := m.user, m.peer
-	if l.UserID != "" {
-		m.user = l.UserID
+	to, ok := Next(m.state, in.Event)
+	switch {
+	case ok && in.Event == EvChat && in.Peer == m.user:
+		return m.handBack(eff, in), ErrSelf
+	case ok && (in.Event == EvAccepted || in.Event == EvVerified) && in.Chat == zero:
+		ok = false // a chat needs its handle
+	case ok && in.Event == EvChatOver && in.Chat != m.chat:
+		ok = false // another chat's end
+	case !ok:
+		return m.sideEffects(eff, in)
 	}
-	if l.Peer != "" {
-		m.peer = l.Peer
+	if !ok {
+		return m.handBack(eff, in), m.refusal(in.Event)
+	}
+	m.move(&eff, in, to)
+	return eff, nil
+}
+
+// sideEffects handles an event with no edge from the current state:
+// some have effects only (a logout while the passcode is read cancels the
+// entry; a logout while chatting ends the chat first), others are refused.
+func (m *Machine[C]) sideEffects(eff Effects[C], in Input[C]) (Effects[C], error) {
+	switch {
+	case in.Event == EvLogout && m.state == LoggedIn:
+		return m.handBack(eff, in), nil // the caller tells the server, then EvSignedOff
+	case in.Event == EvLogout && m.state == ReadingPasscode,
+		in.Event == EvShutdown && m.state == ReadingPasscode:
+		eff = m.handBack(eff, in)
+		eff.release = append(eff.release, m.loginCancel)
+		return eff, nil
+	case (in.Event == EvLogout || in.Event == EvServerForgot || in.Event == EvShutdown) && m.state == Chatting:
+		eff.EndChat = m.chat
+		return m.handBack(eff, in), nil
+	case in.Event == EvShutdown, in.Event == EvServerForgot:
+		return m.handBack(eff, in), nil // nothing to do here
+	}
+	return m.handBack(eff, in), m.refusal(in.Event)
+}
+
+func (m *Machine[C]) refusal(ev Event) error {
+	return &ErrState{Event: ev, State: m.state, User: m.user, Peer: m.peer}
+}
+
+// handBack returns the cancels in brought that the machine does not keep.
+func (m *Machine[C]) handBack(eff Effects[C], in Input[C]) Effects[C] {
+	for _, f := range []func(){in.Cancel, in.Keepalive} {
+		if f != nil {
+			eff.release = append(eff.release, f)
+		}
+	}
+	return eff
+}
+
+// move makes the transition to `to` for in, with everything it carries:
+// the names, the chat, the pending login and the keepalive.
+func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
+	var zero C
+	from := m.state
+	if from == ReadingPasscode && m.loginCancel != nil {
+		eff.release = append(eff.release, m.loginCancel) // the entry is over
+		m.loginCancel = nil
+	}
+	if from == Chatting {
+		m.chat = zero
 	}
 	switch to {
 	case LoggedOut:
+		if m.keepalive != nil {
+			eff.release = append(eff.release, m.keepalive)
+			m.keepalive = nil
+		}
 		m.user, m.peer = "", ""
-	case ReadingPasscode, Authenticating, LoggedIn:
+	case ReadingPasscode: // EvLogin
+		m.user, m.peer, m.loginCancel = in.User, "", in.Cancel
+	case Authenticating:
+	case LoggedIn:
 		m.peer = ""
+		if in.Event == EvGranted {
+			m.keepalive = in.Keepalive
+		}
+	case LookingUp, Verifying:
+		m.peer = in.Peer
+	case Chatting:
+		m.chat = in.Chat
+	}
+	if in.Event != EvLogin && in.Cancel != nil {
+		eff.release = append(eff.release, in.Cancel)
+	}
+	if in.Event != EvGranted && in.Keepalive != nil {
+		eff.release = append(eff.release, in.Keepalive)
 	}
 	m.state = to
-	c := Change{From: from, To: to, UserID: m.user, Peer: m.peer}
-	logUser, logPeer = cmp.Or(c.UserID, logUser), cmp.Or(c.Peer, logPeer)
-	m.log.Info(fmt.Sprintf("state %s -> %s", from, to),
-		"USERID", logUser, "PEER", logPeer, "STATE", to.String())
+	eff.Moved, eff.To = true, to
+	// The step names who was involved, even on the way out.
+	eff.User, eff.Peer = cmp.Or(m.user, eff.User), cmp.Or(m.peer, eff.Peer)
+	a := &announcement{c: Change{From: from, To: to, Event: in.Event, UserID: m.user, Peer: m.peer, HasChat: m.chat != zero},
+		user: eff.User, peer: eff.Peer}
+	if to == Verifying {
+		m.held = a
+		return
+	}
+	m.announce(a)
+}
+
+func (m *Machine[C]) announce(a *announcement) {
+	c := a.c
+	m.log.Info("state "+c.From.String()+" -> "+c.To.String(),
+		"USERID", a.user, "PEER", a.peer, "STATE", c.To.String(), "EVENT", c.Event.String())
 	if m.notify != nil {
 		m.notify(c)
 	}
-	return nil
+}
+
+func (m *Machine[C]) announceHeld() {
+	if a := m.held; a != nil {
+		m.held = nil
+		m.announce(a)
+	}
+}
+
+// Announce makes a held announcement (the move into Verifying) now, when
+// the lookup that Verifying waits for takes longer than a moment.
+func (m *Machine[C]) Announce() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.announceHeld()
 }
 
 // State returns the current state, user and peer.
-func (m *Machine) State() (s State, user, peer string) {
+func (m *Machine[C]) State() (s State, user, peer string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state, m.user, m.peer
+}
+
+// Snapshot returns the state, the names and the chat, read together.
+func (m *Machine[C]) Snapshot() Snapshot[C] {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Snapshot[C]{State: m.state, User: m.user, Peer: m.peer, Chat: m.chat}
 }

@@ -4,110 +4,275 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
-// reach drives a fresh machine to s along a path of allowed transitions.
-func reach(t *testing.T, m *Machine, s State) {
-	t.Helper()
-	paths := map[State][]State{
-		LoggedOut:       {},
-		ReadingPasscode: {ReadingPasscode},
-		Authenticating:  {ReadingPasscode, Authenticating},
-		LoggedIn:        {ReadingPasscode, Authenticating, LoggedIn},
-		LookingUp:       {ReadingPasscode, Authenticating, LoggedIn, LookingUp},
-		Connecting:      {ReadingPasscode, Authenticating, LoggedIn, LookingUp, Connecting},
-		AwaitingReply:   {ReadingPasscode, Authenticating, LoggedIn, LookingUp, Connecting, AwaitingReply},
-		Verifying:       {ReadingPasscode, Authenticating, LoggedIn, Verifying},
-		Chatting:        {ReadingPasscode, Authenticating, LoggedIn, Verifying, Chatting},
+// chat stands for the backend's chat handle.
+type chat struct{ _ byte } // not zero-sized: each &chat{} is a new pointer
+
+type testMachine = Machine[*chat]
+
+// paths reach every state from LoggedOut along Table's edges.
+var paths = map[State][]Event{
+	LoggedOut:       {},
+	ReadingPasscode: {EvLogin},
+	Authenticating:  {EvLogin, EvPasscode},
+	LoggedIn:        {EvLogin, EvPasscode, EvGranted},
+	LookingUp:       {EvLogin, EvPasscode, EvGranted, EvChat},
+	Connecting:      {EvLogin, EvPasscode, EvGranted, EvChat, EvFound},
+	AwaitingReply:   {EvLogin, EvPasscode, EvGranted, EvChat, EvFound, EvConnected},
+	Verifying:       {EvLogin, EvPasscode, EvGranted, EvConnectReq},
+	Chatting:        {EvLogin, EvPasscode, EvGranted, EvConnectReq, EvVerified},
+}
+
+// counter is a cancel that counts its calls.
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) f() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *counter) calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// full is ev with everything an event may bring: ali logging in, bianca
+// as the peer, a fresh chat (or the one held, for EvChatOver), cancels.
+func full(m *testMachine, ev Event, cancel, keep *counter) Input[*chat] {
+	in := Input[*chat]{Event: ev, User: "ali", Peer: "bianca", Cancel: cancel.f, Keepalive: keep.f, Chat: &chat{}}
+	if ev == EvChatOver {
+		in.Chat = m.Snapshot().Chat
 	}
-	cur := LoggedOut
-	for _, next := range paths[s] {
-		if err := m.Transition(cur, next, Labels{UserID: "ali", Peer: "bianca"}); err != nil {
-			t.Fatalf("reaching %s: %v", s, err)
+	return in
+}
+
+// reach drives a fresh machine to s; it returns the login's cancel and the
+// keepalive's stop it handed over.
+func reach(t *testing.T, m *testMachine, s State) (cancel, keep *counter) {
+	t.Helper()
+	cancel, keep = &counter{}, &counter{}
+	for _, ev := range paths[s] {
+		in := full(m, ev, cancel, keep)
+		if ev != EvLogin {
+			in.Cancel = nil
 		}
-		cur = next
+		if ev != EvGranted {
+			in.Keepalive = nil
+		}
+		eff, err := m.Step(in)
+		eff.Do()
+		if err != nil || !eff.Moved {
+			t.Fatalf("reaching %s: %s: %v", s, ev, err)
+		}
+	}
+	if got := m.Snapshot().State; got != s {
+		t.Fatalf("reached %s, want %s", got, s)
+	}
+	return cancel, keep
+}
+
+// checkInvariant: a chat exists exactly when the state is Chatting, and
+// the names fit the state.
+func checkInvariant(t *testing.T, snap Snapshot[*chat]) {
+	t.Helper()
+	if (snap.Chat != nil) != (snap.State == Chatting) {
+		t.Fatalf("state %s with chat %v", snap.State, snap.Chat)
+	}
+	if (snap.User == "") != (snap.State == LoggedOut) {
+		t.Fatalf("state %s with user %q", snap.State, snap.User)
+	}
+	hasPeer := snap.State >= LookingUp
+	if (snap.Peer != "") != hasPeer {
+		t.Fatalf("state %s with peer %q", snap.State, snap.Peer)
 	}
 }
 
-func TestEveryTransition(t *testing.T) {
-	for _, e := range Table {
-		t.Run(e.From.String()+"->"+e.To.String(), func(t *testing.T) {
+func newTestMachine(logs *bytes.Buffer, notify func(Change)) *testMachine {
+	return NewMachine[*chat](slog.New(slog.NewTextHandler(logs, nil)), notify)
+}
+
+// Every (state, event) pair: the state moves only along Table's edges,
+// every edge of Table is taken, the observer and the log see each move,
+// the chat exists exactly in Chatting, and every cancel handed over is
+// either kept or handed back.
+func TestEveryStateAndEvent(t *testing.T) {
+	for _, s := range States() {
+		for _, ev := range Events() {
 			var got []Change
 			var logs bytes.Buffer
-			m := NewMachine(slog.New(slog.NewTextHandler(&logs, nil)), func(c Change) { got = append(got, c) })
-			reach(t, m, e.From)
-			got = nil
-			logs.Reset()
-			if err := m.Transition(e.From, e.To, Labels{}); err != nil {
-				t.Fatalf("Transition: %v", err)
+			m := newTestMachine(&logs, func(c Change) { got = append(got, c) })
+			loginCancel, keep := reach(t, m, s)
+			m.Announce()
+			held := m.Snapshot().Chat
+			loginBefore, keepBefore := loginCancel.calls(), keep.calls()
+			got, logs = nil, bytes.Buffer{}
+			cancel, keep2 := &counter{}, &counter{}
+			eff, err := m.Step(full(m, ev, cancel, keep2))
+			eff.Do()
+			m.Announce() // the move into verifying waits for it
+			snap := m.Snapshot()
+			checkInvariant(t, snap)
+			to, edge := Next(s, ev)
+			switch {
+			case edge && (err != nil || !eff.Moved || snap.State != to):
+				t.Errorf("%s on %s: state %s (err %v), want the edge to %s", s, ev, snap.State, err, to)
+			case !edge && (eff.Moved || snap.State != s || len(got) != 0):
+				t.Errorf("%s on %s: moved to %s, no such edge", s, ev, snap.State)
+			case edge && (len(got) != 1 || got[0].From != s || got[0].To != to || got[0].Event != ev):
+				t.Errorf("%s on %s: observer saw %+v", s, ev, got)
+			case edge && !strings.Contains(logs.String(), "state "+s.String()+" -> "+to.String()):
+				t.Errorf("%s on %s: log %q lacks the move", s, ev, logs.String())
 			}
-			if s, _, _ := m.State(); s != e.To {
-				t.Fatalf("state = %s, want %s", s, e.To)
+			if edge && got[0].HasChat != (to == Chatting) {
+				t.Errorf("%s on %s: observer's HasChat %v", s, ev, got[0].HasChat)
 			}
-			if len(got) != 1 || got[0].From != e.From || got[0].To != e.To {
-				t.Fatalf("notified %+v", got)
+			// Handed over: the new cancel is kept only by the login's
+			// step, the new stop only by the step into logged-in.
+			keptCancel := edge && ev == EvLogin
+			keptStop := edge && ev == EvGranted
+			if (cancel.calls() == 0) != keptCancel || (keep2.calls() == 0) != keptStop {
+				t.Errorf("%s on %s: handed-over cancel called %d, stop %d", s, ev, cancel.calls(), keep2.calls())
 			}
-			want := "state " + e.From.String() + " -> " + e.To.String()
-			if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "STATE="+e.To.String()) {
-				t.Fatalf("log %q lacks %q and the STATE field", logs.String(), want)
+			// Held: the pending login is cancelled when its entry ends
+			// or a logout or shutdown abandons it; the keepalive stops
+			// when the terminal logs out.
+			wantLogin := s == ReadingPasscode && (edge || ev == EvLogout || ev == EvShutdown)
+			if (loginCancel.calls() > loginBefore) != wantLogin {
+				t.Errorf("%s on %s: pending login cancelled %d times", s, ev, loginCancel.calls())
 			}
-		})
-	}
-}
-
-func TestRefusedTransitions(t *testing.T) {
-	for _, from := range States() {
-		for _, to := range States() {
-			if Allowed(from, to) {
-				continue
+			if (keep.calls() > keepBefore) != (edge && to == LoggedOut && s == LoggedIn) {
+				t.Errorf("%s on %s: keepalive stopped %d times", s, ev, keep.calls())
 			}
-			m := NewMachine(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
-			reach(t, m, from)
-			m.notify = func(Change) { t.Errorf("%s -> %s: observer called for a refused transition", from, to) }
-			err := m.Transition(from, to, Labels{})
-			var te *ErrTransition
-			if !errors.As(err, &te) {
-				t.Fatalf("%s -> %s: err = %v, want *ErrTransition", from, to, err)
+			wantEnd := s == Chatting && (ev == EvLogout || ev == EvServerForgot || ev == EvShutdown)
+			if (eff.EndChat != nil) != wantEnd || (wantEnd && eff.EndChat != held) {
+				t.Errorf("%s on %s: EndChat %v", s, ev, eff.EndChat)
 			}
-			if s, _, _ := m.State(); s != from {
-				t.Fatalf("%s -> %s: state moved to %s", from, to, s)
+			var se *ErrState
+			if err != nil && !errors.As(err, &se) {
+				t.Errorf("%s on %s: err %v", s, ev, err)
 			}
 		}
 	}
 }
 
-func TestTransitionFromWrongState(t *testing.T) {
-	m := NewMachine(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
-	reach(t, m, LoggedIn)
-	// Two racing requests: the second one's From no longer holds.
-	if err := m.Transition(LoggedIn, LookingUp, Labels{Peer: "bianca"}); err != nil {
-		t.Fatal(err)
+// The move into verifying is announced with the next step (its outcome),
+// or by Announce; in order either way.
+func TestVerifyingAnnouncedWithItsOutcome(t *testing.T) {
+	for _, outcome := range []Event{EvVerified, EvNotVerified} {
+		var got []Change
+		var logs bytes.Buffer
+		m := newTestMachine(&logs, func(c Change) { got = append(got, c) })
+		reach(t, m, LoggedIn)
+		got = nil
+		if _, err := m.Step(Input[*chat]{Event: EvConnectReq, Peer: "bianca"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 || strings.Contains(logs.String(), "-> verifying") {
+			t.Fatalf("the move into verifying was announced before its outcome: %+v", got)
+		}
+		if s := m.Snapshot().State; s != Verifying {
+			t.Fatalf("state %s, want verifying", s)
+		}
+		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].To != Verifying || got[1].From != Verifying || got[1].Event != outcome {
+			t.Fatalf("announced %+v", got)
+		}
+		if i, j := strings.Index(logs.String(), "-> verifying"), strings.Index(logs.String(), "verifying ->"); i < 0 || j < i {
+			t.Fatalf("log out of order: %q", logs.String())
+		}
 	}
-	err := m.Transition(LoggedIn, Verifying, Labels{Peer: "carol"})
-	if err == nil || !strings.Contains(err.Error(), "state is looking-up") {
-		t.Fatalf("err = %v", err)
-	}
-	if _, _, peer := m.State(); peer != "bianca" {
-		t.Fatalf("peer = %q after a refused transition", peer)
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	var n int
+	m.notify = func(Change) { n++ }
+	reach(t, m, Verifying)
+	n = 0 // the moves before verifying
+	m.Announce()
+	m.Announce()
+	if n != 1 {
+		t.Fatalf("Announce told the observer %d times, want once", n)
 	}
 }
 
-func TestLabels(t *testing.T) {
-	m := NewMachine(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
+func TestChatWithSelfRefused(t *testing.T) {
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	reach(t, m, LoggedIn)
+	eff, err := m.Step(Input[*chat]{Event: EvChat, Peer: "ali"})
+	if !errors.Is(err, ErrSelf) || eff.Moved {
+		t.Fatalf("chat with self: %v, moved %v", err, eff.Moved)
+	}
+}
+
+func TestOtherChatsEndIgnored(t *testing.T) {
+	m := newTestMachine(&bytes.Buffer{}, nil)
 	reach(t, m, Chatting)
-	if _, u, p := m.State(); u != "ali" || p != "bianca" {
-		t.Fatalf("user %q peer %q", u, p)
+	if eff, err := m.Step(Input[*chat]{Event: EvChatOver, Chat: &chat{}}); err == nil || eff.Moved {
+		t.Fatalf("another chat's end moved the state: %v", err)
 	}
-	_ = m.Transition(Chatting, LoggedIn, Labels{})
-	if _, u, p := m.State(); u != "ali" || p != "" {
-		t.Fatalf("after chat: user %q peer %q", u, p)
+	if eff, err := m.Step(Input[*chat]{Event: EvChatOver}); err == nil || eff.Moved {
+		t.Fatalf("an end without a chat moved the state: %v", err)
 	}
-	_ = m.Transition(LoggedIn, LoggedOut, Labels{})
-	if _, u, _ := m.State(); u != "" {
-		t.Fatalf("after logout: user %q", u)
+}
+
+func TestServerForgotAnotherLogin(t *testing.T) {
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	_, keep := reach(t, m, LoggedIn)
+	eff, err := m.Step(Input[*chat]{Event: EvServerForgot, User: "carol"})
+	if err != nil || eff.Moved || keep.calls() != 0 {
+		t.Fatalf("an old login's NOTFOUND: %v, moved %v", err, eff.Moved)
+	}
+	eff, err = m.Step(Input[*chat]{Event: EvServerForgot, User: "ali"})
+	eff.Do()
+	if err != nil || !eff.Moved || eff.User != "ali" || keep.calls() != 1 {
+		t.Fatalf("NOTFOUND: %v, moved %v, user %q, stop %d", err, eff.Moved, eff.User, keep.calls())
+	}
+}
+
+// Random events from several goroutines: the invariant holds at every
+// change the observer sees and at every snapshot.
+func TestRandomEventsKeepTheInvariant(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	var mu sync.Mutex // guards failures: the observer runs in Step's goroutine
+	var failures []string
+	m := newTestMachine(&bytes.Buffer{}, func(c Change) {
+		if c.HasChat != (c.To == Chatting) || !Allowed(c.From, c.To) {
+			mu.Lock()
+			failures = append(failures, c.From.String()+" -> "+c.To.String())
+			mu.Unlock()
+		}
+	})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			c, k := &counter{}, &counter{}
+			for range 2000 {
+				ev := Event(r.IntN(int(numEvents)))
+				eff, _ := m.Step(full(m, ev, c, k))
+				eff.Do()
+				snap := m.Snapshot()
+				if (snap.Chat != nil) != (snap.State == Chatting) {
+					mu.Lock()
+					failures = append(failures, "snapshot "+snap.State.String())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("seed %d: invariant broken: %v", seed, failures[:min(5, len(failures))])
 	}
 }
 
@@ -127,8 +292,21 @@ func TestEveryStateReachableAndNamed(t *testing.T) {
 			t.Errorf("state %s has no way in", s)
 		}
 	}
-	if State(99).String() != "invalid" {
-		t.Error("out-of-range state has a name")
+	for _, ev := range Events() {
+		if ev.String() == "" || ev.String() == "invalid" {
+			t.Errorf("event %d has no name", ev)
+		}
+	}
+	if State(99).String() != "invalid" || Event(99).String() != "invalid" {
+		t.Error("out-of-range state or event has a name")
+	}
+	seen := map[[2]int]bool{}
+	for _, e := range Table {
+		k := [2]int{int(e.From), int(e.Event)}
+		if seen[k] {
+			t.Errorf("two edges from %s on %s", e.From, e.Event)
+		}
+		seen[k] = true
 	}
 }
 

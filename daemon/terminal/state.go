@@ -1,7 +1,9 @@
-// Package terminal is the pi2pid state machine: one State type, one
-// transition table and one function, Machine.Transition, that changes the
-// state. Everything else in the daemon asks the Machine to move; nothing
-// assigns a state directly.
+// Package terminal is the pi2pid state machine: one State type, one Event
+// type, one transition table and one function, Machine.Step, that takes an
+// event and decides the next state and its effects. The Machine owns the
+// state, the user, the peer, the current chat, the pending login and the
+// keepalive; everything else in the daemon posts events to it and carries
+// out the effects it returns.
 //
 //	logged-out -> reading-passcode -> authenticating -> logged-in
 //	logged-in -> looking-up -> connecting -> awaiting-reply -> chatting  (outgoing)
@@ -76,35 +78,132 @@ func ParseState(s string) (State, bool) {
 	return 0, false
 }
 
-// Edge is one allowed transition and what causes it.
+// Event is something that happens to the terminal: a request of the
+// user, an answer of the server or of a peer, the end of slow work the
+// terminal started. Machine.Step takes one event at a time.
+type Event int
+
+// The events. Outcomes of slow work (the keypad, the directory, dials)
+// are posted by the goroutine that did the work.
+const (
+	EvLogin        Event = iota // the user asked to log in (Input.User)
+	EvPasscode                  // key entry ended with a passcode
+	EvKeysFailed                // key entry ended without one: cancel, timeout, empty, no keypad
+	EvGranted                   // AUTHREPLY GRANTED (Input.Keepalive)
+	EvAuthFailed                // REFUSED, no answer or bad server key
+	EvLogout                    // the user asked to log out
+	EvSignedOff                 // the server was told of the logout (logout, shutdown)
+	EvServerForgot              // our own lookup answered NOTFOUND (Input.User)
+	EvChat                      // the user asked to chat (Input.Peer)
+	EvFound                     // LOOKUPREPLY SUCCESS for the peer
+	EvLookupFailed              // NOTFOUND, no key or no answer
+	EvConnected                 // connected, CONNECTREQ sent
+	EvUnreachable               // unreachable or wrong key
+	EvAccepted                  // CONNECTREPLY ACCEPTED (Input.Chat)
+	EvRefused                   // CONNECTREPLY REFUSED or no answer
+	EvConnectReq                // a CONNECTREQ arrived (Input.Peer)
+	EvVerified                  // initiator checked, ACCEPTED sent (Input.Chat)
+	EvNotVerified               // REFUSED sent, or the caller left
+	EvChatOver                  // both sides closed, the link broke or the owner left (Input.Chat)
+	EvShutdown                  // pi2pid is stopping
+	numEvents
+)
+
+// eventNames are the events as drawn on the statechart's arrows.
+var eventNames = [numEvents]string{
+	EvLogin:        "login USERID",
+	EvPasscode:     "passcode entered",
+	EvKeysFailed:   "cancel, timeout or no keypad",
+	EvGranted:      "AUTHREPLY GRANTED",
+	EvAuthFailed:   "REFUSED, no answer or bad server key",
+	EvLogout:       "logout",
+	EvSignedOff:    "server told of the logout",
+	EvServerForgot: "server forgot us",
+	EvChat:         "chat USERID",
+	EvFound:        "LOOKUPREPLY SUCCESS",
+	EvLookupFailed: "NOTFOUND, no key or no answer",
+	EvConnected:    "connected, CONNECTREQ sent",
+	EvUnreachable:  "unreachable or wrong key",
+	EvAccepted:     "CONNECTREPLY ACCEPTED",
+	EvRefused:      "REFUSED or no answer",
+	EvConnectReq:   "CONNECTREQ received",
+	EvVerified:     "initiator checked, ACCEPTED sent",
+	EvNotVerified:  "REFUSED sent",
+	EvChatOver:     "chat over",
+	EvShutdown:     "shutdown",
+}
+
+// String names the event as the statechart does.
+func (e Event) String() string {
+	if e < 0 || e >= numEvents {
+		return "invalid"
+	}
+	return eventNames[e]
+}
+
+// Events returns every event, in order.
+func Events() []Event {
+	all := make([]Event, numEvents)
+	for i := range all {
+		all[i] = Event(i)
+	}
+	return all
+}
+
+// Edge is one allowed transition and the event that causes it.
 type Edge struct {
-	From, To State
-	Event    string
+	From  State
+	Event Event
+	To    State
 }
 
-// Table lists every allowed transition. It is the single source of truth
-// for Machine.Transition and for the generated statechart.
+// Table lists every transition. It is the single source of truth for
+// Machine.Step (an event moves the state only along an edge of Table) and
+// for the generated statechart. Events without an edge from the current
+// state change nothing, or only have effects (Machine.Step says which).
 var Table = []Edge{
-	{LoggedOut, ReadingPasscode, "login"},
-	{ReadingPasscode, Authenticating, "enter key"},
-	{ReadingPasscode, LoggedOut, "cancel, timeout or logout"},
-	{Authenticating, LoggedIn, "AUTHREPLY GRANTED"},
-	{Authenticating, LoggedOut, "REFUSED, no answer or bad server key"},
-	{LoggedIn, LoggedOut, "logout, or the server forgot us"},
-	{LoggedIn, LookingUp, "chat USERID"},
-	{LookingUp, Connecting, "LOOKUPREPLY SUCCESS"},
-	{LookingUp, LoggedIn, "NOTFOUND or no answer"},
-	{Connecting, AwaitingReply, "connected, CONNECTREQ sent"},
-	{Connecting, LoggedIn, "unreachable or wrong key"},
-	{AwaitingReply, Chatting, "CONNECTREPLY ACCEPTED"},
-	{AwaitingReply, LoggedIn, "REFUSED or no answer"},
-	{LoggedIn, Verifying, "CONNECTREQ received"},
-	{Verifying, Chatting, "initiator checked, ACCEPTED sent"},
-	{Verifying, LoggedIn, "REFUSED sent"},
-	{Chatting, LoggedIn, "either side ends the chat"},
+	{LoggedOut, EvLogin, ReadingPasscode},
+	{ReadingPasscode, EvPasscode, Authenticating},
+	{ReadingPasscode, EvKeysFailed, LoggedOut},
+	{Authenticating, EvGranted, LoggedIn},
+	{Authenticating, EvAuthFailed, LoggedOut},
+	{LoggedIn, EvSignedOff, LoggedOut},
+	{LoggedIn, EvServerForgot, LoggedOut},
+	{LoggedIn, EvChat, LookingUp},
+	{LookingUp, EvFound, Connecting},
+	{LookingUp, EvLookupFailed, LoggedIn},
+	{Connecting, EvConnected, AwaitingReply},
+	{Connecting, EvUnreachable, LoggedIn},
+	{AwaitingReply, EvAccepted, Chatting},
+	{AwaitingReply, EvRefused, LoggedIn},
+	{LoggedIn, EvConnectReq, Verifying},
+	{Verifying, EvVerified, Chatting},
+	{Verifying, EvNotVerified, LoggedIn},
+	{Chatting, EvChatOver, LoggedIn},
 }
 
-// Allowed reports whether Table holds the transition from -> to.
+// next is Table as a lookup: next[from][event], ok false for no edge.
+var next = func() (n [numStates][numEvents]struct {
+	to State
+	ok bool
+}) {
+	for _, e := range Table {
+		n[e.From][e.Event].to, n[e.From][e.Event].ok = e.To, true
+	}
+	return n
+}()
+
+// Next returns the state event moves from to, and whether Table has
+// that edge.
+func Next(from State, event Event) (State, bool) {
+	if from < 0 || from >= numStates || event < 0 || event >= numEvents {
+		return from, false
+	}
+	n := next[from][event]
+	return n.to, n.ok
+}
+
+// Allowed reports whether Table holds a transition from -> to.
 func Allowed(from, to State) bool {
 	for _, e := range Table {
 		if e.From == from && e.To == to {

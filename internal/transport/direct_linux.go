@@ -182,6 +182,15 @@ func (d *DirectConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Unwatch stops watching the context given to DialDirect: its end no
+// longer shuts the socket down. For a connection whose exchange is over
+// and whose Close comes later.
+func (d *DirectConn) Unwatch() {
+	if d.stop != nil {
+		d.stop()
+	}
+}
+
 // Close closes the connection. It may run while the context ends, but not
 // while a Read or Write is under way.
 func (d *DirectConn) Close() error {

@@ -22,3 +22,6 @@ func (c *Config) DialDirect(ctx context.Context, addr string) (*DirectConn, erro
 func (*DirectConn) Read(p []byte) (int, error)  { return 0, ErrNoDirect }
 func (*DirectConn) Write(p []byte) (int, error) { return 0, ErrNoDirect }
 func (*DirectConn) Close() error                { return nil }
+
+// Unwatch does nothing here.
+func (*DirectConn) Unwatch() {}

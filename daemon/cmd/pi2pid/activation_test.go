@@ -71,9 +71,12 @@ func TestSystemdSocketActivate(t *testing.T) {
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := testbin.Start(t, cmd)
+	// The socket's file exists from bind(), before listen(): wait until
+	// it takes connections. That first connection starts pi2pid.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -81,7 +84,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	u := attach(t, sock) // this connection starts pi2pid
+	u := attach(t, sock)
 	st := u.Must(control.Request{Op: control.OpStatus}).Status
 	if st.Listen != fmt.Sprintf("127.0.0.2:%d", port) {
 		t.Fatalf("status %+v", st)
