@@ -86,6 +86,11 @@ type Terminal struct {
 	ctx    context.Context // the terminal's lifetime
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// wgMu orders the goroutines started by control requests and the
+	// peer listener (track) before Shutdown's wait: once waiting is set,
+	// none starts.
+	wgMu    sync.Mutex
+	waiting bool
 
 	// mu guards the control connections. Never hold it while calling
 	// m.Step: the machine's observer takes it.
@@ -180,8 +185,10 @@ func (t *Terminal) ServePeers(l net.Listener) error {
 			continue
 		default:
 		}
-		t.wg.Add(1)
-		go t.peerWorker(pc, work, &idle)
+		if !t.track(func() { t.peerWorker(pc, work, &idle) }) {
+			raw.Close()
+			t.gate.leave(ip)
+		}
 	}
 }
 
@@ -199,7 +206,6 @@ type peerConn struct {
 // peerWorker serves pc, then waits for more while fewer than
 // IdlePeerWorkers wait, until the terminal ends.
 func (t *Terminal) peerWorker(pc peerConn, work <-chan peerConn, idle *atomic.Int32) {
-	defer t.wg.Done()
 	for {
 		t.incoming(pc.raw)
 		t.gate.leave(pc.ip)
@@ -214,6 +220,23 @@ func (t *Terminal) peerWorker(pc peerConn, work <-chan peerConn, idle *atomic.In
 			return
 		}
 	}
+}
+
+// track runs f in a goroutine that Shutdown waits for. Once Shutdown
+// waits, it starts none and returns false: the caller then cleans up.
+// Goroutines started from a tracked one may use t.wg directly.
+func (t *Terminal) track(f func()) bool {
+	t.wgMu.Lock()
+	defer t.wgMu.Unlock()
+	if t.waiting {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Shutdown ends any chat politely, abandons a passcode entry, logs out from
@@ -239,6 +262,9 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 		_, _ = t.step(input{Event: terminal.EvSignedOff}) // unless a chat began meanwhile
 	}
 	t.cancel()
+	t.wgMu.Lock()
+	t.waiting = true
+	t.wgMu.Unlock()
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	select {

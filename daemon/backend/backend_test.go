@@ -2,17 +2,20 @@ package backend
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/directory"
 	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
+	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
 	"github.com/pi2pi/pi2pi/internal/transport"
 	"github.com/pi2pi/pi2pi/internal/wire"
@@ -574,3 +577,48 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 var _ = errors.New
+
+// Control requests keep coming while pi2pid stops (pi2pid closes its
+// control socket only after Shutdown): a login that arrives while
+// Shutdown waits starts no goroutine it does not wait for (the race
+// detector reports a WaitGroup Add racing its Wait), and ends as
+// cancelled.
+func TestLoginsDuringShutdown(t *testing.T) {
+	srv := newFakeServer()
+	port := freePort(t, "127.0.0.2")
+	tm := newTerm(t, srv, transport.Plain, "127.0.0.2", port)
+	clients := []*user{attach(t, tm.sock), attach(t, tm.sock), attach(t, tm.sock)}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, u := range clients {
+		go func() {
+			for range u.C.Events() { // read steadily, as pi2pictl does
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := u.Call(control.Request{Op: control.OpLogin, UserID: "ali"}); err != nil && control.CodeOf(err) == "" {
+					return // the connection closed
+				}
+				_, _ = u.Call(control.Request{Op: control.OpKey, Key: control.KeyCancel})
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // logins under way
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tm.Shutdown(ctx)
+	time.Sleep(50 * time.Millisecond) // logins after the wait began
+	close(stop)
+	wg.Wait()
+	if s, _, _ := tm.m.State(); s != terminal.LoggedOut {
+		t.Errorf("after shutdown the state is %s, want logged-out", s)
+	}
+}

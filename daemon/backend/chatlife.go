@@ -146,11 +146,10 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		return
 	}
 	owner.Event(start)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.runChat(ch)
-	}()
+	if !t.track(func() { t.runChat(ch) }) {
+		// pi2pid is stopping.
+		t.finishChat(ch, nil, nil, control.Refusal(control.CodeStopping, "", nil))
+	}
 }
 
 // runChat owns the chat until it is over: it takes the events of the

@@ -74,8 +74,12 @@ func (k *fakeKeypad) Press(key control.Key) error {
 	if k.keys == nil {
 		return keypad.ErrNotStarted
 	}
-	k.keys <- key
-	return nil
+	select {
+	case k.keys <- key:
+		return nil
+	default: // keys come faster than the entry takes them
+		return keypad.ErrBusy
+	}
 }
 
 // term is one in-process terminal with its listeners.

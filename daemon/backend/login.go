@@ -46,12 +46,14 @@ func (t *Terminal) startLogin(userID string) (control.Reply, error) {
 		}
 		return control.Reply{}, refusal(err)
 	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
+	if !t.track(func() {
 		defer cancel()
 		t.login(ctx, user)
-	}()
+	}) {
+		// pi2pid is stopping: the entry ends at once, as cancelled.
+		cancel()
+		t.login(ctx, user)
+	}
 	return control.Reply{UserID: user}, nil
 }
 
