@@ -1,7 +1,8 @@
 package cli
 
-// The engine runs pi2pictl's transcript: its phases, and the one loop that
-// takes input, daemon events and request results and steps the phase.
+// The engine: the plumbing of pi2pictl's transcript (the terminal, the
+// connection to pi2pid, the channels), and the one loop that turns what
+// arrives into inputs for step (step.go), which decides.
 
 import (
 	"errors"

@@ -59,7 +59,7 @@ func noneAnnounces(steps []string) bool {
 	return true
 }
 
-// TestLoginPasscodeStartsOnce drives the engine's handlers directly, in
+// TestLoginPasscodeStartsOnce feeds the engine's step function directly, in
 // every order of a login's answers and the passcode line, so that no
 // scheduling can hide a wrong start: the state event starts nothing, and
 // once the passcode line was sent no announcement may ask for another.
