@@ -65,7 +65,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 		go e.pump.run()
 	}
 	if e.endOnStart {
-		e.endChat(false)
+		e.endChat()
 	}
 }
 
@@ -145,14 +145,20 @@ func (e *engine) chatEnded(why string) {
 	e.enterDest()
 }
 
-func (e *engine) onLoggedOut(why string) {
-	if e.loggingIn() {
-		e.stopKeys() // passcode entry ended; its login event follows
+// onChatEnd: pi2pid's chat-end. pi2pid has closed the stream: the rest of
+// the text is shown first, then the end.
+func (e *engine) onChatEnd(ev control.Reply) {
+	why := eventWords(ev)
+	if e.stream == nil || e.stream.eof {
+		e.chatEnded(why)
 		return
 	}
-	if e.phase == phLogin {
-		return
-	}
+	e.endWhy = &why
+	e.drainStream()
+}
+
+// loggedOut: pi2pid logged out after the login; a chat open is over.
+func (e *engine) loggedOut(why string) {
 	if e.chatOpen {
 		e.drainStream()
 		e.closeStream()

@@ -1,7 +1,8 @@
 package cli
 
-// The engine runs pi2pictl's transcript: its phases, and the one loop that
-// takes input, daemon events and request results and steps the phase.
+// The engine: the plumbing of pi2pictl's transcript (the terminal, the
+// connection to pi2pid, the channels), and the one loop that turns what
+// arrives into inputs for step (step.go), which decides.
 
 import (
 	"errors"
@@ -9,37 +10,10 @@ import (
 	"time"
 
 	"github.com/chzyer/readline"
-	"github.com/pi2pi/pi2pi/ctl/passcode"
 	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/ctl/screen"
 	"github.com/pi2pi/pi2pi/ctl/tty"
 	"github.com/pi2pi/pi2pi/internal/control"
-)
-
-// flow is what the engine was started to do.
-type flow int
-
-const (
-	flowShell flow = iota // the interactive shell
-	flowLogin             // pi2pictl login
-	flowChat              // pi2pictl chat USERID
-	flowWait              // pi2pictl wait
-)
-
-// phase is where the engine is in the transcript.
-type phase int
-
-const (
-	phLogin      phase = iota // reading the user ID at "Login: "
-	phLoggingIn               // login requested, waiting for passcode entry to start
-	phPasscode                // the passcode is being entered
-	phVerifying               // the passcode was sent, waiting for the daemon's verdict
-	phDest                    // at "Enter destination user ID: ", attached for incoming chats
-	phConnecting              // chat requested
-	phWaiting                 // attached, waiting for an incoming chat (pi2pictl wait)
-	phChat                    // chatting: lines typed are sent
-	phEnding                  // end requested, waiting for the daemon to confirm
-	phEnded                   // the chat of a one-shot command is over
 )
 
 // result is the answer to a request made in the background.
@@ -55,9 +29,12 @@ type lineResult struct {
 }
 
 // engine runs the transcript: it is the only goroutine that decides what
-// happens; input, daemon events and request results all come to it.
+// happens; input, daemon events and request results all come to it as
+// inputs for step (step.go). Its state is the transcript; the rest is
+// plumbing: the terminal, the connection to pi2pid and the channels.
 type engine struct {
-	flow   flow
+	transcript
+
 	inv    *Invocation
 	client *control.Client
 	out    *screen.Screen
@@ -68,44 +45,19 @@ type engine struct {
 	comp   *completer
 	recent *recentUsers
 
-	phase        phase
-	user         string         // who logs in
-	peer         string         // who we chat with
-	keypad       control.Keypad // from the status
-	started      bool           // the current chat has started
-	chatOpen     bool           // a chat was announced and its end not yet shown
-	quitAfterEnd bool
-	endOnStart   bool
-	lines        peertext.Lines
-	script       bool // chat text goes to a script: as it arrived, unlabelled
-	midLine      bool // script: the text written so far did not end its line
-	exit         error
-	done         bool
+	results chan result
+	readReq chan struct{}
+	linesCh chan lineResult
+	reading bool
+	eof     bool             // the input has ended
+	cancelC <-chan time.Time // runs out when pi2pid does not confirm a cancel
 
-	// passcodeStarted is set once passcode entry has begun for the
-	// current login attempt. The daemon may announce that start twice
-	// (the login result may name the keypad, and the "passcode" event
-	// comes before or after it, even after the keys we send); only the
-	// first announcement counts.
-	passcodeStarted bool
+	keyReader
+	chatIO
+}
 
-	// cancelling is set once pi2pictl asked pi2pid to cancel the current
-	// login attempt (the Cancel key, or a logout for the gpio keypad).
-	// pi2pid ends passcode entry on its own time and then sends its login
-	// event, so the attempt ends with that event, not when the request
-	// was sent: ending it sooner would let the event, arriving late, end
-	// the next attempt (and pi2pid would refuse that attempt while it
-	// still reads the old passcode). cancelWhy, when set, is shown
-	// instead of "Login cancelled.".
-	cancelling bool
-	cancelWhy  string
-	cancelC    <-chan time.Time
-
-	results  chan result
-	readReq  chan struct{}
-	linesCh  chan lineResult
-	reading  bool
-	eof      bool // the input has ended
+// keyReader is the passcode reader's plumbing.
+type keyReader struct {
 	keysBusy bool // the passcode reader has the terminal
 	// keys is the passcode reader's input while keysBusy. Passcode entry
 	// can end without a key from this terminal (pi2pid's entry timeout,
@@ -115,7 +67,15 @@ type engine struct {
 	keys        stopper
 	keysStopped bool
 	passDone    chan error
-	flushC      <-chan time.Time
+}
+
+// chatIO is the plumbing of a chat: its stream, what is being written to
+// it, and what was received and not yet shown.
+type chatIO struct {
+	lines   peertext.Lines
+	script  bool // chat text goes to a script: as it arrived, unlabelled
+	midLine bool // script: the text written so far did not end its line
+	flushC  <-chan time.Time
 	// stream is the data stream of the chat in progress (stream.go), nil
 	// when none is open. carry is an incomplete UTF-8 character at the end
 	// of the last chunk; endWhy, once chat-end came, waits for the
@@ -136,42 +96,6 @@ type engine struct {
 	endPending bool
 }
 
-// start sets the first phase from pi2pid's status; false means the
-// command is already over (e.exit says how).
-func (e *engine) start(st *control.Status) bool {
-	e.keypad = st.Keypad
-	switch e.flow {
-	case flowShell:
-		if loggedIn(st) {
-			e.user = st.UserID
-			e.enterDest()
-		} else {
-			e.setPhase(phLogin)
-		}
-	case flowLogin:
-		if loggedIn(st) && e.stillLoggedIn(st.UserID) {
-			if e.user != "" && e.user != st.UserID {
-				e.fail(otherUserMsg(st.UserID, e.user))
-				return false
-			}
-			e.out.Println(alreadyLoggedInLine(st.UserID))
-			return false
-		}
-		if e.user != "" {
-			e.out.Println(promptLogin + e.user)
-			e.login()
-		} else {
-			e.setPhase(phLogin)
-		}
-	case flowChat:
-		e.chat()
-	case flowWait:
-		e.setPhase(phWaiting)
-		e.call(control.OpWait, control.Request{Op: control.OpWait})
-	}
-	return true
-}
-
 func (e *engine) run() error {
 	defer close(e.readReq)
 	defer close(e.sendQ)
@@ -179,9 +103,7 @@ func (e *engine) run() error {
 	if err != nil {
 		return err
 	}
-	if !e.start(st) {
-		return e.exit
-	}
+	e.step(input{kind: inStatus, status: st})
 	events := e.client.Events()
 	for !e.done {
 		if e.wantLine() && !e.reading && !e.eof {
@@ -191,33 +113,8 @@ func (e *engine) run() error {
 			e.reading = true
 			e.readReq <- struct{}{}
 		}
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				e.fail(explain(e.client.Err(), e.inv.Socket))
-				break
-			}
-			e.onEvent(ev)
-		case r := <-e.results:
-			e.drainEvents()
-			e.onResult(r)
-		case l := <-e.linesCh:
-			e.reading = false
-			e.onLine(l.line, l.err)
-		case err := <-e.passDone:
-			e.passcodeReaderDone(err)
-		case <-e.inv.Env.Interrupts:
-			e.onInterrupt()
-		case <-e.flushC:
-			e.flushPartial()
-		case err := <-e.sendDone:
-			e.lineSent(err)
-		case listening := <-e.pumpEOF():
-			e.onPumpEOF(listening)
-		case b, ok := <-e.streamData():
-			e.onStreamData(b, ok)
-		case <-e.cancelC:
-			e.cancelUnconfirmed()
+		for _, in := range e.next(events) {
+			e.step(in)
 		}
 	}
 	if e.stream != nil {
@@ -278,124 +175,53 @@ func (e *engine) fail(msg string) {
 	e.finish(errReported)
 }
 
-// onLine handles a line typed (or read from the pipe).
-func (e *engine) onLine(line string, err error) {
-	if errors.Is(err, errInterrupted) {
-		if e.phase == phChat {
-			e.endChat(false)
-		}
-		return // at a prompt, readline has cleared the line
+// next waits for the next input: it turns what a channel brings into an
+// input for step, and decides nothing. A result comes after the events
+// that arrived before it.
+func (e *engine) next(events <-chan control.Reply) []input {
+	in := e.receive(events)
+	if in.kind == resLogin || in.kind == resChat || in.kind == resWait {
+		// The daemon sends a result's events first: they are taken first.
+		return append(e.pendingEvents(), in)
 	}
-	if err != nil {
-		e.eof = true
-		e.onEOF()
-		return
-	}
-	switch e.phase {
-	case phLogin:
-		e.onLoginLine(line)
-	case phPasscode:
-		e.sendPasscodeLine(line)
-	case phDest:
-		e.onDestLine(line)
-	case phChat:
-		if e.stream != nil {
-			e.sending = true
-			e.sendQ <- writeItem{e.stream.s, line + "\n"}
-		}
-	}
+	return []input{in}
 }
 
-func (e *engine) onEOF() {
-	e.out.Prompt("") // end the prompt's line, as a shell does on CTRL-D
-	switch e.phase {
-	case phChat:
-		e.quitAfterEnd = true
-		e.endChat(false)
-	case phPasscode:
-		_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
-		e.fail("no passcode given: stdin ended")
-	case phLogin:
-		if e.flow == flowLogin {
-			e.fail("no user ID given: stdin ended")
-			return
+func (e *engine) receive(events <-chan control.Reply) input {
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			return input{kind: inEventsClosed}
 		}
-		e.finish(nil)
-	default:
-		e.finish(nil)
-	}
-}
-
-func (e *engine) onEvent(ev control.Reply) {
-	if e.done {
-		return // a one-shot command has finished; the rest is not its business
-	}
-	switch ev.Event {
-	case control.EventPasscode:
-		e.startPasscode(ev.Keypad)
-	case control.EventLogin:
-		if ev.OK {
-			e.loggedIn(ev.UserID, ev.FailedAttempts)
-		} else {
-			e.loginFailed(ev.Code, eventWords(ev))
+		return eventInput(ev)
+	case r := <-e.results:
+		return resultInput(r)
+	case l := <-e.linesCh:
+		e.reading = false
+		switch {
+		case errors.Is(l.err, errInterrupted):
+			return input{kind: inLineInterrupt} // readline has cleared the line
+		case l.err != nil:
+			e.eof = true
+			return input{kind: inEOF}
 		}
-	case control.EventChatStart:
-		if !e.started && (e.phase == phConnecting || e.phase == phDest || e.phase == phWaiting) {
-			e.chatStarted(ev)
+		return input{kind: inLine, line: l.line}
+	case err := <-e.passDone:
+		return input{kind: inKeysDone, err: err}
+	case <-e.inv.Env.Interrupts:
+		return input{kind: inSignal}
+	case <-e.flushC:
+		return input{kind: inFlush}
+	case <-e.sendDone:
+		return input{kind: inLineSent}
+	case listening := <-e.pumpEOF():
+		return input{kind: inPumpEOF, listening: listening}
+	case b, ok := <-e.streamData():
+		if !ok {
+			return input{kind: inStreamEnd}
 		}
-	case control.EventChatEnding:
-		// The peer closed its side, or pi2pid must end the chat: send
-		// nothing more; what was sent still goes out first.
-		if e.phase == phChat {
-			e.endChat(false)
-		}
-	case control.EventChatEnd:
-		if e.phase == phChat || e.phase == phEnding || e.phase == phConnecting {
-			why := eventWords(ev)
-			if e.stream == nil || e.stream.eof {
-				e.chatEnded(why)
-				return
-			}
-			// pi2pid has closed the stream: show the rest, then the end.
-			e.endWhy = &why
-			e.drainStream()
-		}
-	case control.EventState:
-		if ev.State != control.StateReadingPasscode {
-			e.stopKeys() // passcode entry ended; its login event follows
-		}
-	case control.EventLoggedOut:
-		e.onLoggedOut(eventWords(ev))
-	}
-}
-
-func (e *engine) onInterrupt() {
-	switch e.phase {
-	case phChat:
-		e.endChat(false)
-	case phConnecting:
-		e.endOnStart = true
-		if e.flow != flowShell {
-			e.quitAfterEnd = true
-		}
-	case phLoggingIn, phPasscode, phVerifying:
-		// A signal (kill -INT, SIGTERM) is no key: the passcode reader
-		// would wait on, and take the next prompt's first key.
-		e.stopKeys()
-		if e.cancelling {
-			return // asked already; pi2pid's login event ends the attempt
-		}
-		if e.keypad == control.KeypadConsole {
-			_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
-		} else {
-			_ = e.client.Send(control.Request{Op: control.OpLogout})
-		}
-		// pi2pid's login event ends the attempt: cancelled, or its
-		// outcome when the passcode was already being checked.
-		e.awaitCancel("")
-	case phEnding:
-		e.finish(errReported)
-	default:
-		e.finish(errReported)
+		return input{kind: inStreamData, data: b}
+	case <-e.cancelC:
+		return input{kind: inCancelTimeout}
 	}
 }

@@ -59,7 +59,7 @@ func noneAnnounces(steps []string) bool {
 	return true
 }
 
-// TestLoginPasscodeStartsOnce drives the engine's handlers directly, in
+// TestLoginPasscodeStartsOnce feeds the engine's step function directly, in
 // every order of a login's answers and the passcode line, so that no
 // scheduling can hide a wrong start: the state event starts nothing, and
 // once the passcode line was sent no announcement may ask for another.
@@ -95,15 +95,15 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 					if !e.wantLine() {
 						t.Fatalf("phase %d: not reading the passcode line", e.phase)
 					}
-					e.onLine("1234", nil)
+					e.step(input{kind: inLine, line: "1234"})
 					sent = true
 				case stepResult:
-					e.onResult(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, UserID: "ali"}})
+					e.step(resultInput(result{op: control.OpLogin, rep: control.Reply{Type: control.TypeResult, OK: true, UserID: "ali"}}))
 				case stepPasscode:
-					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
+					e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"}))
 					started = true
 				case stepState:
-					e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: "reading-passcode", UserID: "ali"})
+					e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: "reading-passcode", UserID: "ali"}))
 				}
 				want := phLoggingIn
 				switch {
@@ -121,7 +121,7 @@ func TestLoginPasscodeStartsOnce(t *testing.T) {
 			}
 			select {
 			case err := <-e.passDone:
-				e.onPasscodeDone(err)
+				e.step(input{kind: inKeysDone, err: err})
 			case <-time.After(10 * time.Second):
 				t.Fatal("the passcode was not sent")
 			}
@@ -156,10 +156,10 @@ func newLoginEngine(t *testing.T, d *backendtest.Terminal, stdout, stderr *testb
 	out := screen.New(&screen.Plain{Stdout: stdout, Stderr: stderr})
 	t.Cleanup(out.Close)
 	return &engine{
-		flow: flowLogin, inv: inv, client: c, out: out, in: newPipeLines(inv.Env.Stdin),
-		recent: &recentUsers{}, user: "ali", keypad: "console", phase: phLogin,
+		transcript: transcript{flow: flowLogin, user: "ali", keypad: "console", phase: phLogin},
+		inv:        inv, client: c, out: out, in: newPipeLines(inv.Env.Stdin), recent: &recentUsers{},
 		results: make(chan result, 8), readReq: make(chan struct{}), linesCh: make(chan lineResult, 1),
-		passDone: make(chan error, 1),
+		keyReader: keyReader{passDone: make(chan error, 1)},
 	}
 }
 
@@ -187,17 +187,17 @@ func TestLoginCancelWaitsForThePasscodeEntryToEnd(t *testing.T) {
 	e := newLoginEngine(t, d, &stdout, &stderr)
 	e.flow = flowShell
 	e.login()
-	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
+	e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"}))
 	if e.phase != phPasscode {
 		t.Fatalf("phase %d, want the passcode being entered", e.phase)
 	}
 	// The passcode reader pressed Cancel, and pi2pid took the key.
-	e.onPasscodeDone(passcode.ErrCancelled)
+	e.step(input{kind: inKeysDone, err: passcode.ErrCancelled})
 	e.out.Flush()
 	if e.phase != phVerifying || strings.Contains(stderr.String(), "Login cancelled.") {
 		t.Fatalf("before pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
 	}
-	e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled})
+	e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled}))
 	e.out.Flush()
 	if e.phase != phLogin || strings.Count(stderr.String(), "Login cancelled.") != 1 {
 		t.Fatalf("after pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
@@ -232,11 +232,11 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 	e.login()
 	select {
 	case r := <-e.results:
-		e.onResult(r)
+		e.step(resultInput(r))
 	case <-time.After(10 * time.Second):
 		t.Fatal("no login result")
 	}
-	e.onInterrupt()
+	e.step(input{kind: inSignal})
 	if e.phase != phVerifying || e.done {
 		t.Fatalf("after CTRL-C: phase %d, done %v", e.phase, e.done)
 	}
@@ -258,20 +258,20 @@ func TestLoginInterruptBeforeTheKeypadListens(t *testing.T) {
 				if ev.Event != control.EventState {
 					t.Fatalf("event %q, want %q", ev.Event, name)
 				}
-				e.onEvent(ev)
+				e.step(eventInput(ev))
 			case <-time.After(10 * time.Second):
 				t.Fatalf("no %q event", name)
 			}
 		}
 	}
-	e.onEvent(nextEvent(control.EventPasscode))
+	e.step(eventInput(nextEvent(control.EventPasscode)))
 	if e.phase != phVerifying {
 		t.Fatalf("the announcement after CTRL-C moved to phase %d", e.phase)
 	}
 	if k := d.NextKey(t); k != control.KeyCancel {
 		t.Fatalf("key %s, want cancel", k)
 	}
-	e.onEvent(nextEvent(control.EventLogin))
+	e.step(eventInput(nextEvent(control.EventLogin)))
 	e.out.Flush()
 	if e.phase != phLogin || strings.Count(stderr.String(), "Login cancelled.") != 1 {
 		t.Fatalf("after pi2pid's login event: phase %d, stderr %q", e.phase, stderr.String())
@@ -323,7 +323,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 		{
 			name: "login event: timed out",
 			end: func(e *engine) {
-				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeTimedOut, Error: timedOut})
+				e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeTimedOut, Error: timedOut}))
 			},
 			stop:  true,
 			phase: phLogin, stderr: "Login timed out: no key was pressed on the keypad for too long.\n",
@@ -331,7 +331,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 		{
 			name: "login event: cancelled by another client's logout",
 			end: func(e *engine) {
-				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled, Error: "passcode entry cancelled"})
+				e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventLogin, UserID: "ali", Code: control.CodeCancelled, Error: "passcode entry cancelled"}))
 			},
 			stop: true,
 			// The reader's key came too late and was refused: still
@@ -342,7 +342,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 		{
 			name: "logged-out event",
 			end: func(e *engine) {
-				e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventLoggedOut})
+				e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventLoggedOut}))
 			},
 			stop:  true,
 			login: &control.Reply{Code: control.CodeCancelled, Error: "passcode entry cancelled"},
@@ -350,7 +350,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 		},
 		{
 			name:  "SIGINT",
-			end:   func(e *engine) { e.onInterrupt() },
+			end:   func(e *engine) { e.step(input{kind: inSignal}) },
 			stop:  true,
 			login: &control.Reply{Code: control.CodeCancelled, Error: "passcode entry cancelled"},
 			phase: phLogin, stderr: "Login cancelled.\n",
@@ -363,7 +363,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 			e := newLoginEngine(t, d, &stdout, &stderr)
 			e.flow = flowShell
 			e.login()
-			e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"})
+			e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventPasscode, Keypad: control.KeypadConsole, UserID: "ali"}))
 			if e.phase != phPasscode {
 				t.Fatalf("phase %d, want the passcode being entered", e.phase)
 			}
@@ -390,7 +390,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 			if err == nil {
 				err = tty.ErrStopped
 			}
-			e.passcodeReaderDone(err)
+			e.step(input{kind: inKeysDone, err: err})
 			if e.keysBusy || e.keys != nil {
 				t.Fatal("the reader ended, but the engine still counts it")
 			}
@@ -400,7 +400,7 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 				}
 				ev := *tt.login
 				ev.Type, ev.Event = control.TypeEvent, control.EventLogin
-				e.onEvent(ev)
+				e.step(eventInput(ev))
 			}
 			e.out.Flush()
 			if e.phase != tt.phase || e.done {
@@ -418,6 +418,6 @@ func TestPasscodeReaderStopsWhenEntryEnds(t *testing.T) {
 
 func stateEvent(state control.State) func(e *engine) {
 	return func(e *engine) {
-		e.onEvent(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: state, UserID: "ali"})
+		e.step(eventInput(control.Reply{Type: control.TypeEvent, Event: control.EventState, State: state, UserID: "ali"}))
 	}
 }

@@ -25,9 +25,10 @@ func (e *engine) stopKeys() {
 	}
 }
 
-// passcodeReaderDone handles the end of the passcode reader (or of the
-// keys sent from a passcode line): the terminal is back to line mode.
-func (e *engine) passcodeReaderDone(err error) {
+// keysReleased: the passcode reader (or the keys sent from a passcode
+// line) is done, and the terminal is back to line mode. It returns err as
+// the login attempt sees it.
+func (e *engine) keysReleased(err error) error {
 	stopped := e.keysStopped
 	e.keysBusy, e.keys, e.keysStopped = false, nil, false
 	if stopped && err != nil {
@@ -35,7 +36,7 @@ func (e *engine) passcodeReaderDone(err error) {
 		// passcode entry had ended), the engine stopped it.
 		err = tty.ErrStopped
 	}
-	e.onPasscodeDone(err)
+	return err
 }
 
 // releaseKeys stops the passcode reader as the engine ends and waits for
@@ -48,7 +49,7 @@ func (e *engine) releaseKeys() {
 	e.stopKeys()
 	select {
 	case err := <-e.passDone:
-		e.passcodeReaderDone(err)
+		e.keysReleased(err)
 	case <-time.After(callTimeout + time.Second):
 		// A key press still waits for pi2pid; the terminal is left as is.
 	}
@@ -64,7 +65,7 @@ func (e *engine) releaseKeys() {
 // sends it before its keypad listens, and console keys sent then are
 // refused.
 func (e *engine) startPasscode(keypad control.Keypad) {
-	if e.cancelling && e.loggingIn() && !e.passcodeStarted {
+	if e.cancelling && !e.passcodeStarted {
 		// Cancelled before pi2pid's keypad listened, which refused the
 		// Cancel key: press it again now that the keypad takes it.
 		e.passcodeStarted = true
@@ -182,20 +183,29 @@ func (e *engine) login() {
 	e.call(control.OpLogin, control.Request{Op: control.OpLogin, UserID: e.user})
 }
 
-// loggingIn reports whether a login attempt is under way.
-func (e *engine) loggingIn() bool {
-	switch e.phase {
-	case phLoggingIn, phPasscode, phVerifying:
-		return true
+// interruptLogin: a signal during a login attempt asks pi2pid to cancel it.
+func (e *engine) interruptLogin() {
+	// A signal (kill -INT, SIGTERM) is no key: the passcode reader
+	// would wait on, and take the next prompt's first key.
+	e.stopKeys()
+	if e.cancelling {
+		return // asked already; pi2pid's login event ends the attempt
 	}
-	return false
+	if e.keypad == control.KeypadConsole {
+		_ = e.client.Send(control.Request{Op: control.OpKey, Key: passcode.Cancel})
+	} else {
+		_ = e.client.Send(control.Request{Op: control.OpLogout})
+	}
+	// pi2pid's login event ends the attempt: cancelled, or its
+	// outcome when the passcode was already being checked.
+	e.awaitCancel("")
 }
 
 // awaitCancel waits for pi2pid's login event after pi2pictl asked it to
 // cancel the login attempt (see engine.cancelling); why, when set, is
 // what the person is told then instead of "Login cancelled.".
 func (e *engine) awaitCancel(why string) {
-	if !e.loggingIn() || e.cancelling {
+	if e.cancelling {
 		return
 	}
 	e.cancelling, e.cancelWhy = true, why
@@ -222,9 +232,6 @@ func (e *engine) endCancel() {
 
 func (e *engine) loginFailed(code control.Code, msg string) {
 	e.stopKeys()
-	if !e.loggingIn() {
-		return
-	}
 	if e.cancelling && e.cancelWhy != "" && code == control.CodeCancelled {
 		code, msg = "", e.cancelWhy
 	}
@@ -239,9 +246,6 @@ func (e *engine) loginFailed(code control.Code, msg string) {
 
 func (e *engine) loggedIn(user string, failedAttempts int) {
 	e.stopKeys()
-	if !e.loggingIn() {
-		return
-	}
 	e.endCancel()
 	if user != "" {
 		e.user = user

@@ -48,72 +48,107 @@ func (e *engine) call(op control.Op, req control.Request) {
 	}()
 }
 
-// drainEvents handles the events that arrived before a result: the
-// daemon sends them first, and they must be acted on first.
-func (e *engine) drainEvents() {
+// pendingEvents takes the events that have arrived: before a result,
+// since the daemon sends them first, and they must be acted on first.
+func (e *engine) pendingEvents() []input {
+	var ins []input
 	for {
 		select {
 		case ev, ok := <-e.client.Events():
 			if !ok {
-				return
+				return ins
 			}
-			e.onEvent(ev)
+			ins = append(ins, eventInput(ev))
 		default:
-			return
+			return ins
 		}
 	}
 }
 
-func (e *engine) onResult(r result) {
-	switch r.op {
-	case control.OpLogin:
-		if r.err != nil {
-			if control.CodeOf(r.err) == control.CodeLoggedIn && e.flow == flowShell {
-				// Someone logged in meanwhile; check.
-				if st, err := e.status(); err == nil && loggedIn(st) {
-					e.loggedIn(st.UserID, 0)
-					return
-				}
+// begin sets the first phase from pi2pid's status.
+func (e *engine) begin(st *control.Status) {
+	e.keypad = st.Keypad
+	switch e.flow {
+	case flowShell:
+		if loggedIn(st) {
+			e.user = st.UserID
+			e.enterDest()
+		} else {
+			e.setPhase(phLogin)
+		}
+	case flowLogin:
+		if loggedIn(st) && e.stillLoggedIn(st.UserID) {
+			if e.user != "" && e.user != st.UserID {
+				e.fail(otherUserMsg(st.UserID, e.user))
+				return
 			}
-			e.loginFailed("", refusal(r.err, ""))
+			e.out.Println(alreadyLoggedInLine(st.UserID))
+			e.finish(nil)
 			return
 		}
-		if r.rep.Keypad != "" {
-			e.startPasscode(r.rep.Keypad)
+		if e.user != "" {
+			e.out.Println(promptLogin + e.user)
+			e.login()
+		} else {
+			e.setPhase(phLogin)
 		}
-	case control.OpChat:
-		if r.err != nil {
-			if e.phase != phConnecting {
-				return
-			}
-			e.out.Errorln(refusal(r.err, e.peer))
-			if e.flow == flowShell {
-				e.enterDest()
-				return
-			}
-			e.finish(errReported)
-			return
-		}
-		// A chat that started and already ended (its events came
-		// first, see drainEvents) is not started again.
-		if !e.started && e.phase == phConnecting {
-			rep := r.rep
-			if rep.Peer == "" {
-				rep.Peer = e.peer
-			}
-			rep.Direction = control.Outgoing
-			e.chatStarted(rep)
-		}
-	case control.OpWait:
-		if r.err != nil && (e.phase == phWaiting || e.phase == phDest) {
-			if e.flow == flowWait {
-				e.out.Errorln(refusal(r.err, ""))
-				e.finish(errReported)
-				return
-			}
-			e.out.Errorln("incoming chats cannot reach this shell: " + refusal(r.err, ""))
-		}
+	case flowChat:
+		e.chat()
+	case flowWait:
+		e.setPhase(phWaiting)
+		e.call(control.OpWait, control.Request{Op: control.OpWait})
 	}
+}
+
+// onLoginResult: pi2pid answered our login request.
+func (e *engine) onLoginResult(r result) {
+	if r.err != nil {
+		if control.CodeOf(r.err) == control.CodeLoggedIn && e.flow == flowShell {
+			// Someone logged in meanwhile; check.
+			if st, err := e.status(); err == nil && loggedIn(st) {
+				e.loggedIn(st.UserID, 0)
+				return
+			}
+		}
+		e.loginFailed("", refusal(r.err, ""))
+		return
+	}
+	if r.rep.Keypad != "" {
+		e.startPasscode(r.rep.Keypad)
+	}
+}
+
+// onChatResult: pi2pid answered our chat request.
+func (e *engine) onChatResult(r result) {
+	if r.err != nil {
+		e.out.Errorln(refusal(r.err, e.peer))
+		if e.flow == flowShell {
+			e.enterDest()
+			return
+		}
+		e.finish(errReported)
+		return
+	}
+	// A chat that started and already ended (its events came
+	// first, see engine.next) is not started again.
+	if !e.started {
+		rep := r.rep
+		if rep.Peer == "" {
+			rep.Peer = e.peer
+		}
+		rep.Direction = control.Outgoing
+		e.chatStarted(rep)
+	}
+}
+
+// waitRefused: pi2pid refused to attach us for incoming chats.
+func (e *engine) waitRefused(err error) {
+	if e.flow == flowWait {
+		e.out.Errorln(refusal(err, ""))
+		e.finish(errReported)
+		return
+	}
+	e.out.Errorln("incoming chats cannot reach this shell: " + refusal(err, ""))
 }
 
 // enterDest shows the destination prompt and attaches for incoming chats.
@@ -132,13 +167,7 @@ func (e *engine) chat() {
 
 // endChat ends our side of the chat once everything typed is sent: the
 // stream's CloseWrite. The chat is over once the peer has ended too.
-func (e *engine) endChat(quit bool) {
-	if quit {
-		e.quitAfterEnd = true
-	}
-	if e.phase != phChat {
-		return
-	}
+func (e *engine) endChat() {
 	e.setPhase(phEnding)
 	if e.pump != nil {
 		e.pump.stop() // the pump ends our side after what it read
@@ -160,29 +189,9 @@ func (e *engine) closeOurSide() {
 	}
 }
 
-// lineSent: the line being written has gone to pi2pid. A write that
-// failed means the chat is over: its chat-end says why.
-func (e *engine) lineSent(error) {
-	e.sending = false
-	if e.endPending {
-		e.endPending = false
-		if e.phase == phEnding {
-			e.closeOurSide()
-		}
-	}
-}
-
 func (e *engine) pumpEOF() <-chan bool {
 	if e.pump == nil {
 		return nil
 	}
 	return e.pump.eof
-}
-
-// onPumpEOF: stdin ended. The pump ends the chat after what it sent,
-// unless it only listens (see pump.listenOnEmpty).
-func (e *engine) onPumpEOF(listening bool) {
-	if !listening && e.phase == phChat {
-		e.setPhase(phEnding)
-	}
 }

@@ -13,7 +13,7 @@ import (
 // daemon, which the commands tested here do not use.
 func testEngine(p phase) (*engine, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	e := &engine{flow: flowShell, phase: p, recent: &recentUsers{}}
+	e := &engine{transcript: transcript{flow: flowShell, phase: p}, recent: &recentUsers{}}
 	e.out = screen.New(&screen.Plain{Stdout: &out, Stderr: &errOut})
 	return e, &out, &errOut
 }

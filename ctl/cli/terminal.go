@@ -15,15 +15,14 @@ import (
 
 func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 	e := &engine{
-		flow:     f,
-		inv:      inv,
-		recent:   &recentUsers{},
-		results:  make(chan result, 8),
-		readReq:  make(chan struct{}),
-		linesCh:  make(chan lineResult, 1),
-		passDone: make(chan error, 1),
-		sendQ:    make(chan writeItem),
-		sendDone: make(chan error, 1),
+		transcript: transcript{flow: f},
+		inv:        inv,
+		recent:     &recentUsers{},
+		results:    make(chan result, 8),
+		readReq:    make(chan struct{}),
+		linesCh:    make(chan lineResult, 1),
+		keyReader:  keyReader{passDone: make(chan error, 1)},
+		chatIO:     chatIO{sendQ: make(chan writeItem), sendDone: make(chan error, 1)},
 	}
 	if f == flowChat {
 		peer, err := wire.NormalizeUserID(inv.Args[0])
