@@ -55,6 +55,16 @@ type Client struct {
 
 // Dial connects to the daemon's socket at path and exchanges hellos.
 func Dial(ctx context.Context, path string) (*Client, error) {
+	conn, err := dialSocket(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ctx, conn)
+}
+
+// dialSocket connects to the daemon's socket at path, naming the usual
+// failures: no daemon, no permission.
+func dialSocket(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -66,7 +76,7 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 		}
 		return nil, err
 	}
-	return NewClient(ctx, conn)
+	return conn, nil
 }
 
 // NewClient runs the hello exchange on an open connection.

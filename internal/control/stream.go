@@ -3,11 +3,8 @@ package control
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,15 +27,8 @@ type Stream struct {
 // DialStream opens the data stream of the chat announced with token
 // (EventChatStart.Token) on the control socket at path.
 func DialStream(ctx context.Context, path, token string) (*Stream, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", path)
+	nc, err := dialSocket(ctx, path)
 	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-			return nil, fmt.Errorf("%w (no daemon at %s)", ErrDaemonNotRunning, path)
-		case errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("%w %s", ErrPermission, path)
-		}
 		return nil, err
 	}
 	s, err := OpenStream(ctx, nc, token)
