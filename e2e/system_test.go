@@ -535,6 +535,12 @@ func (r *attachedReceiver) next(name control.Event, timeout time.Duration) (cont
 				if r.s != nil {
 					_ = r.s.CloseWrite()
 				}
+			case control.EventChatEnd:
+				// The stream was the chat's: the next chat has its own.
+				if r.s != nil {
+					r.s.Close()
+					r.s = nil
+				}
 			}
 			if ev.Event == name {
 				return ev, true
