@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -17,6 +18,9 @@ import (
 // pi2pid (kernel socket buffers come on top); a slow side holds the other
 // back through its socket. Until the stream is attached nothing is read
 // from the peer: TCP holds its text.
+
+// streamBuffers keeps sendStream's buffers from one chat to the next.
+var streamBuffers = sync.Pool{New: func() any { b := make([]byte, control.StreamBuffer); return &b }}
 
 // Stream implements controlsock.StreamHandler: it admits the data stream of
 // the chat in progress, once, for a client of the owner's uid.
@@ -88,7 +92,9 @@ func (t *Terminal) sendStream(ch *activeChat, s *controlsock.Stream) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		buf := make([]byte, control.StreamBuffer)
+		bp := streamBuffers.Get().(*[]byte)
+		defer streamBuffers.Put(bp)
+		buf := *bp
 		for {
 			n, rerr := s.Read(buf)
 			if n > 0 {

@@ -123,6 +123,10 @@ func (in *Incoming) Accept() (*Chat, error) {
 // ReadChunk is the buffer Receive reads the peer into.
 const ReadChunk = 256 << 10
 
+// chunks keeps Receive's buffers from one chat to the next: a new chat
+// then allocates (and the collector clears) nothing on the way in.
+var chunks = sync.Pool{New: func() any { b := make([]byte, ReadChunk); return &b }}
+
 // Chat is the chat phase of one peer connection.
 type Chat struct {
 	conn      net.Conn
@@ -156,7 +160,9 @@ func (c *Chat) Send(p []byte) error {
 // that is the backpressure that keeps a flood from filling memory; p is
 // valid only until deliver returns.
 func (c *Chat) Receive(deliver func(p []byte) error) error {
-	buf := make([]byte, ReadChunk)
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	buf := *bp
 	for {
 		n, err := c.r.Read(buf)
 		if n > 0 {

@@ -218,9 +218,9 @@ func (u *User) ReadText(want string) string {
 	u.t.Helper()
 	s := u.Stream()
 	var got strings.Builder
-	buf := make([]byte, control.StreamBuffer)
+	var buf [4096]byte // a line; ReadAll is for more
 	for !strings.Contains(got.String(), want) {
-		n, err := s.Read(buf)
+		n, err := s.Read(buf[:])
 		got.Write(buf[:n])
 		if err != nil && !strings.Contains(got.String(), want) {
 			u.t.Fatalf("reading the chat: %v after %q", err, got.String())
