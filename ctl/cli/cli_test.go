@@ -352,9 +352,10 @@ func TestCompleter(t *testing.T) {
 			t.Errorf("complete %q = %q, want %q", in, got, want)
 		}
 	}
+	// During a chat Tab is text: its one "completion" is a tab.
 	c.mode.Store(completeNothing)
-	if got := do("b"); got != "0:" {
-		t.Errorf("completion during a chat: %q", got)
+	if got := do("b"); got != "0:\t" {
+		t.Errorf("Tab during a chat completes to %q, want a tab", got)
 	}
 }
 

@@ -83,7 +83,7 @@ func (r *recentUsers) load(path string) {
 
 // Completion modes.
 const (
-	completeNothing = iota // chat text, passcode
+	completeNothing = iota // chat text, passcode: Tab is typed as itself
 	completeLogin          // user IDs
 	completeDest           // user IDs and /commands
 )
@@ -99,7 +99,9 @@ type completer struct {
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	mode := c.mode.Load()
 	if mode == completeNothing {
-		return nil, 0
+		// Chat text: Tab is text, as in a pipe. readline takes Tab for
+		// completion only, so the one "completion" is the tab itself.
+		return [][]rune{{'\t'}}, 0
 	}
 	s := string(line[:pos])
 	if mode == completeDest && strings.HasPrefix(s, "/") {

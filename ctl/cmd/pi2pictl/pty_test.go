@@ -133,6 +133,9 @@ func TestShellOnTerminal(t *testing.T) {
 	at = r.waitScreen(t, at, "hello wor")
 	r.type_(t, "ld\r")
 	b.waitOut(t, "hello world\n") // the typed line reached bianca intact
+	// Tab is text in a chat (a paste of a table), not completion.
+	r.type_(t, "a\tb\t\r")
+	b.waitOut(t, "a\tb\t\n")
 	if strings.Contains(r.screen.String(), "pwned") {
 		t.Fatal("the peer's escape sequence reached the terminal")
 	}
