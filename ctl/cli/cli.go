@@ -189,7 +189,7 @@ func fail(env *Env, err error) int {
 
 func printUsage(w io.Writer) {
 	var b strings.Builder
-	b.WriteString("Usage: pi2pictl [--socket PATH] [COMMAND [ARGS]]\n\n")
+	b.WriteString("Usage: pi2pictl [--socket PATH] [COMMAND [ARGS]]\n       pi2pictl --version\n\n")
 	b.WriteString("With no command, pi2pictl opens an interactive shell:\n")
 	b.WriteString("log in, then type a user ID to chat; CTRL-C ends a chat, CTRL-D leaves.\n\n")
 	b.WriteString("Commands:\n")

@@ -87,7 +87,7 @@ func ParseMap(s string) (Map, error) {
 		if !strings.EqualFold(val, "none") {
 			var err error
 			if k, err = ParseKey(val); err != nil {
-				return Map{}, fmt.Errorf("keypad: key map %s: %w", role, err)
+				return Map{}, fmt.Errorf("keypad: key map %s=%s: %s", role, val, strings.TrimPrefix(err.Error(), "keypad: "))
 			}
 		}
 		switch role {
