@@ -40,7 +40,7 @@ type pump struct {
 	// takeReady (set before stopC closes): before its end the pump still
 	// sends what stdin holds at that moment (see sendReady).
 	takeReady bool
-	eof      chan bool     // stdin ended; true when the pump only listens now
+	eof       chan bool // stdin ended; true when the pump only listens now
 }
 
 func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
