@@ -37,7 +37,10 @@ type pump struct {
 
 	stopOnce sync.Once
 	stopC    chan struct{} // closed by stop
-	eof      chan bool     // stdin ended; true when the pump only listens now
+	// takeReady (set before stopC closes): before its end the pump still
+	// sends what stdin holds at that moment (see sendReady).
+	takeReady bool
+	eof       chan bool // stdin ended; true when the pump only listens now
 }
 
 func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
@@ -55,6 +58,16 @@ func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
 
 // stop tells the pump to end our side after what it has read.
 func (p *pump) stop() { p.stopOnce.Do(func() { close(p.stopC) }) }
+
+// stopAfterReady tells the pump to end our side after what it has read
+// and what stdin already holds (sendReady): the peer has ended, or pi2pid
+// ends the chat, and the text that was waiting in stdin still goes out.
+func (p *pump) stopAfterReady() {
+	p.stopOnce.Do(func() {
+		p.takeReady = true
+		close(p.stopC)
+	})
+}
 
 func (p *pump) stopped() bool {
 	select {
@@ -101,6 +114,38 @@ func (p *pump) run() {
 			}
 			return
 		}
+	}
+	if p.takeReady {
+		p.sendReady(buf)
+	}
+}
+
+// sendReady sends what stdin holds now (at most len(buf) bytes: what a
+// pipe holds, since newPump sized it so), without waiting for more. When
+// both sides pipe a few lines whose end is there at once
+// (`printf … | pi2pictl wait` and `printf … | pi2pictl chat bianca`), one
+// side's end can reach the other before its pump has read anything; that
+// text was given before the chat ended, and is sent. A stdin that keeps
+// coming (`yes |`) cannot hold the end back: only what is there goes.
+func (p *pump) sendReady(buf []byte) {
+	if p.fd < 0 {
+		return // no file: tests' readers, read in a goroutine
+	}
+	n, err := unix.IoctlGetInt(p.fd, unix.TIOCINQ) // FIONREAD: pipes and files
+	if err != nil || n <= 0 {
+		return
+	}
+	n = min(n, len(buf))
+	got := 0
+	for got < n {
+		k, err := p.r.Read(buf[got:n])
+		got += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	if got > 0 {
+		p.send(buf[:got])
 	}
 }
 

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
+	"github.com/pi2pi/pi2pi/internal/control"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,4 +92,76 @@ func startFile(t *testing.T, d *backendtest.Terminal, stdin *os.File, args ...st
 	go func() { r.code <- Run(args, r.env) }()
 	t.Cleanup(func() { stdin.Close() })
 	return r
+}
+
+// streamPair returns a data stream whose pi2pid end is the returned
+// connection (a socket pair; the result line is answered here).
+func streamPair(t *testing.T) (*control.Stream, net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) net.Conn {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ours, theirs := conn(fds[0]), conn(fds[1])
+	go func() {
+		r := bufio.NewReader(theirs)
+		if _, err := r.ReadString('\n'); err == nil {
+			rep := control.Reply{Type: control.TypeResult, OK: true}
+			_, _ = theirs.Write(append(control.AppendReply(nil, rep), '\n'))
+		}
+	}()
+	s, err := control.OpenStream(context.Background(), ours, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, theirs
+}
+
+// When pi2pid asks the pump to end (the peer has ended) before it has read
+// anything, what stdin already holds still goes out, then the end; CTRL-C
+// (stop) sends nothing more.
+func TestPumpSendsWhatStdinHoldsWhenAskedToEnd(t *testing.T) {
+	for _, asked := range []bool{true, false} {
+		t.Run(fmt.Sprint("asked=", asked), func(t *testing.T) {
+			s, theirs := streamPair(t)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			const text = "I am fine, how about you?\nsecond line\n"
+			if _, err := pw.Write([]byte(text)); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			p := newPump(s, pr, nil)
+			if asked {
+				p.stopAfterReady()
+			} else {
+				p.stop()
+			}
+			p.run()
+			got, err := io.ReadAll(theirs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			if asked {
+				want = text
+			}
+			if string(got) != want {
+				t.Fatalf("pi2pid got %q, want %q", got, want)
+			}
+		})
+	}
 }

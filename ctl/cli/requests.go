@@ -173,6 +173,23 @@ func (e *engine) endChat() {
 		e.pump.stop() // the pump ends our side after what it read
 		return
 	}
+	e.endTyped()
+}
+
+// endChatAsked ends our side because pi2pid asked (chat-ending: the peer
+// has ended, or a logout or shutdown): as endChat, but a pump first sends
+// what its stdin already holds (pump.sendReady).
+func (e *engine) endChatAsked() {
+	if e.pump != nil {
+		e.setPhase(phEnding)
+		e.pump.stopAfterReady()
+		return
+	}
+	e.endChat()
+}
+
+// endTyped ends our side after the typed line being written, if any.
+func (e *engine) endTyped() {
 	if e.sending {
 		e.endPending = true // after the line being written
 		return

@@ -271,10 +271,13 @@ func (e *engine) stepChat(in input) {
 			e.sending = true
 			e.sendQ <- writeItem{e.stream.s, in.line + "\n"}
 		}
-	case inLineInterrupt, inSignal, evChatEnding:
-		// evChatEnding: the peer closed its side, or pi2pid must end
-		// the chat: send nothing more; what was sent still goes out.
+	case inLineInterrupt, inSignal:
 		e.endChat()
+	case evChatEnding:
+		// The peer closed its side, or pi2pid must end the chat: read
+		// nothing more; what was read, and what a pipe already holds,
+		// still goes out.
+		e.endChatAsked()
 	case inEOF:
 		e.out.Prompt("")
 		e.quitAfterEnd = true
