@@ -95,8 +95,10 @@ func (e *engine) begin(st *control.Status) {
 	case flowChat:
 		e.chat()
 	case flowWait:
+		// One chat, then pi2pictl exits: once, so that pi2pid hands no
+		// second caller to it on its way out.
 		e.setPhase(phWaiting)
-		e.call(control.OpWait, control.Request{Op: control.OpWait})
+		e.call(control.OpWait, control.Request{Op: control.OpWait, Once: true})
 	}
 }
 

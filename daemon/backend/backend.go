@@ -96,6 +96,7 @@ type Terminal struct {
 	// m.Step: the machine's observer takes it.
 	mu          sync.Mutex
 	conns       map[*controlsock.Conn]bool // value: attached (sent wait)
+	once        map[*controlsock.Conn]bool // attached for one chat (wait with once)
 	attachOrder []*controlsock.Conn
 }
 
@@ -113,7 +114,7 @@ func New(opt Options) *Terminal {
 	if opt.PeerPort == 0 {
 		opt.PeerPort = 8085
 	}
-	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
+	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, once: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
 	t.gate, t.peerLog = newPeerGate(), journalslog.Limited(opt.Log, peerLogBurst, peerLogRefill)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.m = terminal.NewMachine[*activeChat](opt.Log, t.changed)

@@ -622,3 +622,24 @@ func TestLoginsDuringShutdown(t *testing.T) {
 		t.Errorf("after shutdown the state is %s, want logged-out", s)
 	}
 }
+
+// A wait with once (pi2pictl wait) serves one chat: once it has its
+// chat, the next caller finds nobody waiting (away), even though the
+// connection stays open until pi2pictl exits; a plain wait (the shell)
+// stays attached.
+func TestWaitOnceServesOneChat(t *testing.T) {
+	_, _, biancaT, ali, bianca := pair(t, transport.Plain)
+	one := attach(t, biancaT.sock)
+	bianca.C.Close() // the plain wait of pair() leaves
+	waitFor(t, func() bool { return biancaT.waiter() == nil })
+	one.Must(control.Request{Op: control.OpWait, Once: true})
+	realCall(t, ali, one)
+	if e := ali.Refused(control.Request{Op: control.OpChat, UserID: "bianca"}, control.CodeAway); e == nil {
+		t.Fatal("a second call was handed to the wait that had its chat")
+	}
+	// The shell's wait stays attached from one chat to the next.
+	shell := attach(t, biancaT.sock)
+	shell.Must(control.Request{Op: control.OpWait})
+	realCall(t, ali, shell)
+	realCall(t, ali, shell)
+}

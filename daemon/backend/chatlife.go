@@ -145,6 +145,7 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		link.Close()
 		return
 	}
+	t.chatBegan(owner)
 	owner.Event(start)
 	if !t.track(func() { t.runChat(ch) }) {
 		// pi2pid is stopping.

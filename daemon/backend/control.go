@@ -24,8 +24,22 @@ func (t *Terminal) Connected(c *controlsock.Conn) {
 func (t *Terminal) Disconnected(c *controlsock.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	delete(t.once, c)
 	t.attachOrder = slices.DeleteFunc(t.attachOrder, func(x *controlsock.Conn) bool { return x == c })
 	t.mu.Unlock()
+}
+
+// chatBegan detaches c if it waited for one chat only (wait with once):
+// a `pi2pictl wait` on its way out after its chat must not be handed a
+// second caller.
+func (t *Terminal) chatBegan(c *controlsock.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.once[c] {
+		delete(t.once, c)
+		t.conns[c] = false
+		t.attachOrder = slices.DeleteFunc(t.attachOrder, func(x *controlsock.Conn) bool { return x == c })
+	}
 }
 
 // Handle implements controlsock.Handler. Refusals are errors with a code
@@ -47,6 +61,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		if !t.conns[c] {
 			t.conns[c] = true
 			t.attachOrder = append(t.attachOrder, c)
+		}
+		if req.Once {
+			t.once[c] = true
 		}
 		t.mu.Unlock()
 		s, user, _ := t.m.State()

@@ -141,6 +141,9 @@ type Request struct {
 	UserID  string `json:"userid,omitempty"`
 	Key     Key    `json:"key,omitempty"`
 	Token   string `json:"token,omitempty"` // OpStream
+	// Once (OpWait): attach for one incoming chat only, detached when it
+	// starts (pi2pictl wait, which exits after its chat).
+	Once bool `json:"once,omitempty"`
 }
 
 // Reply is one line from daemon to client: a hello, a result or an event.
