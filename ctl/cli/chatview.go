@@ -128,6 +128,11 @@ func (e *engine) chatEnded(why string) {
 	if why != "" {
 		e.out.Errorln(peertext.Clean(why))
 	}
+	if e.pump != nil && e.pump.unsent.Load() {
+		// The peer (or pi2pid) ended the chat while stdin still held
+		// text: say so, a script cannot tell otherwise.
+		e.out.Errorln("pi2pictl: the chat ended before your input did: the rest of it was not sent")
+	}
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {
 		e.setPhase(phEnded)

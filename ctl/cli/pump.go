@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -40,6 +41,9 @@ type pump struct {
 	// takeReady (set before stopC closes): before its end the pump still
 	// sends what stdin holds at that moment (see sendReady).
 	takeReady bool
+	// unsent is set when stdin still held bytes after the pump stopped
+	// at the peer's end: the rest of the input was not sent.
+	unsent atomic.Bool
 	eof       chan bool // stdin ended; true when the pump only listens now
 }
 
@@ -146,6 +150,9 @@ func (p *pump) sendReady(buf []byte) {
 	}
 	if got > 0 {
 		p.send(buf[:got])
+	}
+	if left, err := unix.IoctlGetInt(p.fd, unix.TIOCINQ); err == nil && left > 0 {
+		p.unsent.Store(true)
 	}
 }
 

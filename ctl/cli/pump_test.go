@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -161,6 +162,41 @@ func TestPumpSendsWhatStdinHoldsWhenAskedToEnd(t *testing.T) {
 			}
 			if string(got) != want {
 				t.Fatalf("pi2pid got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// When the peer ends first and stdin holds more than the pump sends at
+// the end, the rest is not sent, and the pump says so (pi2pictl tells
+// the person on stderr): a file larger than the end's share.
+func TestPumpTellsWhatItLeftUnsent(t *testing.T) {
+	for _, size := range []int{1000, control.StreamBuffer + 1000} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			s, theirs := streamPair(t)
+			f, err := os.CreateTemp(t.TempDir(), "input")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			p := newPump(s, f, nil)
+			p.stopAfterReady()
+			done := make(chan struct{})
+			go func() { p.run(); close(done) }()
+			got, err := io.ReadAll(theirs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			left := len(got) < size
+			if p.unsent.Load() != left {
+				t.Fatalf("sent %d of %d bytes; unsent = %v", len(got), size, p.unsent.Load())
 			}
 		})
 	}
