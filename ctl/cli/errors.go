@@ -185,6 +185,10 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "already chatting with " + who + ": end that chat first", true
 	case control.CodeSettingUp:
 		return "busy setting up a chat with " + who + ": try again in a moment", true
+	case control.CodeLoggingOut:
+		return "a logout of " + user + " is in progress: try again in a moment", true
+	case control.CodeLoggedOut:
+		return "the chat with " + who + " was abandoned: this terminal logged out", true
 	case control.CodeNoChat:
 		return "no chat in progress: start one with pi2pictl chat USERID", true
 	case control.CodeNoStream:

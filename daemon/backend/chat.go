@@ -27,66 +27,84 @@ func (t *Terminal) peerAddr(address string) string {
 }
 
 // call is the initiator's side, for OpChat: lookup, connect, CONNECTREQ,
-// await the reply. The result comes once the chat started or failed.
+// await the reply. The result comes once the chat started or failed. A
+// logout or shutdown abandons the set-up: the machine cancels ctx (which
+// also closes the peer connection), the next outcome is refused, and the
+// request is refused with CodeLoggedOut (CodeStopping).
 func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
 		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	eff, err := t.step(input{Event: terminal.EvChat, Peer: target})
+	setup, abandon := context.WithCancel(t.ctx)
+	defer abandon()
+	ctx, cancel := context.WithTimeout(setup, 3*t.opt.Timeout)
+	defer cancel()
+	eff, err := t.step(input{Event: terminal.EvChat, Peer: target, Cancel: abandon})
 	if errors.Is(err, terminal.ErrSelf) {
 		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
 	} else if err != nil {
 		return control.Reply{}, refusal(err)
 	}
+	// failed posts the set-up's failure ev and returns why, unless the
+	// set-up was abandoned meanwhile.
+	failed := func(ev terminal.Event, why error) (control.Reply, error) {
+		if err := t.advance(input{Event: ev}, target); err != nil {
+			return control.Reply{}, err
+		}
+		return control.Reply{}, why
+	}
 	self := eff.User
-	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
-	defer cancel()
 	lctx, lcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	e, err := t.opt.Directory.Lookup(lctx, self, target)
 	lcancel()
 	if err != nil {
-		t.outcome(input{Event: terminal.EvLookupFailed})
-		return control.Reply{}, dirError(err, target)
+		return failed(terminal.EvLookupFailed, dirError(err, target))
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
-			t.outcome(input{Event: terminal.EvLookupFailed})
-			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
+			return failed(terminal.EvLookupFailed, control.Refusal(control.CodeNoKey, target, nil))
 		}
 		verify = transport.PinKey(e.Key)
 	}
-	t.outcome(input{Event: terminal.EvFound})
+	if err := t.advance(input{Event: terminal.EvFound}, target); err != nil {
+		return control.Reply{}, err
+	}
 	addr := t.peerAddr(e.Address)
 	dctx, dcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	conn, err := t.opt.Transport.Dial(dctx, addr, verify)
 	dcancel()
 	if err != nil {
-		t.outcome(input{Event: terminal.EvUnreachable})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
-			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
+			return failed(terminal.EvUnreachable, control.Refusal(control.CodeWrongKey, target, err))
 		}
-		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
+		return failed(terminal.EvUnreachable, control.Refusal(control.CodeUnreachable, target, err))
 	}
-	t.outcome(input{Event: terminal.EvConnected})
+	if err := t.advance(input{Event: terminal.EvConnected}, target); err != nil {
+		conn.Close()
+		return control.Reply{}, err
+	}
+	// While the reply is awaited, an abandoned set-up closes the link.
+	unhook := context.AfterFunc(setup, func() { conn.Close() })
 	live, err := peerlink.Tune(conn.Raw())
 	if err != nil {
 		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
-	if err != nil {
+	if !unhook() || err != nil {
 		conn.Close()
-		t.outcome(input{Event: terminal.EvRefused})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
-			return control.Reply{}, peerRefusal(target, re.Reason)
+			return failed(terminal.EvRefused, peerRefusal(target, re.Reason))
 		}
-		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
+		return failed(terminal.EvRefused, control.Refusal(control.CodeUnreachable, target, err))
 	}
 	link.SetLiveness(live)
-	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted)
+	if !t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted) {
+		return control.Reply{}, t.abandoned(target)
+	}
 	return control.Reply{Peer: target}, nil
 }
 
@@ -137,7 +155,9 @@ func (t *Terminal) incoming(raw net.Conn) {
 		// Back to listening before the answer goes out: a caller that
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
-			t.outcome(input{Event: terminal.EvNotVerified})
+			if t.advance(input{Event: terminal.EvNotVerified}, initiator) != nil {
+				reason = wire.ReasonNotLoggedIn // a logout abandoned the check
+			}
 		} else {
 			// Refused before any lookup (not logged in, busy, away):
 			// the request cost no lookup, so it takes no token, and a
@@ -151,7 +171,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(stateReason(s, wire.ReasonAway), false)
 		return
 	}
-	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator})
+	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator, Cancel: cancel})
 	if err != nil {
 		reason := wire.ReasonBusy
 		if se := (*terminal.ErrState)(nil); errors.As(err, &se) {
@@ -175,10 +195,14 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
+	if ctx.Err() != nil {
+		refuse(wire.ReasonNotLoggedIn, true) // a logout or shutdown abandoned the check
+		return
+	}
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
-		t.outcome(input{Event: terminal.EvNotVerified})
+		_ = t.advance(input{Event: terminal.EvNotVerified}, initiator)
 		return
 	}
 	handedOver = true
@@ -219,7 +243,7 @@ func stateReason(s terminal.State, idle string) string {
 	switch s {
 	case terminal.LoggedIn:
 		return idle
-	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
+	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating, terminal.LoggingOut:
 		return wire.ReasonNotLoggedIn
 	}
 	return wire.ReasonBusy

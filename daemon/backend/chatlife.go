@@ -129,7 +129,7 @@ func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Dura
 // startChat hands the chat to the machine in the step that enters
 // Chatting (ev: EvAccepted or EvVerified), tells the owner and starts the
 // chat's goroutine.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, ev terminal.Event) {
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, ev terminal.Event) bool {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
 		events: make(chan chatEvent), done: make(chan struct{}),
 		token: rand.Text(), attach: make(chan *controlsock.Stream, 1)}
@@ -141,15 +141,16 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		w := t.keys.check(peer, peerKey) // until accepted
 		start.OldFingerprint, start.Warning, start.WarningDetail = w.old, w.code, w.detail
 	}
-	if !t.outcome(input{Event: ev, Chat: ch}) {
-		link.Close()
-		return
+	if t.advance(input{Event: ev, Chat: ch}, peer) != nil {
+		link.Close() // a logout or shutdown abandoned the set-up
+		return false
 	}
 	owner.Event(start)
 	if !t.track(func() { t.runChat(ch) }) {
 		// pi2pid is stopping.
 		t.finishChat(ch, nil, nil, control.Refusal(control.CodeStopping, "", nil))
 	}
+	return true
 }
 
 // runChat owns the chat until it is over: it takes the events of the

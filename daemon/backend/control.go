@@ -97,6 +97,8 @@ func stateError(s terminal.State, user, peer string) error {
 		return &control.Error{Code: control.CodeLoggedIn, UserID: user}
 	case terminal.Chatting:
 		return control.Refusal(control.CodeChatting, peer, nil)
+	case terminal.LoggingOut:
+		return &control.Error{Code: control.CodeLoggingOut, UserID: user}
 	}
 	return &control.Error{Code: control.CodeSettingUp, Peer: peer, Detail: string(s.Name())}
 }

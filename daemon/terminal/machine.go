@@ -26,10 +26,13 @@ type Input[C comparable] struct {
 	// Chat: EvAccepted, EvVerified: the chat that begins; EvChatOver:
 	// the chat that is over.
 	Chat C
-	// Cancel (EvLogin) abandons the passcode entry; Keepalive (EvGranted)
-	// stops the keepalive. The machine keeps them while the login is
-	// pending or the terminal logged in; what it does not keep comes back
-	// in Effects, to be called.
+	// Cancel (EvLogin) abandons the passcode entry; Cancel (EvChat,
+	// EvConnectReq) abandons the chat set-up; Keepalive (EvGranted) stops
+	// the keepalive. The machine keeps them while the login is pending,
+	// the set-up runs or the terminal is logged in; what it does not keep
+	// comes back in Effects, to be called. A set-up's Cancel is called
+	// only when a logout or shutdown abandons the set-up: when the set-up
+	// ends by itself, its owner cancels its own work.
 	Cancel    func()
 	Keepalive func()
 }
@@ -91,6 +94,7 @@ type Machine[C comparable] struct {
 	user, peer  string
 	chat        C
 	loginCancel func()
+	setupCancel func() // the chat set-up's, while LookingUp..AwaitingReply or Verifying
 	keepalive   func()
 	log         *slog.Logger
 	notify      func(Change)
@@ -153,8 +157,6 @@ func (m *Machine[C]) Step(in Input[C]) (Effects[C], error) {
 // entry; a logout while chatting ends the chat first), others are refused.
 func (m *Machine[C]) sideEffects(eff Effects[C], in Input[C]) (Effects[C], error) {
 	switch {
-	case in.Event == EvLogout && m.state == LoggedIn:
-		return m.handBack(eff, in), nil // the caller tells the server, then EvSignedOff
 	case in.Event == EvLogout && m.state == ReadingPasscode,
 		in.Event == EvShutdown && m.state == ReadingPasscode:
 		eff = m.handBack(eff, in)
@@ -195,6 +197,12 @@ func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
 	if from == Chatting {
 		m.chat = zero
 	}
+	if m.setupCancel != nil && to != Connecting && to != AwaitingReply {
+		if to == LoggingOut {
+			eff.release = append(eff.release, m.setupCancel) // abandoned
+		}
+		m.setupCancel = nil
+	}
 	switch to {
 	case LoggedOut:
 		if m.keepalive != nil {
@@ -210,12 +218,14 @@ func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
 		if in.Event == EvGranted {
 			m.keepalive = in.Keepalive
 		}
-	case LookingUp, Verifying:
-		m.peer = in.Peer
+	case LookingUp, Verifying: // EvChat, EvConnectReq
+		m.peer, m.setupCancel = in.Peer, in.Cancel
 	case Chatting:
 		m.chat = in.Chat
+	case LoggingOut:
+		m.peer = "" // a set-up it abandons is over
 	}
-	if in.Event != EvLogin && in.Cancel != nil {
+	if in.Event != EvLogin && in.Event != EvChat && in.Event != EvConnectReq && in.Cancel != nil {
 		eff.release = append(eff.release, in.Cancel)
 	}
 	if in.Event != EvGranted && in.Keepalive != nil {

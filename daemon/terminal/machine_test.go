@@ -28,6 +28,7 @@ var paths = map[State][]Event{
 	AwaitingReply:   {EvLogin, EvPasscode, EvGranted, EvChat, EvFound, EvConnected},
 	Verifying:       {EvLogin, EvPasscode, EvGranted, EvConnectReq},
 	Chatting:        {EvLogin, EvPasscode, EvGranted, EvConnectReq, EvVerified},
+	LoggingOut:      {EvLogin, EvPasscode, EvGranted, EvLogout},
 }
 
 // counter is a cancel that counts its calls.
@@ -88,7 +89,7 @@ func checkInvariant(t *testing.T, snap Snapshot[*chat]) {
 	if (snap.User == "") != (snap.State == LoggedOut) {
 		t.Fatalf("state %s with user %q", snap.State, snap.User)
 	}
-	hasPeer := snap.State >= LookingUp
+	hasPeer := snap.State >= LookingUp && snap.State != LoggingOut
 	if (snap.Peer != "") != hasPeer {
 		t.Fatalf("state %s with peer %q", snap.State, snap.Peer)
 	}
@@ -135,7 +136,7 @@ func TestEveryStateAndEvent(t *testing.T) {
 			}
 			// Handed over: the new cancel is kept only by the login's
 			// step, the new stop only by the step into logged-in.
-			keptCancel := edge && ev == EvLogin
+			keptCancel := edge && (ev == EvLogin || ev == EvChat || ev == EvConnectReq)
 			keptStop := edge && ev == EvGranted
 			if (cancel.calls() == 0) != keptCancel || (keep2.calls() == 0) != keptStop {
 				t.Errorf("%s on %s: handed-over cancel called %d, stop %d", s, ev, cancel.calls(), keep2.calls())
@@ -147,7 +148,7 @@ func TestEveryStateAndEvent(t *testing.T) {
 			if (loginCancel.calls() > loginBefore) != wantLogin {
 				t.Errorf("%s on %s: pending login cancelled %d times", s, ev, loginCancel.calls())
 			}
-			if (keep.calls() > keepBefore) != (edge && to == LoggedOut && s == LoggedIn) {
+			if (keep.calls() > keepBefore) != (edge && to == LoggedOut && (s == LoggedIn || s == LoggingOut)) {
 				t.Errorf("%s on %s: keepalive stopped %d times", s, ev, keep.calls())
 			}
 			wantEnd := s == Chatting && (ev == EvLogout || ev == EvServerForgot || ev == EvShutdown)
@@ -159,6 +160,66 @@ func TestEveryStateAndEvent(t *testing.T) {
 				t.Errorf("%s on %s: err %v", s, ev, err)
 			}
 		}
+	}
+}
+
+// A chat set-up's cancel is kept while the set-up runs and called only
+// when a logout or shutdown abandons it (issue: a logout racing a set-up).
+func TestLogoutAbandonsTheSetUp(t *testing.T) {
+	for _, start := range []State{LoggedIn, LookingUp, Connecting, AwaitingReply, Verifying} {
+		for _, ev := range []Event{EvLogout, EvShutdown} {
+			m := newTestMachine(&bytes.Buffer{}, nil)
+			reach(t, m, LoggedIn)
+			setup := &counter{}
+			steps := map[State][]Event{LookingUp: {EvChat}, Connecting: {EvChat, EvFound},
+				AwaitingReply: {EvChat, EvFound, EvConnected}, Verifying: {EvConnectReq}}[start]
+			for i, e := range steps {
+				in := Input[*chat]{Event: e, Peer: "bianca"}
+				if i == 0 {
+					in.Cancel = setup.f
+				}
+				eff, err := m.Step(in)
+				eff.Do()
+				if err != nil || setup.calls() != 0 {
+					t.Fatalf("%s: %v, set-up cancelled %d times", e, err, setup.calls())
+				}
+			}
+			eff, err := m.Step(Input[*chat]{Event: ev})
+			eff.Do()
+			if err != nil || !eff.Moved || eff.To != LoggingOut {
+				t.Fatalf("%s on %s: %+v, %v; want logging-out", start, ev, eff, err)
+			}
+			if want := min(len(steps), 1); setup.calls() != want {
+				t.Errorf("%s on %s: set-up cancelled %d times, want %d", start, ev, setup.calls(), want)
+			}
+			// The abandoned set-up's outcomes are refused, and no chat begins.
+			for _, late := range []Event{EvFound, EvAccepted, EvVerified, EvChat, EvConnectReq} {
+				if eff, err := m.Step(Input[*chat]{Event: late, Peer: "bianca", Chat: &chat{}}); err == nil || eff.Moved {
+					t.Errorf("%s on %s, then %s: taken", start, ev, late)
+				}
+			}
+			if eff, err := m.Step(Input[*chat]{Event: EvSignedOff}); err != nil || eff.To != LoggedOut {
+				t.Errorf("%s on %s, then signed off: %+v, %v", start, ev, eff, err)
+			}
+		}
+	}
+	// A set-up that ends by itself leaves its cancel to its owner.
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	reach(t, m, LoggedIn)
+	setup := &counter{}
+	for _, e := range []Event{EvChat, EvFound, EvUnreachable, EvLogout} {
+		in := Input[*chat]{Event: e, Peer: "bianca"}
+		if e == EvChat {
+			in.Cancel = setup.f
+		}
+		eff, err := m.Step(in)
+		eff.Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if setup.calls() != 0 {
+		t.Errorf("an ended set-up's cancel was called %d times", setup.calls())
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	StateAwaitingReply   State = "awaiting-reply"
 	StateVerifying       State = "verifying" // an incoming CONNECTREQ, checked with pi2pid's own LOOKUPREQ
 	StateChatting        State = "chatting"
+	StateLoggingOut      State = "logging-out" // the machine took a logout (or shutdown); the server is being told
 )
 
 // Keypad is the kind of keypad pi2pid reads passcodes from.
@@ -79,6 +80,8 @@ const (
 	CodeLoggedIn    Code = "logged-in"     // this terminal is already logged in as UserID
 	CodeChatting    Code = "chatting"      // this terminal is chatting with Peer
 	CodeSettingUp   Code = "setting-up"    // this terminal is setting up a chat with Peer
+	CodeLoggingOut  Code = "logging-out"   // a logout of UserID is in progress here
+	CodeLoggedOut   Code = "logged-out"    // the chat set-up with Peer was abandoned: this terminal logged out
 	CodeNoChat      Code = "no-chat"       // a data stream whose token belongs to no chat (wrong, used, or the chat is over)
 
 	CodeNoEntry      Code = "no-entry"          // a console key while no passcode entry runs
@@ -125,7 +128,7 @@ const (
 // Codes lists every code, for the clients that word them.
 var Codes = []Code{
 	CodeUsage, CodeVersion, CodeBadUserID, CodeSelf, CodeNotLoggedIn, CodeLoggingIn, CodeLoggedIn,
-	CodeChatting, CodeSettingUp, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
+	CodeChatting, CodeSettingUp, CodeLoggingOut, CodeLoggedOut, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
 	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
