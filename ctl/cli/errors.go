@@ -187,6 +187,8 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "busy setting up a chat with " + who + ": try again in a moment", true
 	case control.CodeLoggingOut:
 		return "a logout of " + user + " is in progress: try again in a moment", true
+	case control.CodeChatCancelled:
+		return "chat request for " + who + " cancelled", true
 	case control.CodeLoggedOut:
 		return "the chat with " + who + " was abandoned: this terminal logged out", true
 	case control.CodeNoChat:

@@ -98,7 +98,8 @@ type Terminal struct {
 	// mu guards the control connections. Never hold it while calling
 	// m.Step: the machine's observer takes it.
 	mu          sync.Mutex
-	conns       map[*controlsock.Conn]bool // value: attached (sent wait)
+	conns       map[*controlsock.Conn]bool         // value: attached (sent wait)
+	setups      map[*controlsock.Conn]*setUpCancel // the chat set-up each asked for
 	attachOrder []*controlsock.Conn
 }
 
@@ -116,7 +117,7 @@ func New(opt Options) *Terminal {
 	if opt.PeerPort == 0 {
 		opt.PeerPort = 8085
 	}
-	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
+	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, setups: map[*controlsock.Conn]*setUpCancel{}, keys: &keyBook{path: opt.PeersFile}}
 	t.gate, t.peerLog = newPeerGate(), journalslog.Limited(opt.Log, peerLogBurst, peerLogRefill)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.m = terminal.NewMachine[*activeChat](opt.Log, t.changed)

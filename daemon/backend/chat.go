@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -46,11 +47,16 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	} else if err != nil {
 		return control.Reply{}, refusal(err)
 	}
+	cancelled := t.ownSetUp(c, setup, abandon)
 	// failed posts the set-up's failure ev and returns why, unless the
-	// set-up was abandoned meanwhile.
+	// set-up was abandoned (logout, shutdown) or cancelled (its client)
+	// meanwhile.
 	failed := func(ev terminal.Event, why error) (control.Reply, error) {
 		if err := t.advance(input{Event: ev}, target); err != nil {
 			return control.Reply{}, err
+		}
+		if cancelled.Load() {
+			why = control.Refusal(control.CodeChatCancelled, target, nil)
 		}
 		return control.Reply{}, why
 	}
@@ -107,6 +113,45 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	}
 	return control.Reply{Peer: target}, nil
 }
+
+// ownSetUp lets c cancel the chat set-up it asked for (OpCancelChat, or
+// closing its connection) until setup ends: abandon ends the set-up's
+// work, and the set-up posts its failure as usual. The flag it returns
+// tells that c cancelled.
+func (t *Terminal) ownSetUp(c *controlsock.Conn, setup context.Context, abandon func()) *atomic.Bool {
+	cancelled := new(atomic.Bool)
+	cancel := &setUpCancel{func() { cancelled.Store(true); abandon() }}
+	t.mu.Lock()
+	t.setups[c] = cancel
+	t.mu.Unlock()
+	go func() {
+		select {
+		case <-c.Done():
+			cancel.f()
+		case <-setup.Done():
+		}
+		t.mu.Lock()
+		if t.setups[c] == cancel {
+			delete(t.setups, c)
+		}
+		t.mu.Unlock()
+	}()
+	return cancelled
+}
+
+// cancelSetUp cancels the chat set-up c asked for, if one runs.
+func (t *Terminal) cancelSetUp(c *controlsock.Conn) {
+	t.mu.Lock()
+	cancel := t.setups[c]
+	t.mu.Unlock()
+	if cancel != nil {
+		cancel.f()
+	}
+}
+
+// setUpCancel is a set-up's cancel, by pointer: the entry of t.setups is
+// removed only by the set-up that made it.
+type setUpCancel struct{ f func() }
 
 // peerRefusal is the refusal for a REFUSED CONNECTREPLY from target. A
 // reason pi2pid does not know is not passed on (peerReason).

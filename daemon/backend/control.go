@@ -55,6 +55,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		return t.verify(req.UserID, false)
 	case control.OpAcceptKey:
 		return t.verify(req.UserID, true)
+	case control.OpCancelChat:
+		t.cancelSetUp(c)
+		return control.Reply{}, nil
 	}
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }

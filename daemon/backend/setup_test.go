@@ -242,3 +242,39 @@ func TestShutdownDuringChatSetUp(t *testing.T) {
 		})
 	}
 }
+
+// CTRL-C in pi2pictl while a chat is set up: the client cancels its
+// request (cancel-chat) or closes its connection; the set-up ends, its
+// request is refused chat-cancelled, and no chat starts (no ghost call
+// once the server or the peer answers).
+func TestCancelChatSetUp(t *testing.T) {
+	for _, stage := range []terminal.State{terminal.LookingUp, terminal.AwaitingReply} {
+		for _, how := range []string{"cancel-chat", "close"} {
+			t.Run(stage.String()+"/"+how, func(t *testing.T) {
+				srv, hd, aliT, ali, port := newHeldTerm(t)
+				caller := attach(t, aliT.sock)
+				res := setUpStage(t, stage, hd, srv, aliT, caller, port)
+				if how == "close" {
+					caller.C.Close()
+				} else if err := caller.C.Send(control.Request{Op: control.OpCancelChat}); err != nil {
+					t.Fatal(err)
+				}
+				err := <-res
+				if how == "cancel-chat" && control.CodeOf(err) != control.CodeChatCancelled {
+					t.Errorf("the chat request: %v, want code %s", err, control.CodeChatCancelled)
+				}
+				waitFor(t, func() bool { s, _, _ := aliT.m.State(); return s == terminal.LoggedIn })
+				hd.release() // the server answers late: nothing follows
+				ali.Must(control.Request{Op: control.OpStatus})
+				if s, _, _ := aliT.m.State(); s != terminal.LoggedIn || !srv.LoggedIn("ali") {
+					t.Fatalf("after the cancel: state %s, server holds ali: %v", s, srv.LoggedIn("ali"))
+				}
+				// The same client may ask again; a cancel with nothing
+				// under way does nothing.
+				if how == "cancel-chat" {
+					caller.Must(control.Request{Op: control.OpCancelChat})
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
+	"github.com/pi2pi/pi2pi/daemon/terminal"
+)
+
+// silentPeer stands in for bianca's terminal on tm's network: it takes
+// the CONNECTREQ and never answers, as a stopped terminal would.
+func silentPeer(t *testing.T, tm *backendtest.Terminal) {
+	t.Helper()
+	ip := backendtest.IPs[len(backendtest.IPs)-1]
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(tm.Net.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, c) // until ali closes
+				c.Close()
+			}()
+		}
+	}()
+	tm.Net.Server.Login("bianca", ip, nil)
+}
+
+// waitState waits until tm's machine is in s.
+func waitState(t *testing.T, tm *backendtest.Terminal, s terminal.State) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _, _ := tm.Machine().State()
+		if got == s {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s, want %s", got, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// CTRL-C while `pi2pictl chat bianca` waits for a peer that does not
+// answer abandons the request at once: no chat starts later (no ghost
+// "Connection established" once a reply or the timeout comes).
+func TestChatInterruptWhileConnecting(t *testing.T) {
+	ali := logIn(t, daemon(t, backendtest.Options{}), "ali")
+	silentPeer(t, ali)
+	r := start(t, ali, "chat", "bianca")
+	waitState(t, ali, terminal.AwaitingReply)
+	r.interrupts <- os.Interrupt
+	if code := r.wait(t); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, r.stdout.String(), r.stderr.String())
+	}
+	if out, errOut := r.stdout.String(), r.stderr.String(); strings.Contains(out, "Connection established") ||
+		!strings.Contains(errOut, "chat request for bianca cancelled") {
+		t.Fatalf("stdout %q stderr %q", out, errOut)
+	}
+	waitState(t, ali, terminal.LoggedIn)
+}
