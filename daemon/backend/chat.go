@@ -47,12 +47,13 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 	} else if err != nil {
 		return control.Reply{}, refusal(err)
 	}
+	id := eff.SetUp
 	cancelled := t.ownSetUp(c, setup, abandon)
 	// failed posts the set-up's failure ev and returns why, unless the
 	// set-up was abandoned (logout, shutdown) or cancelled (its client)
 	// meanwhile.
 	failed := func(ev terminal.Event, why error) (control.Reply, error) {
-		if err := t.advance(input{Event: ev}, target); err != nil {
+		if err := t.advance(input{Event: ev, SetUp: id}, target); err != nil {
 			return control.Reply{}, err
 		}
 		if cancelled.Load() {
@@ -74,7 +75,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		}
 		verify = transport.PinKey(e.Key)
 	}
-	if err := t.advance(input{Event: terminal.EvFound}, target); err != nil {
+	if err := t.advance(input{Event: terminal.EvFound, SetUp: id}, target); err != nil {
 		return control.Reply{}, err
 	}
 	addr := t.peerAddr(e.Address)
@@ -88,7 +89,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		}
 		return failed(terminal.EvUnreachable, control.Refusal(control.CodeUnreachable, target, err))
 	}
-	if err := t.advance(input{Event: terminal.EvConnected}, target); err != nil {
+	if err := t.advance(input{Event: terminal.EvConnected, SetUp: id}, target); err != nil {
 		conn.Close()
 		return control.Reply{}, err
 	}
@@ -108,7 +109,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		return failed(terminal.EvRefused, control.Refusal(control.CodeUnreachable, target, err))
 	}
 	link.SetLiveness(live)
-	if !t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted) {
+	if !t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), input{Event: terminal.EvAccepted, SetUp: id}) {
 		return control.Reply{}, t.abandoned(target)
 	}
 	return control.Reply{Peer: target}, nil
@@ -195,12 +196,13 @@ func (t *Terminal) incoming(raw net.Conn) {
 	}
 	initiator := in.Initiator
 	log.peer = initiator
+	var id uint64 // the set-up, once the machine took the request
 	refuse := func(reason string, verifying bool) {
 		log.Info("chat request refused", "reason", reason)
 		// Back to listening before the answer goes out: a caller that
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
-			if t.advance(input{Event: terminal.EvNotVerified}, initiator) != nil {
+			if t.advance(input{Event: terminal.EvNotVerified, SetUp: id}, initiator) != nil {
 				reason = wire.ReasonNotLoggedIn // a logout abandoned the check
 			}
 		} else {
@@ -225,6 +227,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(reason, false)
 		return
 	}
+	id = eff.SetUp
 	// The lookup's connection is closed once the answer is on its way.
 	lctx, closeLookup := directory.WithDeferredClose(ctx)
 	defer closeLookup()
@@ -247,7 +250,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
-		_ = t.advance(input{Event: terminal.EvNotVerified}, initiator)
+		_ = t.advance(input{Event: terminal.EvNotVerified, SetUp: id}, initiator)
 		return
 	}
 	handedOver = true
@@ -257,7 +260,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link.SetLiveness(live)
-	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
+	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), input{Event: terminal.EvVerified, SetUp: id})
 }
 
 // checkCaller looks the initiator up as self and checks that the request

@@ -51,6 +51,7 @@ func full(m *testMachine, ev Event, cancel, keep *counter) Input[*chat] {
 	if ev == EvChatOver {
 		in.Chat = m.Snapshot().Chat
 	}
+	in.SetUp = m.Snapshot().SetUp
 	return in
 }
 
@@ -174,7 +175,7 @@ func TestLogoutAbandonsTheSetUp(t *testing.T) {
 			steps := map[State][]Event{LookingUp: {EvChat}, Connecting: {EvChat, EvFound},
 				AwaitingReply: {EvChat, EvFound, EvConnected}, Verifying: {EvConnectReq}}[start]
 			for i, e := range steps {
-				in := Input[*chat]{Event: e, Peer: "bianca"}
+				in := Input[*chat]{Event: e, Peer: "bianca", SetUp: m.Snapshot().SetUp}
 				if i == 0 {
 					in.Cancel = setup.f
 				}
@@ -192,14 +193,33 @@ func TestLogoutAbandonsTheSetUp(t *testing.T) {
 			if want := min(len(steps), 1); setup.calls() != want {
 				t.Errorf("%s on %s: set-up cancelled %d times, want %d", start, ev, setup.calls(), want)
 			}
-			// The abandoned set-up's outcomes are refused, and no chat begins.
-			for _, late := range []Event{EvFound, EvAccepted, EvVerified, EvChat, EvConnectReq} {
-				if eff, err := m.Step(Input[*chat]{Event: late, Peer: "bianca", Chat: &chat{}}); err == nil || eff.Moved {
+			// The abandoned set-up's outcomes are refused, and no chat
+			// begins, even once a new set-up runs.
+			old := m.Snapshot().SetUp
+			lates := []Event{EvFound, EvAccepted, EvVerified, EvNotVerified, EvLookupFailed}
+			for _, late := range append(lates, EvChat, EvConnectReq) {
+				if eff, err := m.Step(Input[*chat]{Event: late, Peer: "bianca", Chat: &chat{}, SetUp: old}); err == nil || eff.Moved {
 					t.Errorf("%s on %s, then %s: taken", start, ev, late)
 				}
 			}
 			if eff, err := m.Step(Input[*chat]{Event: EvSignedOff}); err != nil || eff.To != LoggedOut {
 				t.Errorf("%s on %s, then signed off: %+v, %v", start, ev, eff, err)
+			}
+			reach(t, m, LoggedIn)
+			for _, next := range []Event{EvChat, EvConnectReq} {
+				eff, err := m.Step(Input[*chat]{Event: next, Peer: "carol"})
+				if err != nil || eff.SetUp == old {
+					t.Fatalf("a new set-up: %+v, %v", eff, err)
+				}
+				for _, late := range lates {
+					if eff, err := m.Step(Input[*chat]{Event: late, Chat: &chat{}, SetUp: old}); err == nil || eff.Moved {
+						t.Errorf("%s on %s, then a new set-up, then the old one's %s: taken", start, ev, late)
+					}
+				}
+				out := map[Event]Event{EvChat: EvLookupFailed, EvConnectReq: EvNotVerified}[next]
+				if eff, err := m.Step(Input[*chat]{Event: out, SetUp: eff.SetUp}); err != nil || eff.To != LoggedIn {
+					t.Errorf("the new set-up's outcome: %+v, %v", eff, err)
+				}
 			}
 		}
 	}
@@ -208,7 +228,7 @@ func TestLogoutAbandonsTheSetUp(t *testing.T) {
 	reach(t, m, LoggedIn)
 	setup := &counter{}
 	for _, e := range []Event{EvChat, EvFound, EvUnreachable, EvLogout} {
-		in := Input[*chat]{Event: e, Peer: "bianca"}
+		in := Input[*chat]{Event: e, Peer: "bianca", SetUp: m.Snapshot().SetUp}
 		if e == EvChat {
 			in.Cancel = setup.f
 		}
@@ -241,7 +261,7 @@ func TestVerifyingAnnouncedWithItsOutcome(t *testing.T) {
 		if s := m.Snapshot().State; s != Verifying {
 			t.Fatalf("state %s, want verifying", s)
 		}
-		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}}); err != nil {
+		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}, SetUp: m.Snapshot().SetUp}); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 2 || got[0].To != Verifying || got[1].From != Verifying || got[1].Event != outcome {
