@@ -243,24 +243,30 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		refuse(wire.ReasonNotLoggedIn, true) // a logout or shutdown abandoned the check
 		return
 	}
+	handedOver = t.accept(raw, conn, in, owner, log, input{Event: terminal.EvVerified, SetUp: id})
+}
+
+// accept answers ACCEPTED to a verified caller and starts the chat with
+// step (EvVerified). It reports whether the chat took raw over.
+func (t *Terminal) accept(raw net.Conn, conn *transport.Conn, in *peerlink.Incoming, owner *controlsock.Conn, log *peerLine, step input) bool {
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
-		_ = t.advance(input{Event: terminal.EvNotVerified, SetUp: id}, initiator)
-		return
+		_ = t.advance(input{Event: terminal.EvNotVerified, SetUp: step.SetUp}, in.Initiator)
+		return false
 	}
-	handedOver = true
 	// After the reply: the keepalive matters from the chat on.
 	live, err := peerlink.Tune(raw)
 	if err != nil {
 		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link.SetLiveness(live)
-	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), input{Event: terminal.EvVerified, SetUp: id})
+	t.startChat(owner, in.Initiator, control.Incoming, link, conn.PeerKey(), step)
+	return true
 }
 
 // checkCaller looks the initiator up as self and checks that the request

@@ -164,6 +164,12 @@ func (s *Server) ServeConn(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Time{})
 	s.Handler.Connected(c)
 	defer s.Handler.Disconnected(c)
+	s.serveRequests(c, r, &scratch, log)
+}
+
+// serveRequests reads c's requests after the hello and answers each, until
+// the client leaves.
+func (s *Server) serveRequests(c *Conn, r *bufio.Reader, scratch *[]byte, log *slog.Logger) {
 	// A chat request runs until the chat starts or fails: it is served
 	// beside the loop, which goes on reading, so that the client can
 	// cancel it (OpCancelChat) or leave. Once the client has left, Done
@@ -182,7 +188,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		c.result(rep)
 	}
 	for {
-		line, err := control.ReadLine(r, &scratch)
+		line, err := control.ReadLine(r, scratch)
 		if err != nil {
 			if errors.Is(err, control.ErrLineTooLong) {
 				c.result(control.Reply{Code: control.CodeUsage, Error: fmt.Sprintf("request line over %d bytes", control.MaxLine)})
