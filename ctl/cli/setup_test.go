@@ -72,3 +72,27 @@ func TestChatInterruptWhileConnecting(t *testing.T) {
 	}
 	waitState(t, ali, terminal.LoggedIn)
 }
+
+// `pi2pictl chat bianca & pi2pictl logout`: the logout abandons the
+// set-up and succeeds; the chat says why it ended, in words.
+func TestLogoutWhileChatConnecting(t *testing.T) {
+	ali := logIn(t, daemon(t, backendtest.Options{}), "ali")
+	silentPeer(t, ali)
+	r := start(t, ali, "chat", "bianca")
+	r.closeStdin()
+	waitState(t, ali, terminal.AwaitingReply)
+	out, errOut, code := pipeRun(t, ali, "", "logout")
+	if code != 0 || out != "Logged out.\n" {
+		t.Fatalf("logout: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code := r.wait(t); code != 1 {
+		t.Fatalf("chat: exit %d, want 1; stdout %q stderr %q", code, r.stdout.String(), r.stderr.String())
+	}
+	if s := r.stderr.String(); s != "pi2pictl: the chat with bianca was abandoned: this terminal logged out\n" &&
+		s != "the chat with bianca was abandoned: this terminal logged out\n" {
+		t.Fatalf("chat: stdout %q, stderr %q", r.stdout.String(), s)
+	}
+	if ali.Net.Server.LoggedIn("ali") {
+		t.Fatal("the server still holds ali's login")
+	}
+}

@@ -261,6 +261,14 @@ func (e *engine) stepConnecting(in input) {
 		e.onChatResult(in.res)
 	case evChatEnd:
 		e.onChatEnd(in.ev)
+	case evLoggedOut:
+		// A logout abandoned our request (whose refusal may come after
+		// this event): say so as the refusal would.
+		msg := loggedOutMsg(eventWords(in.ev))
+		if eventWords(in.ev) == "" {
+			msg = refusal(&control.Error{Code: control.CodeLoggedOut, Peer: e.peer}, e.peer)
+		}
+		e.loggedOutSaying(msg)
 	default:
 		e.stepOther(in)
 	}
