@@ -163,7 +163,10 @@ func (e *engine) onChatEnd(ev control.Reply) {
 }
 
 // loggedOut: pi2pid logged out after the login; a chat open is over.
-func (e *engine) loggedOut(why string) {
+func (e *engine) loggedOut(why string) { e.loggedOutSaying(loggedOutMsg(why)) }
+
+// loggedOutSaying is loggedOut with the words to show.
+func (e *engine) loggedOutSaying(msg string) {
 	if e.chatOpen {
 		e.drainStream()
 		e.closeStream()
@@ -171,7 +174,7 @@ func (e *engine) loggedOut(why string) {
 		e.out.Println(lineEnded)
 		e.chatOpen = false
 	}
-	e.out.Errorln(loggedOutMsg(why))
+	e.out.Errorln(msg)
 	if e.flow != flowShell {
 		e.finish(errReported)
 		return

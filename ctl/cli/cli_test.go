@@ -233,6 +233,16 @@ func TestLogout(t *testing.T) {
 		t.Fatal("the server still holds ali's login")
 	}
 }
+
+// A refusal of pi2pid reaches the person in words, not as its code.
+func TestLogoutWhenLoggedOut(t *testing.T) {
+	d := daemon(t, backendtest.Options{})
+	_, errOut, code := pipeRun(t, d, "", "logout")
+	if code != 1 || errOut != "pi2pictl: not logged in: run pi2pictl login first\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	tests := [][]string{
 		{"frobnicate"},

@@ -34,8 +34,11 @@ func exitCode(err error) int {
 }
 
 // explain turns err into a sentence that says what happened and what to do.
+// Every path that shows an error to a person ends here or in refusal, so a
+// refusal code of pi2pid is always worded by describe, never printed raw.
 func explain(err error, socket string) string {
 	var ve *control.VersionError
+	var ce *control.Error
 	switch {
 	case errors.Is(err, control.ErrDaemonNotRunning):
 		return fmt.Sprintf("pi2pid is not running (nothing listens on %s): start it with: sudo systemctl start pi2pid.socket", socket)
@@ -43,12 +46,12 @@ func explain(err error, socket string) string {
 		return fmt.Sprintf("permission denied on %s: add yourself to group pi2pi: sudo usermod -aG pi2pi $USER, then log in again", socket)
 	case errors.As(err, &ve):
 		return ve.Error()
-	case control.CodeOf(err) == control.CodeConfig:
-		return refusal(err, "")
 	case isTimeout(err):
 		return fmt.Sprintf("pi2pid did not answer on %s (%v): it may be failing to start; see: systemctl status pi2pid, and journalctl -u pi2pid -e", socket, err)
 	case errors.Is(err, control.ErrClosed):
 		return "pi2pid closed the connection (did it stop or restart? see journalctl -u pi2pid)"
+	case errors.As(err, &ce):
+		return describe(ce, "")
 	}
 	return err.Error()
 }
@@ -182,6 +185,12 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 		return "already chatting with " + who + ": end that chat first", true
 	case control.CodeSettingUp:
 		return "busy setting up a chat with " + who + ": try again in a moment", true
+	case control.CodeLoggingOut:
+		return "a logout of " + user + " is in progress: try again in a moment", true
+	case control.CodeChatCancelled:
+		return "chat request for " + who + " cancelled", true
+	case control.CodeLoggedOut:
+		return "the chat with " + who + " was abandoned: this terminal logged out", true
 	case control.CodeNoChat:
 		return "no chat in progress: start one with pi2pictl chat USERID", true
 	case control.CodeNoStream:

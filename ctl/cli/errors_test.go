@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,5 +68,23 @@ func TestKeyWarnings(t *testing.T) {
 	if len(ws) != 1 || !strings.HasPrefix(ws[0], "Warning: ") || !strings.Contains(ws[0], "cannot read the record") ||
 		!strings.Contains(ws[0], "permission denied") || !strings.Contains(ws[0], "ali's key") {
 		t.Fatalf("unreadable record: %q", ws)
+	}
+}
+
+// Every code that reaches a command's error path (the "pi2pictl: ..." line
+// of cli.go, a slash command, the transcript) is worded by describe, never
+// printed raw as "not-logged-in" or "setting-up: bianca: looking-up".
+func TestExplainWordsEveryCode(t *testing.T) {
+	for _, code := range control.Codes {
+		e := &control.Error{Code: code, UserID: "ali", Peer: "bianca", Detail: string(control.StateLookingUp)}
+		for _, err := range []error{e, fmt.Errorf("logout: %w", e)} {
+			got := explain(err, "/x")
+			if want := describe(e, ""); got != want {
+				t.Errorf("explain(%v) = %q, want the words %q", err, got, want)
+			}
+			if strings.Contains(got, e.Error()) {
+				t.Errorf("explain(%v) = %q shows the raw code", err, got)
+			}
+		}
 	}
 }

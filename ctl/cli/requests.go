@@ -123,6 +123,9 @@ func (e *engine) onLoginResult(r result) {
 // onChatResult: pi2pid answered our chat request.
 func (e *engine) onChatResult(r result) {
 	if r.err != nil {
+		if control.CodeOf(r.err) == control.CodeChatCancelled {
+			e.endOnStart = false // no chat of this request will start
+		}
 		e.out.Errorln(refusal(r.err, e.peer))
 		if e.flow == flowShell {
 			e.enterDest()

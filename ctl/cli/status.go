@@ -79,7 +79,7 @@ func loggedIn(st *control.Status) bool {
 		return false
 	}
 	switch st.State {
-	case control.StateLoggedOut, control.StateReadingPasscode, control.StateAuthenticating:
+	case control.StateLoggedOut, control.StateReadingPasscode, control.StateAuthenticating, control.StateLoggingOut:
 		return false
 	}
 	return true

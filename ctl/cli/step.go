@@ -245,11 +245,14 @@ func (e *engine) stepAttached(in input) {
 // stepConnecting: our chat request is under way.
 func (e *engine) stepConnecting(in input) {
 	switch in.kind {
-	case inSignal:
+	case inSignal, inLineInterrupt:
+		// pi2pid abandons the set-up and refuses the request
+		// (chat-cancelled); a chat that started meanwhile ends at once.
 		e.endOnStart = true
 		if e.flow != flowShell {
 			e.quitAfterEnd = true
 		}
+		_ = e.client.Send(control.Request{Op: control.OpCancelChat})
 	case evChatStart:
 		if !e.started {
 			e.chatStarted(in.ev)
@@ -258,6 +261,14 @@ func (e *engine) stepConnecting(in input) {
 		e.onChatResult(in.res)
 	case evChatEnd:
 		e.onChatEnd(in.ev)
+	case evLoggedOut:
+		// A logout abandoned our request (whose refusal may come after
+		// this event): say so as the refusal would.
+		msg := loggedOutMsg(eventWords(in.ev))
+		if eventWords(in.ev) == "" {
+			msg = refusal(&control.Error{Code: control.CodeLoggedOut, Peer: e.peer}, e.peer)
+		}
+		e.loggedOutSaying(msg)
 	default:
 		e.stepOther(in)
 	}

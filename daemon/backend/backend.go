@@ -91,12 +91,16 @@ type Terminal struct {
 	// none starts.
 	wgMu    sync.Mutex
 	waiting bool
+	// stopping is set when Shutdown begins: a chat set-up it abandons is
+	// refused with CodeStopping rather than CodeLoggedOut.
+	stopping atomic.Bool
 
 	// mu guards the control connections. Never hold it while calling
 	// m.Step: the machine's observer takes it.
 	mu          sync.Mutex
-	conns       map[*controlsock.Conn]bool // value: attached (sent wait)
-	once        map[*controlsock.Conn]bool // attached for one chat (wait with once)
+	conns       map[*controlsock.Conn]bool         // value: attached (sent wait)
+	once        map[*controlsock.Conn]bool         // attached for one chat (wait with once)
+	setups      map[*controlsock.Conn]*setUpCancel // the chat set-up each asked for
 	attachOrder []*controlsock.Conn
 }
 
@@ -114,7 +118,8 @@ func New(opt Options) *Terminal {
 	if opt.PeerPort == 0 {
 		opt.PeerPort = 8085
 	}
-	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, once: map[*controlsock.Conn]bool{}, keys: &keyBook{path: opt.PeersFile}}
+	t := &Terminal{opt: opt, log: opt.Log, conns: map[*controlsock.Conn]bool{}, once: map[*controlsock.Conn]bool{},
+		setups: map[*controlsock.Conn]*setUpCancel{}, keys: &keyBook{path: opt.PeersFile}}
 	t.gate, t.peerLog = newPeerGate(), journalslog.Limited(opt.Log, peerLogBurst, peerLogRefill)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.m = terminal.NewMachine[*activeChat](opt.Log, t.changed)
@@ -163,6 +168,27 @@ func (t *Terminal) outcome(in input) bool {
 		return false
 	}
 	return true
+}
+
+// advance posts the next outcome of a chat set-up with peer. A logout or
+// shutdown may have abandoned the set-up (the machine moved to
+// logging-out and cancelled its work): then the outcome is refused and
+// advance returns the refusal for the set-up's request.
+func (t *Terminal) advance(in input, peer string) error {
+	if _, err := t.step(in); err != nil {
+		t.log.Info("chat set-up abandoned", "PEER", peer, "err", err)
+		return t.abandoned(peer)
+	}
+	return nil
+}
+
+// abandoned is the refusal of a chat set-up with peer that a logout or
+// shutdown abandoned.
+func (t *Terminal) abandoned(peer string) error {
+	if t.stopping.Load() {
+		return control.Refusal(control.CodeStopping, peer, nil)
+	}
+	return control.Refusal(control.CodeLoggedOut, peer, nil)
 }
 
 // ServePeers accepts chat requests on l until l is closed.
@@ -244,23 +270,17 @@ func (t *Terminal) track(f func()) bool {
 // the server and waits for the terminal's goroutines. Close the listeners
 // first.
 func (t *Terminal) Shutdown(ctx context.Context) {
-	eff, _ := t.step(input{Event: terminal.EvShutdown})
-	if ch := eff.EndChat; ch != nil {
-		// The polite close: the owner sends what it has accepted, both
-		// sides close, within what is left of ctx.
-		budget := EndBudget
-		if dl, ok := ctx.Deadline(); ok {
-			budget = max(time.Until(dl)-time.Second, time.Second)
-		}
-		ch.askEnd(ctx, control.Refusal(control.CodeStopping, "", nil), budget)
+	t.stopping.Store(true)
+	// The polite close of a chat: the owner sends what it has accepted,
+	// both sides close, within what is left of ctx. A chat set-up is
+	// abandoned (its request refused with CodeStopping).
+	budget := EndBudget
+	if dl, ok := ctx.Deadline(); ok {
+		budget = max(time.Until(dl)-time.Second, time.Second)
 	}
-	if s, user, _ := t.m.State(); s == terminal.LoggedIn {
-		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := t.opt.Directory.Logout(lctx, user); err != nil {
-			t.log.Warn("logout at shutdown failed", "USERID", user, "err", err)
-		}
-		cancel()
-		_, _ = t.step(input{Event: terminal.EvSignedOff}) // unless a chat began meanwhile
+	eff, err := t.takeLogout(terminal.EvShutdown, ctx, budget, control.Refusal(control.CodeStopping, "", nil))
+	if err == nil && eff.Moved && eff.To == terminal.LoggingOut {
+		t.signOff(ctx, eff.User, 2*time.Second, "logout at shutdown failed")
 	}
 	t.cancel()
 	t.wgMu.Lock()

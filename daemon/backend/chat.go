@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/controlsock"
@@ -27,68 +28,131 @@ func (t *Terminal) peerAddr(address string) string {
 }
 
 // call is the initiator's side, for OpChat: lookup, connect, CONNECTREQ,
-// await the reply. The result comes once the chat started or failed.
+// await the reply. The result comes once the chat started or failed. A
+// logout or shutdown abandons the set-up: the machine cancels ctx (which
+// also closes the peer connection), the next outcome is refused, and the
+// request is refused with CodeLoggedOut (CodeStopping).
 func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, error) {
 	target, err := wire.NormalizeUserID(userID)
 	if err != nil {
 		return control.Reply{}, control.Refusal(control.CodeBadUserID, "", err)
 	}
-	eff, err := t.step(input{Event: terminal.EvChat, Peer: target})
+	setup, abandon := context.WithCancel(t.ctx)
+	defer abandon()
+	ctx, cancel := context.WithTimeout(setup, 3*t.opt.Timeout)
+	defer cancel()
+	eff, err := t.step(input{Event: terminal.EvChat, Peer: target, Cancel: abandon})
 	if errors.Is(err, terminal.ErrSelf) {
 		return control.Reply{}, control.Refusal(control.CodeSelf, target, nil)
 	} else if err != nil {
 		return control.Reply{}, refusal(err)
 	}
+	id := eff.SetUp
+	cancelled := t.ownSetUp(c, setup, abandon)
+	// failed posts the set-up's failure ev and returns why, unless the
+	// set-up was abandoned (logout, shutdown) or cancelled (its client)
+	// meanwhile.
+	failed := func(ev terminal.Event, why error) (control.Reply, error) {
+		if err := t.advance(input{Event: ev, SetUp: id}, target); err != nil {
+			return control.Reply{}, err
+		}
+		if cancelled.Load() {
+			why = control.Refusal(control.CodeChatCancelled, target, nil)
+		}
+		return control.Reply{}, why
+	}
 	self := eff.User
-	ctx, cancel := context.WithTimeout(t.ctx, 3*t.opt.Timeout)
-	defer cancel()
 	lctx, lcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	e, err := t.opt.Directory.Lookup(lctx, self, target)
 	lcancel()
 	if err != nil {
-		t.outcome(input{Event: terminal.EvLookupFailed})
-		return control.Reply{}, dirError(err, target)
+		return failed(terminal.EvLookupFailed, dirError(err, target))
 	}
 	var verify transport.VerifyFunc
 	if t.opt.Transport.Mode == transport.Secure {
 		if e.Key == nil {
-			t.outcome(input{Event: terminal.EvLookupFailed})
-			return control.Reply{}, control.Refusal(control.CodeNoKey, target, nil)
+			return failed(terminal.EvLookupFailed, control.Refusal(control.CodeNoKey, target, nil))
 		}
 		verify = transport.PinKey(e.Key)
 	}
-	t.outcome(input{Event: terminal.EvFound})
+	if err := t.advance(input{Event: terminal.EvFound, SetUp: id}, target); err != nil {
+		return control.Reply{}, err
+	}
 	addr := t.peerAddr(e.Address)
 	dctx, dcancel := context.WithTimeout(ctx, t.opt.Timeout)
 	conn, err := t.opt.Transport.Dial(dctx, addr, verify)
 	dcancel()
 	if err != nil {
-		t.outcome(input{Event: terminal.EvUnreachable})
 		if errors.Is(err, transport.ErrKeyMismatch) {
 			t.log.Warn("peer presented the wrong key", "PEER", target, "err", err)
-			return control.Reply{}, control.Refusal(control.CodeWrongKey, target, err)
+			return failed(terminal.EvUnreachable, control.Refusal(control.CodeWrongKey, target, err))
 		}
-		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
+		return failed(terminal.EvUnreachable, control.Refusal(control.CodeUnreachable, target, err))
 	}
-	t.outcome(input{Event: terminal.EvConnected})
+	if err := t.advance(input{Event: terminal.EvConnected, SetUp: id}, target); err != nil {
+		conn.Close()
+		return control.Reply{}, err
+	}
+	// While the reply is awaited, an abandoned set-up closes the link.
+	unhook := context.AfterFunc(setup, func() { conn.Close() })
 	live, err := peerlink.Tune(conn.Raw())
 	if err != nil {
 		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
-	if err != nil {
+	if !unhook() || err != nil {
 		conn.Close()
-		t.outcome(input{Event: terminal.EvRefused})
 		var re *peerlink.RefusedError
 		if errors.As(err, &re) {
-			return control.Reply{}, peerRefusal(target, re.Reason)
+			return failed(terminal.EvRefused, peerRefusal(target, re.Reason))
 		}
-		return control.Reply{}, control.Refusal(control.CodeUnreachable, target, err)
+		return failed(terminal.EvRefused, control.Refusal(control.CodeUnreachable, target, err))
 	}
 	link.SetLiveness(live)
-	t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), terminal.EvAccepted)
+	if !t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), input{Event: terminal.EvAccepted, SetUp: id}) {
+		return control.Reply{}, t.abandoned(target)
+	}
 	return control.Reply{Peer: target}, nil
 }
+
+// ownSetUp lets c cancel the chat set-up it asked for (OpCancelChat, or
+// closing its connection) until setup ends: abandon ends the set-up's
+// work, and the set-up posts its failure as usual. The flag it returns
+// tells that c cancelled.
+func (t *Terminal) ownSetUp(c *controlsock.Conn, setup context.Context, abandon func()) *atomic.Bool {
+	cancelled := new(atomic.Bool)
+	cancel := &setUpCancel{func() { cancelled.Store(true); abandon() }}
+	t.mu.Lock()
+	t.setups[c] = cancel
+	t.mu.Unlock()
+	go func() {
+		select {
+		case <-c.Done():
+			cancel.f()
+		case <-setup.Done():
+		}
+		t.mu.Lock()
+		if t.setups[c] == cancel {
+			delete(t.setups, c)
+		}
+		t.mu.Unlock()
+	}()
+	return cancelled
+}
+
+// cancelSetUp cancels the chat set-up c asked for, if one runs.
+func (t *Terminal) cancelSetUp(c *controlsock.Conn) {
+	t.mu.Lock()
+	cancel := t.setups[c]
+	t.mu.Unlock()
+	if cancel != nil {
+		cancel.f()
+	}
+}
+
+// setUpCancel is a set-up's cancel, by pointer: the entry of t.setups is
+// removed only by the set-up that made it.
+type setUpCancel struct{ f func() }
 
 // peerRefusal is the refusal for a REFUSED CONNECTREPLY from target. A
 // reason pi2pid does not know is not passed on (peerReason).
@@ -132,12 +196,15 @@ func (t *Terminal) incoming(raw net.Conn) {
 	}
 	initiator := in.Initiator
 	log.peer = initiator
+	var id uint64 // the set-up, once the machine took the request
 	refuse := func(reason string, verifying bool) {
 		log.Info("chat request refused", "reason", reason)
 		// Back to listening before the answer goes out: a caller that
 		// tries again as soon as it reads REFUSED must not find us busy.
 		if verifying {
-			t.outcome(input{Event: terminal.EvNotVerified})
+			if t.advance(input{Event: terminal.EvNotVerified, SetUp: id}, initiator) != nil {
+				reason = wire.ReasonNotLoggedIn // a logout abandoned the check
+			}
 		} else {
 			// Refused before any lookup (not logged in, busy, away):
 			// the request cost no lookup, so it takes no token, and a
@@ -151,7 +218,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(stateReason(s, wire.ReasonAway), false)
 		return
 	}
-	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator})
+	eff, err := t.step(input{Event: terminal.EvConnectReq, Peer: initiator, Cancel: cancel})
 	if err != nil {
 		reason := wire.ReasonBusy
 		if se := (*terminal.ErrState)(nil); errors.As(err, &se) {
@@ -160,6 +227,7 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(reason, false)
 		return
 	}
+	id = eff.SetUp
 	// The lookup's connection is closed once the answer is on its way.
 	lctx, closeLookup := directory.WithDeferredClose(ctx)
 	defer closeLookup()
@@ -175,20 +243,30 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonAway, true)
 		return
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		refuse(wire.ReasonNotLoggedIn, true) // a logout or shutdown abandoned the check
+		return
+	}
+	handedOver = t.accept(raw, conn, in, owner, log, input{Event: terminal.EvVerified, SetUp: id})
+}
+
+// accept answers ACCEPTED to a verified caller and starts the chat with
+// step (EvVerified). It reports whether the chat took raw over.
+func (t *Terminal) accept(raw net.Conn, conn *transport.Conn, in *peerlink.Incoming, owner *controlsock.Conn, log *peerLine, step input) bool {
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
-		t.outcome(input{Event: terminal.EvNotVerified})
-		return
+		_ = t.advance(input{Event: terminal.EvNotVerified, SetUp: step.SetUp}, in.Initiator)
+		return false
 	}
-	handedOver = true
 	// After the reply: the keepalive matters from the chat on.
 	live, err := peerlink.Tune(raw)
 	if err != nil {
 		log.Warn("cannot set keepalive on the peer connection", "err", err)
 	}
 	link.SetLiveness(live)
-	t.startChat(owner, initiator, control.Incoming, link, conn.PeerKey(), terminal.EvVerified)
+	t.startChat(owner, in.Initiator, control.Incoming, link, conn.PeerKey(), step)
+	return true
 }
 
 // checkCaller looks the initiator up as self and checks that the request
@@ -219,7 +297,7 @@ func stateReason(s terminal.State, idle string) string {
 	switch s {
 	case terminal.LoggedIn:
 		return idle
-	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating:
+	case terminal.LoggedOut, terminal.ReadingPasscode, terminal.Authenticating, terminal.LoggingOut:
 		return wire.ReasonNotLoggedIn
 	}
 	return wire.ReasonBusy

@@ -127,9 +127,10 @@ func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Dura
 }
 
 // startChat hands the chat to the machine in the step that enters
-// Chatting (ev: EvAccepted or EvVerified), tells the owner and starts the
-// chat's goroutine.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, ev terminal.Event) {
+// Chatting (step: EvAccepted or EvVerified, with its set-up), tells the
+// owner and starts the chat's goroutine. It reports false when a logout
+// or shutdown abandoned the set-up: then no chat starts.
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, step input) bool {
 	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
 		events: make(chan chatEvent), done: make(chan struct{}),
 		token: rand.Text(), attach: make(chan *controlsock.Stream, 1)}
@@ -141,9 +142,10 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		w := t.keys.check(peer, peerKey) // until accepted
 		start.OldFingerprint, start.Warning, start.WarningDetail = w.old, w.code, w.detail
 	}
-	if !t.outcome(input{Event: ev, Chat: ch}) {
-		link.Close()
-		return
+	step.Chat = ch
+	if t.advance(step, peer) != nil {
+		link.Close() // a logout or shutdown abandoned the set-up
+		return false
 	}
 	t.chatBegan(owner)
 	owner.Event(start)
@@ -151,6 +153,7 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		// pi2pid is stopping.
 		t.finishChat(ch, nil, nil, control.Refusal(control.CodeStopping, "", nil))
 	}
+	return true
 }
 
 // runChat owns the chat until it is over: it takes the events of the

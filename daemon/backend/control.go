@@ -72,6 +72,9 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 		return t.verify(req.UserID, false)
 	case control.OpAcceptKey:
 		return t.verify(req.UserID, true)
+	case control.OpCancelChat:
+		t.cancelSetUp(c)
+		return control.Reply{}, nil
 	}
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }
@@ -114,6 +117,8 @@ func stateError(s terminal.State, user, peer string) error {
 		return &control.Error{Code: control.CodeLoggedIn, UserID: user}
 	case terminal.Chatting:
 		return control.Refusal(control.CodeChatting, peer, nil)
+	case terminal.LoggingOut:
+		return &control.Error{Code: control.CodeLoggingOut, UserID: user}
 	}
 	return &control.Error{Code: control.CodeSettingUp, Peer: peer, Detail: string(s.Name())}
 }

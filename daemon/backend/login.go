@@ -40,7 +40,7 @@ func (t *Terminal) startLogin(userID string) (control.Reply, error) {
 	ctx, cancel := context.WithCancel(t.ctx)
 	if _, err := t.step(input{Event: terminal.EvLogin, User: user, Cancel: cancel}); err != nil {
 		var se *terminal.ErrState
-		if errors.As(err, &se) && se.State != terminal.ReadingPasscode && se.State != terminal.Authenticating {
+		if errors.As(err, &se) && se.State != terminal.ReadingPasscode && se.State != terminal.Authenticating && se.State != terminal.LoggingOut {
 			// logged in, whatever it is doing
 			return control.Reply{}, &control.Error{Code: control.CodeLoggedIn, UserID: se.User}
 		}
@@ -146,28 +146,50 @@ func (t *Terminal) press(key control.Key) error {
 	return control.Refusal(control.CodeInternal, "", err)
 }
 
+// logout takes the logout in the machine first (logged-in or a chat
+// set-up -> logging-out; a set-up is abandoned and its request refused
+// with CodeLoggedOut), then tells the server: no chat can start between
+// the two, and pi2pid never says logged-in after the server was told.
 func (t *Terminal) logout() error {
-	eff, err := t.step(input{Event: terminal.EvLogout})
+	eff, err := t.takeLogout(terminal.EvLogout, t.ctx, EndBudget, nil)
 	if err != nil {
 		return refusal(err)
 	}
-	switch eff.From {
-	case terminal.ReadingPasscode:
+	if eff.From == terminal.ReadingPasscode {
 		return nil // the entry is cancelled; the login ends as cancelled
-	case terminal.Chatting:
-		eff.EndChat.askEnd(t.ctx, nil, EndBudget)
 	}
-	user := eff.User
-	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-	if err := t.opt.Directory.Logout(ctx, user); err != nil {
-		t.log.Warn("the server did not confirm the logout", "USERID", user, "err", err)
+	t.signOff(t.ctx, eff.User, t.opt.Timeout, "the server did not confirm the logout")
+	return nil
+}
+
+// takeLogout posts ev (EvLogout, EvShutdown) until the machine takes it: a
+// chat in progress is ended first (with why), then ev is posted again. It
+// returns the step that moved to logging-out, or one that moved nothing
+// (reading-passcode: the entry is cancelled; logged out or logging in:
+// nothing to do for a shutdown).
+func (t *Terminal) takeLogout(ev terminal.Event, ctx context.Context, budget time.Duration, why error) (effects, error) {
+	for range 3 { // a new incoming chat may begin right after one ended
+		eff, err := t.step(input{Event: ev})
+		if err != nil || eff.EndChat == nil {
+			return eff, err
+		}
+		eff.EndChat.askEnd(ctx, why, budget)
+	}
+	s, user, peer := t.m.State()
+	return effects{}, &terminal.ErrState{Event: ev, State: s, User: user, Peer: peer}
+}
+
+// signOff tells the server that user logged out and moves the machine
+// from logging-out to logged-out; clients get EventLoggedOut.
+func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Duration, warn string) {
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	if err := t.opt.Directory.Logout(lctx, user); err != nil {
+		t.log.Warn(warn, "USERID", user, "err", err)
 	}
 	cancel()
-	if _, err := t.step(input{Event: terminal.EvSignedOff}); err != nil {
-		return refusal(err)
+	if t.outcome(input{Event: terminal.EvSignedOff}) {
+		t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
 	}
-	t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
-	return nil
 }
 
 // runKeepalive looks ourselves up every Keepalive interval while logged

@@ -164,8 +164,31 @@ func (s *Server) ServeConn(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Time{})
 	s.Handler.Connected(c)
 	defer s.Handler.Disconnected(c)
+	s.serveRequests(c, r, &scratch, log)
+}
+
+// serveRequests reads c's requests after the hello and answers each, until
+// the client leaves.
+func (s *Server) serveRequests(c *Conn, r *bufio.Reader, scratch *[]byte, log *slog.Logger) {
+	// A chat request runs until the chat starts or fails: it is served
+	// beside the loop, which goes on reading, so that the client can
+	// cancel it (OpCancelChat) or leave. Once the client has left, Done
+	// is closed before the chat request is waited for.
+	var inflight sync.WaitGroup
+	defer func() {
+		c.Close()
+		inflight.Wait()
+	}()
+	serve := func(req control.Request) {
+		rep, err := s.Handler.Handle(c, req)
+		if err != nil {
+			rep = control.Refuse(err)
+		}
+		rep.ID = req.ID
+		c.result(rep)
+	}
 	for {
-		line, err := control.ReadLine(r, &scratch)
+		line, err := control.ReadLine(r, scratch)
 		if err != nil {
 			if errors.Is(err, control.ErrLineTooLong) {
 				c.result(control.Reply{Code: control.CodeUsage, Error: fmt.Sprintf("request line over %d bytes", control.MaxLine)})
@@ -188,12 +211,15 @@ func (s *Server) ServeConn(nc net.Conn) {
 				Error: "stream is the one request of a connection of its own, without a hello"})
 			continue
 		}
-		rep, err := s.Handler.Handle(c, req)
-		if err != nil {
-			rep = control.Refuse(err)
+		if req.Op == control.OpChat {
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				serve(req)
+			}()
+			continue
 		}
-		rep.ID = req.ID
-		c.result(rep)
+		serve(req)
 	}
 }
 

@@ -275,3 +275,72 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// A chat request runs until the chat starts or fails; the connection
+// goes on reading beside it, so that the client can cancel it, and a
+// client that leaves closes Done while the request still runs.
+func TestChatRequestServedBesideTheLoop(t *testing.T) {
+	h := &fakeHandler{}
+	cancel := make(chan struct{})
+	h.handle = func(c *Conn, req control.Request) (control.Reply, error) {
+		switch req.Op {
+		case control.OpChat:
+			select {
+			case <-cancel:
+				return control.Reply{}, control.Refusal(control.CodeChatCancelled, req.UserID, nil)
+			case <-c.Done():
+				return control.Reply{}, control.Refusal(control.CodeChatCancelled, req.UserID, nil)
+			case <-time.After(time.Minute):
+				return control.Reply{}, errors.New("the chat request was not cancelled")
+			}
+		case control.OpCancelChat:
+			close(cancel)
+		}
+		return control.Reply{}, nil
+	}
+	path, _ := serve(t, h)
+	c := dialRaw(t, path)
+	c.send(t, hello)
+	c.recv(t)
+	c.send(t, `{"id":2,"op":"chat","userid":"bianca"}`)
+	c.send(t, `{"id":3,"op":"cancel-chat"}`)
+	got := map[int]control.Code{}
+	for range 2 {
+		r := c.recv(t)
+		got[r.ID] = r.Code
+	}
+	if got[3] != "" || got[2] != control.CodeChatCancelled {
+		t.Fatalf("results %v, want cancel-chat ok and chat %s", got, control.CodeChatCancelled)
+	}
+	// A client that leaves during a chat request: Done ends it.
+	d := dialRaw(t, path)
+	d.send(t, hello)
+	d.recv(t)
+	h.mu.Lock()
+	n := len(h.reqs)
+	h.mu.Unlock()
+	d.send(t, `{"id":2,"op":"chat","userid":"bianca"}`)
+	for {
+		h.mu.Lock()
+		m := len(h.reqs)
+		h.mu.Unlock()
+		if m > n {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		gone := h.disconnected == 1 // after its chat request ended
+		h.mu.Unlock()
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the chat request outlived its client")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

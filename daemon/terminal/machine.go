@@ -26,12 +26,20 @@ type Input[C comparable] struct {
 	// Chat: EvAccepted, EvVerified: the chat that begins; EvChatOver:
 	// the chat that is over.
 	Chat C
-	// Cancel (EvLogin) abandons the passcode entry; Keepalive (EvGranted)
-	// stops the keepalive. The machine keeps them while the login is
-	// pending or the terminal logged in; what it does not keep comes back
-	// in Effects, to be called.
+	// Cancel (EvLogin) abandons the passcode entry; Cancel (EvChat,
+	// EvConnectReq) abandons the chat set-up; Keepalive (EvGranted) stops
+	// the keepalive. The machine keeps them while the login is pending,
+	// the set-up runs or the terminal is logged in; what it does not keep
+	// comes back in Effects, to be called. A set-up's Cancel is called
+	// only when a logout or shutdown abandons the set-up: when the set-up
+	// ends by itself, its owner cancels its own work.
 	Cancel    func()
 	Keepalive func()
+	// SetUp (the outcomes of a chat set-up: EvFound .. EvNotVerified)
+	// names the set-up, as Effects.SetUp named it when it began: the
+	// outcome of a set-up that a logout abandoned is refused, even when
+	// a new set-up runs by then.
+	SetUp uint64
 }
 
 // Effects is what a Step asks its caller to do, outside the machine's
@@ -47,6 +55,8 @@ type Effects[C comparable] struct {
 	// EndChat is a chat to ask to end (logout, the server forgot us,
 	// shutdown); the state moves when it is over (EvChatOver).
 	EndChat C
+	// SetUp names the chat set-up that EvChat or EvConnectReq began.
+	SetUp uint64
 	// release are cancels to call: the pending login's, the keepalive's.
 	release []func()
 }
@@ -79,7 +89,8 @@ var ErrSelf = errors.New("a chat with oneself")
 type Snapshot[C comparable] struct {
 	State      State
 	User, Peer string
-	Chat       C // non-zero exactly when State is Chatting
+	Chat       C      // non-zero exactly when State is Chatting
+	SetUp      uint64 // the current or last chat set-up
 }
 
 // Machine owns the terminal's state, user, peer, current chat, pending
@@ -91,6 +102,8 @@ type Machine[C comparable] struct {
 	user, peer  string
 	chat        C
 	loginCancel func()
+	setupCancel func() // the chat set-up's, while LookingUp..AwaitingReply or Verifying
+	setup       uint64 // names the current (or last) chat set-up
 	keepalive   func()
 	log         *slog.Logger
 	notify      func(Change)
@@ -138,6 +151,8 @@ func (m *Machine[C]) Step(in Input[C]) (Effects[C], error) {
 		ok = false // a chat needs its handle
 	case ok && in.Event == EvChatOver && in.Chat != m.chat:
 		ok = false // another chat's end
+	case ok && isOutcome(in.Event) && in.SetUp != m.setup:
+		ok = false // an abandoned set-up's outcome
 	case !ok:
 		return m.sideEffects(eff, in)
 	}
@@ -153,8 +168,6 @@ func (m *Machine[C]) Step(in Input[C]) (Effects[C], error) {
 // entry; a logout while chatting ends the chat first), others are refused.
 func (m *Machine[C]) sideEffects(eff Effects[C], in Input[C]) (Effects[C], error) {
 	switch {
-	case in.Event == EvLogout && m.state == LoggedIn:
-		return m.handBack(eff, in), nil // the caller tells the server, then EvSignedOff
 	case in.Event == EvLogout && m.state == ReadingPasscode,
 		in.Event == EvShutdown && m.state == ReadingPasscode:
 		eff = m.handBack(eff, in)
@@ -167,6 +180,15 @@ func (m *Machine[C]) sideEffects(eff Effects[C], in Input[C]) (Effects[C], error
 		return m.handBack(eff, in), nil // nothing to do here
 	}
 	return m.handBack(eff, in), m.refusal(in.Event)
+}
+
+// isOutcome reports whether ev is the outcome of a chat set-up's work.
+func isOutcome(ev Event) bool {
+	switch ev {
+	case EvFound, EvLookupFailed, EvConnected, EvUnreachable, EvAccepted, EvRefused, EvVerified, EvNotVerified:
+		return true
+	}
+	return false
 }
 
 func (m *Machine[C]) refusal(ev Event) error {
@@ -195,6 +217,12 @@ func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
 	if from == Chatting {
 		m.chat = zero
 	}
+	if m.setupCancel != nil && to != Connecting && to != AwaitingReply {
+		if to == LoggingOut {
+			eff.release = append(eff.release, m.setupCancel) // abandoned
+		}
+		m.setupCancel = nil
+	}
 	switch to {
 	case LoggedOut:
 		if m.keepalive != nil {
@@ -210,19 +238,22 @@ func (m *Machine[C]) move(eff *Effects[C], in Input[C], to State) {
 		if in.Event == EvGranted {
 			m.keepalive = in.Keepalive
 		}
-	case LookingUp, Verifying:
-		m.peer = in.Peer
+	case LookingUp, Verifying: // EvChat, EvConnectReq
+		m.setup++
+		m.peer, m.setupCancel = in.Peer, in.Cancel
 	case Chatting:
 		m.chat = in.Chat
+	case LoggingOut:
+		m.peer = "" // a set-up it abandons is over
 	}
-	if in.Event != EvLogin && in.Cancel != nil {
+	if in.Event != EvLogin && in.Event != EvChat && in.Event != EvConnectReq && in.Cancel != nil {
 		eff.release = append(eff.release, in.Cancel)
 	}
 	if in.Event != EvGranted && in.Keepalive != nil {
 		eff.release = append(eff.release, in.Keepalive)
 	}
 	m.state = to
-	eff.Moved, eff.To = true, to
+	eff.Moved, eff.To, eff.SetUp = true, to, m.setup
 	// The step names who was involved, even on the way out.
 	eff.User, eff.Peer = cmp.Or(m.user, eff.User), cmp.Or(m.peer, eff.Peer)
 	a := &announcement{c: Change{From: from, To: to, Event: in.Event, UserID: m.user, Peer: m.peer, HasChat: m.chat != zero},
@@ -269,5 +300,5 @@ func (m *Machine[C]) State() (s State, user, peer string) {
 func (m *Machine[C]) Snapshot() Snapshot[C] {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Snapshot[C]{State: m.state, User: m.user, Peer: m.peer, Chat: m.chat}
+	return Snapshot[C]{State: m.state, User: m.user, Peer: m.peer, Chat: m.chat, SetUp: m.setup}
 }

@@ -28,6 +28,7 @@ var paths = map[State][]Event{
 	AwaitingReply:   {EvLogin, EvPasscode, EvGranted, EvChat, EvFound, EvConnected},
 	Verifying:       {EvLogin, EvPasscode, EvGranted, EvConnectReq},
 	Chatting:        {EvLogin, EvPasscode, EvGranted, EvConnectReq, EvVerified},
+	LoggingOut:      {EvLogin, EvPasscode, EvGranted, EvLogout},
 }
 
 // counter is a cancel that counts its calls.
@@ -50,6 +51,7 @@ func full(m *testMachine, ev Event, cancel, keep *counter) Input[*chat] {
 	if ev == EvChatOver {
 		in.Chat = m.Snapshot().Chat
 	}
+	in.SetUp = m.Snapshot().SetUp
 	return in
 }
 
@@ -88,7 +90,7 @@ func checkInvariant(t *testing.T, snap Snapshot[*chat]) {
 	if (snap.User == "") != (snap.State == LoggedOut) {
 		t.Fatalf("state %s with user %q", snap.State, snap.User)
 	}
-	hasPeer := snap.State >= LookingUp
+	hasPeer := snap.State >= LookingUp && snap.State != LoggingOut
 	if (snap.Peer != "") != hasPeer {
 		t.Fatalf("state %s with peer %q", snap.State, snap.Peer)
 	}
@@ -135,7 +137,7 @@ func TestEveryStateAndEvent(t *testing.T) {
 			}
 			// Handed over: the new cancel is kept only by the login's
 			// step, the new stop only by the step into logged-in.
-			keptCancel := edge && ev == EvLogin
+			keptCancel := edge && (ev == EvLogin || ev == EvChat || ev == EvConnectReq)
 			keptStop := edge && ev == EvGranted
 			if (cancel.calls() == 0) != keptCancel || (keep2.calls() == 0) != keptStop {
 				t.Errorf("%s on %s: handed-over cancel called %d, stop %d", s, ev, cancel.calls(), keep2.calls())
@@ -147,7 +149,7 @@ func TestEveryStateAndEvent(t *testing.T) {
 			if (loginCancel.calls() > loginBefore) != wantLogin {
 				t.Errorf("%s on %s: pending login cancelled %d times", s, ev, loginCancel.calls())
 			}
-			if (keep.calls() > keepBefore) != (edge && to == LoggedOut && s == LoggedIn) {
+			if (keep.calls() > keepBefore) != (edge && to == LoggedOut && (s == LoggedIn || s == LoggingOut)) {
 				t.Errorf("%s on %s: keepalive stopped %d times", s, ev, keep.calls())
 			}
 			wantEnd := s == Chatting && (ev == EvLogout || ev == EvServerForgot || ev == EvShutdown)
@@ -159,6 +161,85 @@ func TestEveryStateAndEvent(t *testing.T) {
 				t.Errorf("%s on %s: err %v", s, ev, err)
 			}
 		}
+	}
+}
+
+// A chat set-up's cancel is kept while the set-up runs and called only
+// when a logout or shutdown abandons it (issue: a logout racing a set-up).
+func TestLogoutAbandonsTheSetUp(t *testing.T) {
+	for _, start := range []State{LoggedIn, LookingUp, Connecting, AwaitingReply, Verifying} {
+		for _, ev := range []Event{EvLogout, EvShutdown} {
+			m := newTestMachine(&bytes.Buffer{}, nil)
+			reach(t, m, LoggedIn)
+			setup := &counter{}
+			steps := map[State][]Event{LookingUp: {EvChat}, Connecting: {EvChat, EvFound},
+				AwaitingReply: {EvChat, EvFound, EvConnected}, Verifying: {EvConnectReq}}[start]
+			for i, e := range steps {
+				in := Input[*chat]{Event: e, Peer: "bianca", SetUp: m.Snapshot().SetUp}
+				if i == 0 {
+					in.Cancel = setup.f
+				}
+				eff, err := m.Step(in)
+				eff.Do()
+				if err != nil || setup.calls() != 0 {
+					t.Fatalf("%s: %v, set-up cancelled %d times", e, err, setup.calls())
+				}
+			}
+			eff, err := m.Step(Input[*chat]{Event: ev})
+			eff.Do()
+			if err != nil || !eff.Moved || eff.To != LoggingOut {
+				t.Fatalf("%s on %s: %+v, %v; want logging-out", start, ev, eff, err)
+			}
+			if want := min(len(steps), 1); setup.calls() != want {
+				t.Errorf("%s on %s: set-up cancelled %d times, want %d", start, ev, setup.calls(), want)
+			}
+			// The abandoned set-up's outcomes are refused, and no chat
+			// begins, even once a new set-up runs.
+			old := m.Snapshot().SetUp
+			lates := []Event{EvFound, EvAccepted, EvVerified, EvNotVerified, EvLookupFailed}
+			for _, late := range append(lates, EvChat, EvConnectReq) {
+				if eff, err := m.Step(Input[*chat]{Event: late, Peer: "bianca", Chat: &chat{}, SetUp: old}); err == nil || eff.Moved {
+					t.Errorf("%s on %s, then %s: taken", start, ev, late)
+				}
+			}
+			if eff, err := m.Step(Input[*chat]{Event: EvSignedOff}); err != nil || eff.To != LoggedOut {
+				t.Errorf("%s on %s, then signed off: %+v, %v", start, ev, eff, err)
+			}
+			reach(t, m, LoggedIn)
+			for _, next := range []Event{EvChat, EvConnectReq} {
+				eff, err := m.Step(Input[*chat]{Event: next, Peer: "carol"})
+				if err != nil || eff.SetUp == old {
+					t.Fatalf("a new set-up: %+v, %v", eff, err)
+				}
+				for _, late := range lates {
+					if eff, err := m.Step(Input[*chat]{Event: late, Chat: &chat{}, SetUp: old}); err == nil || eff.Moved {
+						t.Errorf("%s on %s, then a new set-up, then the old one's %s: taken", start, ev, late)
+					}
+				}
+				out := map[Event]Event{EvChat: EvLookupFailed, EvConnectReq: EvNotVerified}[next]
+				if eff, err := m.Step(Input[*chat]{Event: out, SetUp: eff.SetUp}); err != nil || eff.To != LoggedIn {
+					t.Errorf("the new set-up's outcome: %+v, %v", eff, err)
+				}
+			}
+		}
+	}
+	// A set-up that ends by itself leaves its cancel to its owner.
+	m := newTestMachine(&bytes.Buffer{}, nil)
+	reach(t, m, LoggedIn)
+	setup := &counter{}
+	for _, e := range []Event{EvChat, EvFound, EvUnreachable, EvLogout} {
+		in := Input[*chat]{Event: e, Peer: "bianca", SetUp: m.Snapshot().SetUp}
+		if e == EvChat {
+			in.Cancel = setup.f
+		}
+		eff, err := m.Step(in)
+		eff.Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if setup.calls() != 0 {
+		t.Errorf("an ended set-up's cancel was called %d times", setup.calls())
 	}
 }
 
@@ -180,7 +261,7 @@ func TestVerifyingAnnouncedWithItsOutcome(t *testing.T) {
 		if s := m.Snapshot().State; s != Verifying {
 			t.Fatalf("state %s, want verifying", s)
 		}
-		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}}); err != nil {
+		if _, err := m.Step(Input[*chat]{Event: outcome, Chat: &chat{}, SetUp: m.Snapshot().SetUp}); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 2 || got[0].To != Verifying || got[1].From != Verifying || got[1].Event != outcome {

@@ -9,6 +9,7 @@
 //	logged-in -> looking-up -> connecting -> awaiting-reply -> chatting  (outgoing)
 //	logged-in -> verifying -> chatting                                   (incoming)
 //	chatting -> logged-in
+//	logged-in or setting up a chat -> logging-out -> logged-out
 //
 // The statechart in docs/statechart.md is generated from Table by
 // `go generate ./daemon/terminal`; a test fails when it is stale.
@@ -32,6 +33,7 @@ const (
 	AwaitingReply
 	Verifying // an incoming CONNECTREQ, checked with our own LOOKUPREQ
 	Chatting
+	LoggingOut // the machine took the logout; the server is being told
 	numStates
 )
 
@@ -46,6 +48,7 @@ var stateNames = [numStates]control.State{
 	AwaitingReply:   control.StateAwaitingReply,
 	Verifying:       control.StateVerifying,
 	Chatting:        control.StateChatting,
+	LoggingOut:      control.StateLoggingOut,
 }
 
 // String returns the state's name as shown by pi2pictl and in logs.
@@ -94,14 +97,14 @@ const (
 	EvLogout                    // the user asked to log out
 	EvSignedOff                 // the server was told of the logout (logout, shutdown)
 	EvServerForgot              // our own lookup answered NOTFOUND (Input.User)
-	EvChat                      // the user asked to chat (Input.Peer)
+	EvChat                      // the user asked to chat (Input.Peer, Input.Cancel)
 	EvFound                     // LOOKUPREPLY SUCCESS for the peer
 	EvLookupFailed              // NOTFOUND, no key or no answer
 	EvConnected                 // connected, CONNECTREQ sent
 	EvUnreachable               // unreachable or wrong key
 	EvAccepted                  // CONNECTREPLY ACCEPTED (Input.Chat)
 	EvRefused                   // CONNECTREPLY REFUSED or no answer
-	EvConnectReq                // a CONNECTREQ arrived (Input.Peer)
+	EvConnectReq                // a CONNECTREQ arrived (Input.Peer, Input.Cancel)
 	EvVerified                  // initiator checked, ACCEPTED sent (Input.Chat)
 	EvNotVerified               // REFUSED sent, or the caller left
 	EvChatOver                  // both sides closed, the link broke or the owner left (Input.Chat)
@@ -167,7 +170,20 @@ var Table = []Edge{
 	{ReadingPasscode, EvKeysFailed, LoggedOut},
 	{Authenticating, EvGranted, LoggedIn},
 	{Authenticating, EvAuthFailed, LoggedOut},
-	{LoggedIn, EvSignedOff, LoggedOut},
+	// A logout or shutdown is taken before the server is told (EvSignedOff
+	// follows): no chat starts meanwhile. From a chat set-up, it abandons
+	// the set-up (the machine calls the set-up's cancel).
+	{LoggedIn, EvLogout, LoggingOut},
+	{LookingUp, EvLogout, LoggingOut},
+	{Connecting, EvLogout, LoggingOut},
+	{AwaitingReply, EvLogout, LoggingOut},
+	{Verifying, EvLogout, LoggingOut},
+	{LoggedIn, EvShutdown, LoggingOut},
+	{LookingUp, EvShutdown, LoggingOut},
+	{Connecting, EvShutdown, LoggingOut},
+	{AwaitingReply, EvShutdown, LoggingOut},
+	{Verifying, EvShutdown, LoggingOut},
+	{LoggingOut, EvSignedOff, LoggedOut},
 	{LoggedIn, EvServerForgot, LoggedOut},
 	{LoggedIn, EvChat, LookingUp},
 	{LookingUp, EvFound, Connecting},
@@ -234,6 +250,8 @@ func Words(s State, user, peer string) string {
 		return "Checking a chat request from " + peer
 	case Chatting:
 		return "Chatting with " + peer
+	case LoggingOut:
+		return "Logging " + user + " out"
 	}
 	return s.String()
 }

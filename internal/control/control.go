@@ -88,10 +88,15 @@ const (
 	// accepted: chats with it warn no more. Result.Status has the
 	// fingerprints.
 	OpAcceptKey Op = "accept-key"
+	// OpCancelChat abandons this connection's chat request under way
+	// (CTRL-C while connecting): its result is CodeChatCancelled, and no
+	// chat starts unless it had started already. Closing the connection
+	// does the same.
+	OpCancelChat Op = "cancel-chat"
 )
 
 // Ops lists every operation, for the daemon's check of requests.
-var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpStream, OpVerify, OpAcceptKey}
+var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpStream, OpVerify, OpAcceptKey, OpCancelChat}
 
 // Type says what a Reply is.
 type Type string

@@ -25,6 +25,7 @@ const (
 	StateAwaitingReply   State = "awaiting-reply"
 	StateVerifying       State = "verifying" // an incoming CONNECTREQ, checked with pi2pid's own LOOKUPREQ
 	StateChatting        State = "chatting"
+	StateLoggingOut      State = "logging-out" // the machine took a logout (or shutdown); the server is being told
 )
 
 // Keypad is the kind of keypad pi2pid reads passcodes from.
@@ -72,14 +73,17 @@ const (
 	CodeUsage   Code = "usage"   // malformed request, unknown op or key; Error says what
 	CodeVersion Code = "version" // the protocol versions differ
 
-	CodeBadUserID   Code = "bad-userid"    // not a user ID; Error says why
-	CodeSelf        Code = "self"          // a chat with oneself
-	CodeNotLoggedIn Code = "not-logged-in" // this terminal is logged out
-	CodeLoggingIn   Code = "logging-in"    // a login of UserID is in progress here
-	CodeLoggedIn    Code = "logged-in"     // this terminal is already logged in as UserID
-	CodeChatting    Code = "chatting"      // this terminal is chatting with Peer
-	CodeSettingUp   Code = "setting-up"    // this terminal is setting up a chat with Peer
-	CodeNoChat      Code = "no-chat"       // a data stream whose token belongs to no chat (wrong, used, or the chat is over)
+	CodeBadUserID     Code = "bad-userid"     // not a user ID; Error says why
+	CodeSelf          Code = "self"           // a chat with oneself
+	CodeNotLoggedIn   Code = "not-logged-in"  // this terminal is logged out
+	CodeLoggingIn     Code = "logging-in"     // a login of UserID is in progress here
+	CodeLoggedIn      Code = "logged-in"      // this terminal is already logged in as UserID
+	CodeChatting      Code = "chatting"       // this terminal is chatting with Peer
+	CodeSettingUp     Code = "setting-up"     // this terminal is setting up a chat with Peer
+	CodeLoggingOut    Code = "logging-out"    // a logout of UserID is in progress here
+	CodeLoggedOut     Code = "logged-out"     // the chat set-up with Peer was abandoned: this terminal logged out
+	CodeChatCancelled Code = "chat-cancelled" // the chat request for Peer was cancelled by its client (OpCancelChat)
+	CodeNoChat        Code = "no-chat"        // a data stream whose token belongs to no chat (wrong, used, or the chat is over)
 
 	CodeNoEntry      Code = "no-entry"          // a console key while no passcode entry runs
 	CodeNoConsole    Code = "no-console"        // a console key for a daemon with a hardware keypad
@@ -125,7 +129,7 @@ const (
 // Codes lists every code, for the clients that word them.
 var Codes = []Code{
 	CodeUsage, CodeVersion, CodeBadUserID, CodeSelf, CodeNotLoggedIn, CodeLoggingIn, CodeLoggedIn,
-	CodeChatting, CodeSettingUp, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
+	CodeChatting, CodeSettingUp, CodeLoggingOut, CodeLoggedOut, CodeChatCancelled, CodeNoChat, CodeNoEntry, CodeNoConsole, CodeNoKeypad, CodeTooFast,
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
 	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
