@@ -44,7 +44,7 @@ type pump struct {
 	// unsent is set when stdin still held bytes after the pump stopped
 	// at the peer's end: the rest of the input was not sent.
 	unsent atomic.Bool
-	eof       chan bool // stdin ended; true when the pump only listens now
+	eof    chan bool // stdin ended; true when the pump only listens now
 }
 
 func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
