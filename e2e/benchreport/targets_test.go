@@ -6,7 +6,7 @@ import (
 )
 
 const sample = `goos: linux
-pkg: github.com/pi2pi/pi2pi/daemon
+pkg: github.com/pi2pi/pi2pi/daemon/cmd/pi2pid
 BenchmarkChatSetup/plain-2         	     290	   1178627 ns/op	         1.161 ms-p50	         1.752 ms-p99
 BenchmarkChatSetup/secure-2        	     180	   2017645 ns/op	         4.5 ms-p50	         4.189 ms-p99
 pkg: github.com/pi2pi/pi2pi/e2e
