@@ -151,9 +151,30 @@ func (p *pump) sendReady(buf []byte) {
 	if got > 0 {
 		p.send(buf[:got])
 	}
-	if left, err := unix.IoctlGetInt(p.fd, unix.TIOCINQ); err == nil && left > 0 {
+	if !p.inputEnded() {
 		p.unsent.Store(true)
 	}
+}
+
+// inputEnded reports whether stdin is at its end, without waiting: a file
+// with nothing left after the offset, or a pipe whose writer has closed
+// and that holds nothing. A pipe that is empty for now but still open
+// (`cat big | pi2pictl chat`) has not ended: more may come.
+func (p *pump) inputEnded() bool {
+	left, err := unix.IoctlGetInt(p.fd, unix.TIOCINQ)
+	if err == nil && left > 0 {
+		return false
+	}
+	if f, ok := p.r.(*os.File); ok {
+		if fi, serr := f.Stat(); serr == nil && fi.Mode().IsRegular() {
+			return err == nil // nothing after the offset
+		}
+	}
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n == 0 {
+		return false // open and empty: more may come
+	}
+	return fds[0].Revents&unix.POLLHUP != 0 && fds[0].Revents&unix.POLLIN == 0
 }
 
 func (p *pump) send(b []byte) bool {

@@ -201,3 +201,38 @@ func TestPumpTellsWhatItLeftUnsent(t *testing.T) {
 		})
 	}
 }
+
+// A pipe whose writer is still at work (`cat big | pi2pictl chat`) has
+// not ended even when it is empty for a moment: the rest of the input is
+// not sent, and the pump says so. A pipe whose writer closed after what
+// the pump sent has ended: nothing is left.
+func TestPumpTellsWhatItLeftUnsentFromAPipe(t *testing.T) {
+	for _, writerOpen := range []bool{true, false} {
+		t.Run(fmt.Sprint("writer-open=", writerOpen), func(t *testing.T) {
+			s, theirs := streamPair(t)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			defer pw.Close()
+			if _, err := pw.Write([]byte("some text\n")); err != nil {
+				t.Fatal(err)
+			}
+			if !writerOpen {
+				pw.Close()
+			}
+			p := newPump(s, pr, nil)
+			p.stopAfterReady()
+			done := make(chan struct{})
+			go func() { p.run(); close(done) }()
+			if _, err := io.ReadAll(theirs); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			if p.unsent.Load() != writerOpen {
+				t.Fatalf("writer open %v: unsent = %v", writerOpen, p.unsent.Load())
+			}
+		})
+	}
+}

@@ -85,3 +85,25 @@ func StoppedAnswering(err error) bool {
 	return errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||
 		errors.Is(err, syscall.ENETUNREACH) || errors.As(err, &ne) && ne.Timeout()
 }
+
+// hungUp reports whether the peer of a plain TCP connection has closed
+// its side with nothing left unread: one non-blocking peek, no wait.
+// For other connections (TLS) it reports false.
+func hungUp(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	var b [1]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		gone = n == 0 && err == nil
+		return true // never wait
+	})
+	return gone
+}

@@ -111,6 +111,11 @@ func refuse(conn net.Conn, reason string) error {
 
 // Accept answers ACCEPTED and starts the chat phase.
 func (in *Incoming) Accept() (*Chat, error) {
+	// A caller that gave up (CTRL-C) while we verified it has closed its
+	// side: no chat for a connection nobody is at.
+	if hungUp(in.conn) {
+		return nil, errors.New("the caller hung up before the answer")
+	}
 	// ReadRequest's deadline bounds this write too: a new, earlier one
 	// would wake Go's network poller on the callee's critical path.
 	if err := wire.Write(in.conn, wire.Message{Type: wire.ConnectReply, Status: wire.Accepted}); err != nil {

@@ -244,3 +244,45 @@ func TestPeerVanishes(t *testing.T) {
 		t.Fatal("Receive hangs after the peer vanished")
 	}
 }
+
+// A caller that hangs up after its CONNECTREQ (CTRL-C while the callee
+// verified it) gets no chat: Accept refuses instead of starting one for
+// a connection nobody is at. A caller that stays gets its chat.
+func TestAcceptAfterCallerHungUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, hangUp := range []bool{true, false} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte(`{"msgtype":"CONNECTREQ","initiator":"ali"}` + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		in, err := ReadRequest(s, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hangUp {
+			c.Close()
+			// The FIN has arrived once a read on s would see it.
+			deadline := time.Now().Add(5 * time.Second)
+			for !hungUp(s) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		_, err = in.Accept()
+		if hangUp != (err != nil) {
+			t.Errorf("caller hung up %v: Accept: %v", hangUp, err)
+		}
+		c.Close()
+		s.Close()
+	}
+}
