@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/daemon/terminal"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 )
 
 // silentPeer stands in for bianca's terminal on tm's network: it takes
@@ -18,23 +18,7 @@ import (
 func silentPeer(t *testing.T, tm *backendtest.Terminal) {
 	t.Helper()
 	ip := backendtest.IPs[len(backendtest.IPs)-1]
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(tm.Net.Port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_, _ = io.Copy(io.Discard, c) // until ali closes
-				c.Close()
-			}()
-		}
-	}()
+	testbin.SilentPeer(t, net.JoinHostPort(ip, strconv.Itoa(tm.Net.Port)))
 	tm.Net.Server.Login("bianca", ip, nil)
 }
 

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/pi2pi/pi2pi/daemon/internal/leaktest"
 	"github.com/pi2pi/pi2pi/daemon/terminal"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/testbin"
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
@@ -110,23 +110,7 @@ func setUpStage(t *testing.T, stage terminal.State, hd *holdDir, srv *fakeServer
 	case terminal.AwaitingReply:
 		// bianca's terminal takes the CONNECTREQ and never answers.
 		srv.Login("bianca", "127.0.0.3", nil)
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.3", strconv.Itoa(port)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					_, _ = io.Copy(io.Discard, c) // until ali closes
-					c.Close()
-				}()
-			}
-		}()
+		testbin.SilentPeer(t, net.JoinHostPort("127.0.0.3", strconv.Itoa(port)))
 	case terminal.Verifying:
 		biancaT := newTerm(t, srv, transport.Plain, "127.0.0.3", port)
 		caller = attach(t, biancaT.sock)

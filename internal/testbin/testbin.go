@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -180,4 +181,28 @@ func FreePort(t testing.TB, ips ...string) int {
 	}
 	t.Fatal("no common free port")
 	return 0
+}
+
+// SilentPeer listens on addr until the test ends, and takes every
+// connection without ever answering, reading until the other side
+// closes: a peer terminal that stopped (SIGSTOP, a hung machine).
+func SilentPeer(t testing.TB, addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, c) // until the caller closes
+				c.Close()
+			}()
+		}
+	}()
 }
