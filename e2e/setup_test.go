@@ -71,7 +71,7 @@ func TestShutdownDuringChatSetUpLogsOut(t *testing.T) {
 	start := time.Now()
 	ali.p.stop()
 	serverLoggedOut(t, srv, "ali")
-	if strings.Contains(ali.p.Output(), "logout at shutdown failed") {
+	if strings.Contains(ali.p.Output(), "did not confirm the logout") {
 		t.Fatalf("pi2pid: %s", tail(ali.p.Output(), 10))
 	}
 	t.Logf("stopped and logged out in %v", time.Since(start))

@@ -110,6 +110,9 @@ func describe(e *control.Error, peer string) string {
 		return "pi2pid keeps no record of peers' keys (it was started without a state directory), so there is nothing to accept"
 	case control.CodeConfig:
 		return "pi2pid cannot start, its settings are wrong: " + detail + ". Fix them, then: sudo systemctl restart pi2pid"
+	case control.CodeLogoutUnconfirmed:
+		return "Logged out here, but the server did not confirm the logout (" + detail + "): it may keep your login " +
+			"until its session timeout ends it (pi2pi-server: 15 minutes after this terminal's last request, by default)."
 	case control.CodeServerForgot:
 		return "the server no longer knows you are logged in (it may have restarted or timed you out): log in again"
 	case control.CodeUsage:

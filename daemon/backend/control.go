@@ -53,7 +53,7 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 	case control.OpKey:
 		return control.Reply{}, t.press(req.Key)
 	case control.OpLogout:
-		return control.Reply{}, t.logout()
+		return t.logout()
 	case control.OpChat:
 		return t.call(c, req.UserID)
 	case control.OpWait:

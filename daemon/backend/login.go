@@ -150,16 +150,21 @@ func (t *Terminal) press(key control.Key) error {
 // set-up -> logging-out; a set-up is abandoned and its request refused
 // with CodeLoggedOut), then tells the server: no chat can start between
 // the two, and pi2pid never says logged-in after the server was told.
-func (t *Terminal) logout() error {
+// When the server does not confirm the logout, the terminal is logged out
+// all the same (the user asked), and the result says so: Warning
+// CodeLogoutUnconfirmed, with the cause in WarningDetail.
+func (t *Terminal) logout() (control.Reply, error) {
 	eff, err := t.takeLogout(terminal.EvLogout, t.ctx, EndBudget, nil)
 	if err != nil {
-		return refusal(err)
+		return control.Reply{}, refusal(err)
 	}
 	if eff.From == terminal.ReadingPasscode {
-		return nil // the entry is cancelled; the login ends as cancelled
+		return control.Reply{}, nil // the entry is cancelled; the login ends as cancelled
 	}
-	t.signOff(t.ctx, eff.User, t.opt.Timeout, "the server did not confirm the logout")
-	return nil
+	if err := t.signOff(t.ctx, eff.User, t.opt.Timeout); err != nil {
+		return control.Reply{Warning: control.CodeLogoutUnconfirmed, WarningDetail: err.Error()}, nil
+	}
+	return control.Reply{}, nil
 }
 
 // takeLogout posts ev (EvLogout, EvShutdown) until the machine takes it: a
@@ -180,16 +185,26 @@ func (t *Terminal) takeLogout(ev terminal.Event, ctx context.Context, budget tim
 }
 
 // signOff tells the server that user logged out and moves the machine
-// from logging-out to logged-out; clients get EventLoggedOut.
-func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Duration, warn string) {
+// from logging-out to logged-out; clients get EventLoggedOut. The move is
+// made whatever the server says: EvSignedOff when it confirmed (LOGOUTREPLY
+// SUCCESS or NOTFOUND), EvNotSignedOff, logged as a warning, when it
+// did not answer or failed; signOff then returns why. Such a server keeps
+// the login until its session timeout (pi2pi-server: --session-timeout,
+// 15 minutes without a request by default).
+func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Duration) error {
 	lctx, cancel := context.WithTimeout(ctx, timeout)
-	if err := t.opt.Directory.Logout(lctx, user); err != nil {
-		t.log.Warn(warn, "USERID", user, "err", err)
-	}
+	err := t.opt.Directory.Logout(lctx, user)
 	cancel()
-	if t.outcome(input{Event: terminal.EvSignedOff}) {
+	ev := terminal.EvSignedOff
+	if err != nil {
+		ev = terminal.EvNotSignedOff
+		t.log.Warn("logged out here, but the server did not confirm the logout: "+
+			"it may keep the login until its session timeout", "USERID", user, "err", err)
+	}
+	if t.outcome(input{Event: ev}) {
 		t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
 	}
+	return err
 }
 
 // runKeepalive looks ourselves up every Keepalive interval while logged

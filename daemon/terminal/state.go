@@ -96,6 +96,7 @@ const (
 	EvAuthFailed                // REFUSED, no answer or bad server key
 	EvLogout                    // the user asked to log out
 	EvSignedOff                 // the server was told of the logout (logout, shutdown)
+	EvNotSignedOff              // the server did not confirm the logout: logged out here only
 	EvServerForgot              // our own lookup answered NOTFOUND (Input.User)
 	EvChat                      // the user asked to chat (Input.Peer, Input.Cancel)
 	EvFound                     // LOOKUPREPLY SUCCESS for the peer
@@ -134,6 +135,11 @@ var eventNames = [numEvents]string{
 	EvNotVerified:  "REFUSED sent",
 	EvChatOver:     "chat over",
 	EvShutdown:     "shutdown",
+
+	// No answer, an error, a server without LOGOUTREQ (a course server):
+	// the terminal logs out all the same (the user asked), and the server
+	// may keep the login until its session timeout.
+	EvNotSignedOff: "server did not confirm the logout",
 }
 
 // String names the event as the statechart does.
@@ -184,6 +190,7 @@ var Table = []Edge{
 	{AwaitingReply, EvShutdown, LoggingOut},
 	{Verifying, EvShutdown, LoggingOut},
 	{LoggingOut, EvSignedOff, LoggedOut},
+	{LoggingOut, EvNotSignedOff, LoggedOut},
 	{LoggedIn, EvServerForgot, LoggedOut},
 	{LoggedIn, EvChat, LookingUp},
 	{LookingUp, EvFound, Connecting},

@@ -179,7 +179,8 @@ type Reply struct {
 	OldFingerprint  string `json:"old_fingerprint,omitempty"`
 	// Warning, in chat-start and verify, is a problem with the record of
 	// accepted keys (CodePeersUnreadable, CodePeersUnwritable) so that a
-	// key change may go unnoticed; WarningDetail is its cause.
+	// key change may go unnoticed; in a logout's result it is
+	// CodeLogoutUnconfirmed. WarningDetail is its cause.
 	Warning       Code    `json:"warning,omitempty"`
 	WarningDetail string  `json:"warning_detail,omitempty"`
 	Status        *Status `json:"status,omitempty"`

@@ -123,6 +123,12 @@ const (
 	CodePeersDamaged    Code = "peers-damaged"    // Warning: the record of accepted keys has lines that do not parse; Error says which
 	CodeConfig          Code = "config"           // pi2pid cannot start: its settings are wrong (in the hello; Error says which)
 
+	// CodeLogoutUnconfirmed is the Warning of a logout's result: the
+	// terminal logged out, but the server did not confirm it (no answer,
+	// an error, a server without LOGOUTREQ); WarningDetail says how. The
+	// server may keep the login until its session timeout.
+	CodeLogoutUnconfirmed Code = "logout-unconfirmed"
+
 	CodeInternal Code = "internal" // anything else; Error says what
 )
 
@@ -135,6 +141,7 @@ var Codes = []Code{
 	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
 	CodePeerClosed, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
 	CodePeersUnreadable, CodePeersUnwritable, CodePeersDamaged, CodeConfig, CodeInternal,
+	CodeLogoutUnconfirmed,
 }
 
 // Error is a refusal with its code, as the daemon's core returns it and as
