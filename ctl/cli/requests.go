@@ -95,6 +95,12 @@ func (e *engine) begin(st *control.Status) {
 	case flowChat:
 		e.chat()
 	case flowWait:
+		// A terminal that is not logged in takes no chat: waiting would
+		// wait for nothing, silently (README: wait refuses at once).
+		if !loggedIn(st) {
+			e.fail(waitLoggedOutMsg)
+			return
+		}
 		// One chat, then pi2pictl exits: once, so that pi2pid hands no
 		// second caller to it on its way out.
 		e.setPhase(phWaiting)

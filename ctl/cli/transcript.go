@@ -34,6 +34,10 @@ func otherUserMsg(current, wanted string) string {
 	return "pi2pid is logged in as " + peertext.Clean(current) + "; run `pi2pictl logout` first to log in as " + wanted
 }
 
+// waitLoggedOutMsg refuses `pi2pictl wait` on a terminal that is not
+// logged in (or only logging in): no chat can reach it.
+const waitLoggedOutMsg = "not logged in, so no chat can reach this terminal: log in first with pi2pictl login, then run pi2pictl wait"
+
 // reloginMsg says why a login pi2pid reported is being done again.
 func reloginMsg(user string) string {
 	return "pi2pid was logged in as " + peertext.Clean(user) + ", but the server no longer knows that login (it may have restarted or timed you out): logging in again."
