@@ -14,7 +14,7 @@ does not answer in time, or fails), the terminal is logged out all the
 same and the exit code is 0, but pi2pictl says so on stderr instead: the
 server may keep the login until its session timeout (pi2pi-server:
 15 minutes without a request, by default).`,
-	Shell:   true,
+	Shell: true,
 	Run: func(ctx context.Context, inv *Invocation) error {
 		c, err := inv.Client(ctx)
 		if err != nil {
