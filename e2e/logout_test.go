@@ -84,3 +84,25 @@ func hasLogLine(log string, parts ...string) bool {
 	}
 	return false
 }
+
+// SIGTERM to one's own pi2pid while `pi2pictl chat bianca` is setting the
+// chat up: pi2pictl says that the chat was not set up because pi2pid was
+// stopped, and how to start it again, not only "pi2pid is stopping".
+func TestShutdownDuringChatSetUpTellsTheCaller(t *testing.T) {
+	_, ali, chat := stalledSetUp(t)
+	ali.p.stop()
+	code, err := chat.wait(stepTimeout)
+	if err != nil || code != 1 {
+		t.Fatalf("chat: exit %d (%v), output %q", code, err, chat.Output())
+	}
+	errOut := chat.Stderr()
+	for _, want := range []string{"pi2pictl: the chat with bianca was not set up: pi2pid was stopped",
+		"start it again with `sudo systemctl start pi2pid`"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("chat's stderr %q does not say %q", errOut, want)
+		}
+	}
+	if strings.Count(errOut, "\n") != 1 || strings.Contains(chat.Stdout(), "Connection established") {
+		t.Errorf("chat: stdout %q, stderr %q; want one line on stderr and no chat", chat.Stdout(), errOut)
+	}
+}

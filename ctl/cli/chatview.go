@@ -131,7 +131,7 @@ func (e *engine) chatEnded(why string) {
 	if e.pump != nil && e.pump.unsent.Load() {
 		// The peer (or pi2pid) ended the chat while stdin still held
 		// text: say so, a script cannot tell otherwise.
-		e.out.Errorln("pi2pictl: the chat ended before your input did: the rest of it was not sent")
+		e.out.Errorln("pi2pictl: the chat ended before your input did: the rest of it was not sent.")
 	}
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {

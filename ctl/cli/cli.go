@@ -138,7 +138,7 @@ func Run(args []string, env *Env) int {
 		inv.client.Close()
 	}
 	if err != nil && !errors.Is(err, errReported) {
-		inv.Out.Errorln("pi2pictl: " + explain(err, inv.Socket))
+		inv.Out.Errorln("pi2pictl: " + explain(err, inv.Socket)) // a sentence
 	}
 	inv.Out.Close()
 	return exitCode(err)
@@ -183,7 +183,7 @@ func shellArgs(cmd *Command, inv *Invocation, fields []string) ([]string, error)
 
 // fail reports err before any screen exists.
 func fail(env *Env, err error) int {
-	fmt.Fprintln(env.Stderr, "pi2pictl: "+err.Error())
+	fmt.Fprintln(env.Stderr, "pi2pictl: "+sentence(err.Error()))
 	return exitCode(err)
 }
 

@@ -238,7 +238,7 @@ func TestLogout(t *testing.T) {
 func TestLogoutWhenLoggedOut(t *testing.T) {
 	d := daemon(t, backendtest.Options{})
 	_, errOut, code := pipeRun(t, d, "", "logout")
-	if code != 1 || errOut != "pi2pictl: not logged in: run pi2pictl login first\n" {
+	if code != 1 || errOut != "pi2pictl: not logged in: run `pi2pictl login` first.\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -318,7 +318,7 @@ func TestExplain(t *testing.T) {
 		err  error
 		want string
 	}{
-		{fmt.Errorf("%w /x", control.ErrPermission), "add yourself to group pi2pi: sudo usermod -aG pi2pi $USER, then log in again"},
+		{fmt.Errorf("%w /x", control.ErrPermission), "add yourself to group pi2pi with `sudo usermod -aG pi2pi $USER`, then log in again."},
 		{fmt.Errorf("%w (no daemon)", control.ErrDaemonNotRunning), "sudo systemctl start pi2pid.socket"},
 		{&control.VersionError{Client: 2, Daemon: 1}, "upgrade pi2pid"},
 		{control.ErrClosed, "journalctl -u pi2pid"},

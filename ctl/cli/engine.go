@@ -169,9 +169,10 @@ func (e *engine) finish(err error) {
 	e.done = true
 }
 
-// fail reports msg and ends with exit code 1.
+// fail reports msg, the refusal or failure of the command asked for, and
+// ends with exit code 1.
 func (e *engine) fail(msg string) {
-	e.out.Errorln("pi2pictl: " + msg)
+	e.out.Errorln("pi2pictl: " + sentence(msg))
 	e.finish(errReported)
 }
 

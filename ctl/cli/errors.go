@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -33,23 +34,37 @@ func exitCode(err error) int {
 	return 1
 }
 
+// sentence ends s with a period unless it ends a sentence already: every
+// message pi2pictl writes for people is one or more sentences (README,
+// "Messages"). Commands to type are quoted with backticks, so that the
+// period is not taken for part of one.
+func sentence(s string) string {
+	s = strings.TrimRight(s, " ")
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
+}
+
 // explain turns err into a sentence that says what happened and what to do.
 // Every path that shows an error to a person ends here or in refusal, so a
 // refusal code of pi2pid is always worded by describe, never printed raw.
-func explain(err error, socket string) string {
+func explain(err error, socket string) string { return sentence(explainWords(err, socket)) }
+
+func explainWords(err error, socket string) string {
 	var ve *control.VersionError
 	var ce *control.Error
 	switch {
 	case errors.Is(err, control.ErrDaemonNotRunning):
-		return fmt.Sprintf("pi2pid is not running (nothing listens on %s): start it with: sudo systemctl start pi2pid.socket", socket)
+		return fmt.Sprintf("pi2pid is not running (nothing listens on %s): start it with `sudo systemctl start pi2pid.socket`", socket)
 	case errors.Is(err, control.ErrPermission):
-		return fmt.Sprintf("permission denied on %s: add yourself to group pi2pi: sudo usermod -aG pi2pi $USER, then log in again", socket)
+		return fmt.Sprintf("permission denied on %s: add yourself to group pi2pi with `sudo usermod -aG pi2pi $USER`, then log in again", socket)
 	case errors.As(err, &ve):
 		return ve.Error()
 	case isTimeout(err):
-		return fmt.Sprintf("pi2pid did not answer on %s (%v): it may be failing to start; see: systemctl status pi2pid, and journalctl -u pi2pid -e", socket, err)
+		return fmt.Sprintf("pi2pid did not answer on %s (%v): it may be failing to start; see `systemctl status pi2pid` and `journalctl -u pi2pid -e`", socket, err)
 	case errors.Is(err, control.ErrClosed):
-		return "pi2pid closed the connection (did it stop or restart? see journalctl -u pi2pid)"
+		return "pi2pid closed the connection: did it stop or restart? See `journalctl -u pi2pid`"
 	case errors.As(err, &ce):
 		return describe(ce, "")
 	}
@@ -73,9 +88,12 @@ func refusal(err error, peer string) string {
 	return describe(ce, peer)
 }
 
-// describe says what e means and what to do. Names and details come from
-// pi2pid, and through it from the network, so they are cleaned for display.
-func describe(e *control.Error, peer string) string {
+// describe says what e means and what to do, in sentences. Names and
+// details come from pi2pid, and through it from the network, so they are
+// cleaned for display.
+func describe(e *control.Error, peer string) string { return sentence(describeWords(e, peer)) }
+
+func describeWords(e *control.Error, peer string) string {
 	who := peer
 	if e.Peer != "" {
 		who = e.Peer
@@ -109,7 +127,7 @@ func describe(e *control.Error, peer string) string {
 	case control.CodeNoKeyBook:
 		return "pi2pid keeps no record of peers' keys (it was started without a state directory), so there is nothing to accept"
 	case control.CodeConfig:
-		return "pi2pid cannot start, its settings are wrong: " + detail + ". Fix them, then: sudo systemctl restart pi2pid"
+		return "pi2pid cannot start, its settings are wrong: " + detail + ". Fix them, then run `sudo systemctl restart pi2pid`"
 	case control.CodeLogoutUnconfirmed:
 		return "Logged out here, but the server did not confirm the logout (" + detail + "): it may keep your login " +
 			"until its session timeout ends it (pi2pi-server: 15 minutes after this terminal's last request, by default)."
@@ -179,11 +197,11 @@ func peerWords(code control.Code, who, detail string) (string, bool) {
 func terminalWords(code control.Code, user, who string) (string, bool) {
 	switch code {
 	case control.CodeNotLoggedIn:
-		return "not logged in: run pi2pictl login first", true
+		return "not logged in: run `pi2pictl login` first", true
 	case control.CodeLoggingIn:
 		return "a login of " + user + " is in progress", true
 	case control.CodeLoggedIn:
-		return "already logged in as " + user + ": run pi2pictl logout first", true
+		return "already logged in as " + user + ": run `pi2pictl logout` first", true
 	case control.CodeChatting:
 		return "already chatting with " + who + ": end that chat first", true
 	case control.CodeSettingUp:
@@ -195,11 +213,11 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 	case control.CodeLoggedOut:
 		return "the chat with " + who + " was abandoned: this terminal logged out", true
 	case control.CodeNoChat:
-		return "no chat in progress: start one with pi2pictl chat USERID", true
+		return "no chat in progress: start one with `pi2pictl chat USERID`", true
 	case control.CodeNoStream:
 		return "the chat with " + who + " was ended: pi2pictl did not open its data stream in time (is the machine overloaded?)", true
 	case control.CodeStopping:
-		return "pi2pid is stopping", true
+		return "pi2pid is stopping (it was told to: `systemctl stop pi2pid`, or a signal); once it has stopped, start it again with `sudo systemctl start pi2pid`", true
 	}
 	return "", false
 }
@@ -208,7 +226,7 @@ func terminalWords(code control.Code, user, who string) (string, bool) {
 func passcodeWords(code control.Code) (string, bool) {
 	switch code {
 	case control.CodeNoEntry:
-		return "no passcode entry in progress: run pi2pictl login first", true
+		return "no passcode entry in progress: run `pi2pictl login` first", true
 	case control.CodeNoConsole:
 		return "pi2pid reads passcodes from its own keypad, not from this terminal: use the keypad", true
 	case control.CodeNoKeypad:
@@ -253,7 +271,7 @@ func keyWarnings(r control.Reply) []string {
 func keyChanged(peer, was, now string) string {
 	return fmt.Sprintf("Warning: %s's key has changed since you accepted it (was %s, now %s). "+
 		"If %s did not reinstall their terminal, someone may be impersonating them: compare the safety code by voice before you trust this chat. "+
-		"Once it matches, run `pi2pictl verify %s --accept`; until then every chat with this key warns",
+		"Once it matches, run `pi2pictl verify %s --accept`; until then every chat with this key warns.",
 		peer, peertext.Clean(was), peertext.Clean(now), peer, peer)
 }
 
@@ -268,7 +286,7 @@ func loginRefusal(code control.Code, msg string) string {
 		return "Login cancelled."
 	}
 	if msg != "" {
-		return "Login failed: " + msg
+		return sentence("Login failed: " + msg)
 	}
 	return "Login failed."
 }
@@ -276,7 +294,17 @@ func loginRefusal(code control.Code, msg string) string {
 // streamFailedMsg says why a chat's data stream could not be opened.
 func streamFailedMsg(err error) string {
 	if control.CodeOf(err) == control.CodeNoChat {
-		return "the chat ended before its text could flow"
+		return "the chat ended before its text could flow."
 	}
-	return "cannot open the chat's data stream: " + err.Error()
+	return sentence("cannot open the chat's data stream: " + err.Error())
+}
+
+// stoppedSetUpMsg says that pi2pid stopped while it set up a chat with
+// peer (a shutdown abandons the set-up: CodeStopping), and what to do.
+func stoppedSetUpMsg(peer string) string {
+	if peer == "" {
+		peer = "that user"
+	}
+	return "the chat with " + peertext.Clean(peer) + " was not set up: pi2pid was stopped (`systemctl stop pi2pid`, or a signal) and has logged out; " +
+		"start it again with `sudo systemctl start pi2pid`, log in, and call " + peertext.Clean(peer) + " again."
 }

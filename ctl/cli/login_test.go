@@ -212,7 +212,7 @@ func TestShellLoginAgainAfterCancel(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Logged in.") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
-	if want := "Login failed: a passcode is keypad digits 0-9 only\n"; errOut != want {
+	if want := "Login failed: a passcode is keypad digits 0-9 only.\n"; errOut != want {
 		t.Fatalf("stderr %q, want %q", errOut, want)
 	}
 	if got := keys(d); got != "cancel,1,2,3,4,enter" {

@@ -221,7 +221,7 @@ const cancelConfirmTimeout = 15 * time.Second
 // confirm within cancelConfirmTimeout.
 func (e *engine) cancelUnconfirmed() {
 	e.cancelC = nil
-	e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see pi2pictl status)")
+	e.out.Errorln("pi2pid did not confirm that passcode entry was cancelled (see `pi2pictl status`).")
 	e.loginFailed(control.CodeCancelled, "")
 }
 

@@ -132,12 +132,16 @@ func (e *engine) onChatResult(r result) {
 		if control.CodeOf(r.err) == control.CodeChatCancelled {
 			e.endOnStart = false // no chat of this request will start
 		}
-		e.out.Errorln(refusal(r.err, e.peer))
+		msg := refusal(r.err, e.peer)
+		if control.CodeOf(r.err) == control.CodeStopping {
+			msg = stoppedSetUpMsg(e.peer)
+		}
 		if e.flow == flowShell {
+			e.out.Errorln(msg)
 			e.enterDest()
 			return
 		}
-		e.finish(errReported)
+		e.fail(msg)
 		return
 	}
 	// A chat that started and already ended (its events came
@@ -155,8 +159,7 @@ func (e *engine) onChatResult(r result) {
 // waitRefused: pi2pid refused to attach us for incoming chats.
 func (e *engine) waitRefused(err error) {
 	if e.flow == flowWait {
-		e.out.Errorln(refusal(err, ""))
-		e.finish(errReported)
+		e.fail(refusal(err, ""))
 		return
 	}
 	e.out.Errorln("incoming chats cannot reach this shell: " + refusal(err, ""))

@@ -72,8 +72,7 @@ func TestLogoutWhileChatConnecting(t *testing.T) {
 	if code := r.wait(t); code != 1 {
 		t.Fatalf("chat: exit %d, want 1; stdout %q stderr %q", code, r.stdout.String(), r.stderr.String())
 	}
-	if s := r.stderr.String(); s != "pi2pictl: the chat with bianca was abandoned: this terminal logged out\n" &&
-		s != "the chat with bianca was abandoned: this terminal logged out\n" {
+	if s := r.stderr.String(); s != "pi2pictl: the chat with bianca was abandoned: this terminal logged out.\n" {
 		t.Fatalf("chat: stdout %q, stderr %q", r.stdout.String(), s)
 	}
 	if ali.Net.Server.LoggedIn("ali") {

@@ -26,7 +26,7 @@ func (e *engine) userIDLine(line, hint string) (string, error) {
 	}
 	user, err := wire.NormalizeUserID(line)
 	if err != nil {
-		e.out.Errorln(fmt.Sprintf("%q is not a user ID: %v%s", line, err, hint))
+		e.out.Errorln(sentence(fmt.Sprintf("%q is not a user ID: %v%s", line, err, hint)))
 		return "", err
 	}
 	e.out.Answered(line)
@@ -51,7 +51,7 @@ func (e *engine) shellCommand(line string) {
 	}
 	cmd := lookup(fields[0])
 	if cmd == nil || !cmd.Shell {
-		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help", fields[0]))
+		e.out.Errorln(fmt.Sprintf("unknown command /%s: type /help for the list.", fields[0]))
 		return
 	}
 	if cmd.Slash != nil {
@@ -64,7 +64,7 @@ func (e *engine) shellCommand(line string) {
 		err = cmd.checkArgs(args)
 	}
 	if err != nil {
-		e.out.Errorln(err.Error())
+		e.out.Errorln(sentence(err.Error()))
 		return
 	}
 	inv.Args = args
@@ -82,11 +82,11 @@ func (e *engine) shellCommand(line string) {
 // slashChat is /chat USERID: the same as typing USERID at the prompt.
 func (e *engine) slashChat(args []string) {
 	if e.phase != phDest {
-		e.out.Errorln("log in first")
+		e.out.Errorln("log in first.")
 		return
 	}
 	if len(args) != 1 {
-		e.out.Errorln("usage: /chat <USERID>")
+		e.out.Errorln("/chat takes one user ID, as in /chat bianca.")
 		return
 	}
 	e.onDestLine(args[0])

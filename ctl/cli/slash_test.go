@@ -35,8 +35,8 @@ func TestSlashChatRefusals(t *testing.T) {
 		want  string
 	}{
 		{phLogin, "/chat bianca", "log in first"},
-		{phDest, "/chat", "usage: /chat <USERID>"},
-		{phDest, "/chat bianca carol", "usage: /chat <USERID>"},
+		{phDest, "/chat", "/chat takes one user ID"},
+		{phDest, "/chat bianca carol", "/chat takes one user ID"},
 		{phDest, "/chat no/such", "is not a user ID"},
 		{phDest, "/frobnicate", "unknown command /frobnicate"},
 	}

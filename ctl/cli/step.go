@@ -265,8 +265,15 @@ func (e *engine) stepConnecting(in input) {
 		// A logout abandoned our request (whose refusal may come after
 		// this event): say so as the refusal would.
 		msg := loggedOutMsg(eventWords(in.ev))
-		if eventWords(in.ev) == "" {
+		switch in.ev.Code {
+		case "":
 			msg = refusal(&control.Error{Code: control.CodeLoggedOut, Peer: e.peer}, e.peer)
+		case control.CodeStopping:
+			msg = stoppedSetUpMsg(e.peer)
+		}
+		if e.flow != flowShell {
+			e.fail(msg) // the refusal of the command asked for: no chat was open
+			return
 		}
 		e.loggedOutSaying(msg)
 	default:

@@ -19,7 +19,7 @@ const (
 	lineEnded       = "Connection ended"
 	passcodeHint    = "(type the digits here; nothing is shown. Enter or A validates, Backspace or B deletes, Esc or C cancels)"
 	// whyEndedUnstarted is said of a chat that ended before it started.
-	whyEndedUnstarted = "the chat ended before it started"
+	whyEndedUnstarted = "the chat ended before it started."
 )
 
 // alreadyLoggedInLine is what `pi2pictl login` says when pi2pid is
@@ -31,12 +31,12 @@ func alreadyLoggedInLine(user string) string {
 // otherUserMsg refuses `pi2pictl login wanted` while pi2pid is logged in
 // as someone else.
 func otherUserMsg(current, wanted string) string {
-	return "pi2pid is logged in as " + peertext.Clean(current) + "; run `pi2pictl logout` first to log in as " + wanted
+	return "pi2pid is logged in as " + peertext.Clean(current) + "; run `pi2pictl logout` first to log in as " + wanted + "."
 }
 
 // waitLoggedOutMsg refuses `pi2pictl wait` on a terminal that is not
 // logged in (or only logging in): no chat can reach it.
-const waitLoggedOutMsg = "not logged in, so no chat can reach this terminal: log in first with pi2pictl login, then run pi2pictl wait"
+const waitLoggedOutMsg = "not logged in, so no chat can reach this terminal: log in first with `pi2pictl login`, then run `pi2pictl wait`."
 
 // reloginMsg says why a login pi2pid reported is being done again.
 func reloginMsg(user string) string {
@@ -50,11 +50,10 @@ func safetyCodeLine(code, peer string) string {
 
 // loggedOutMsg says that pi2pid logged out, and why when it said.
 func loggedOutMsg(why string) string {
-	msg := "Logged out"
-	if why != "" {
-		msg += ": " + peertext.Clean(why)
+	if why == "" {
+		return "Logged out."
 	}
-	return msg
+	return sentence("Logged out: " + peertext.Clean(why))
 }
 
 func (e *engine) prompt() string {

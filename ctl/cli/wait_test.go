@@ -19,7 +19,7 @@ func TestWaitWhenNotLoggedIn(t *testing.T) {
 		code := r.wait(t)
 		errOut := r.stderr.String()
 		if code != 1 || r.stdout.String() != "" || !strings.HasPrefix(errOut, "pi2pictl: not logged in") ||
-			!strings.Contains(errOut, "log in first with pi2pictl login") || strings.Count(errOut, "\n") != 1 {
+			!strings.Contains(errOut, "log in first with `pi2pictl login`") || strings.Count(errOut, "\n") != 1 {
 			t.Fatalf("wait %s: exit %d, stdout %q, stderr %q", when, code, r.stdout.String(), errOut)
 		}
 	}

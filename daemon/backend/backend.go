@@ -280,7 +280,7 @@ func (t *Terminal) Shutdown(ctx context.Context) {
 	}
 	eff, err := t.takeLogout(terminal.EvShutdown, ctx, budget, control.Refusal(control.CodeStopping, "", nil))
 	if err == nil && eff.Moved && eff.To == terminal.LoggingOut {
-		_ = t.signOff(ctx, eff.User, 2*time.Second) // a failure is logged
+		_ = t.signOff(ctx, eff.User, 2*time.Second, control.CodeStopping) // a failure is logged
 	}
 	t.cancel()
 	t.wgMu.Lock()

@@ -161,7 +161,7 @@ func (t *Terminal) logout() (control.Reply, error) {
 	if eff.From == terminal.ReadingPasscode {
 		return control.Reply{}, nil // the entry is cancelled; the login ends as cancelled
 	}
-	if err := t.signOff(t.ctx, eff.User, t.opt.Timeout); err != nil {
+	if err := t.signOff(t.ctx, eff.User, t.opt.Timeout, ""); err != nil {
 		return control.Reply{Warning: control.CodeLogoutUnconfirmed, WarningDetail: err.Error()}, nil
 	}
 	return control.Reply{}, nil
@@ -190,8 +190,9 @@ func (t *Terminal) takeLogout(ev terminal.Event, ctx context.Context, budget tim
 // SUCCESS or NOTFOUND), EvNotSignedOff, logged as a warning, when it
 // did not answer or failed; signOff then returns why. Such a server keeps
 // the login until its session timeout (pi2pi-server: --session-timeout,
-// 15 minutes without a request by default).
-func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Duration) error {
+// 15 minutes without a request by default). why is the code of the
+// EventLoggedOut: CodeStopping at shutdown, "" for a logout asked for.
+func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Duration, why control.Code) error {
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	err := t.opt.Directory.Logout(lctx, user)
 	cancel()
@@ -202,7 +203,7 @@ func (t *Terminal) signOff(ctx context.Context, user string, timeout time.Durati
 			"it may keep the login until its session timeout", "USERID", user, "err", err)
 	}
 	if t.outcome(input{Event: ev}) {
-		t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user})
+		t.broadcast(control.Reply{Event: control.EventLoggedOut, UserID: user, Code: why})
 	}
 	return err
 }

@@ -126,7 +126,7 @@ const (
 	// closes towards the peer, so no text the owner accepted is lost.
 	// EventChatEnd follows once both sides are closed.
 	EventChatEnding Event = "chat-ending"
-	EventLoggedOut  Event = "logged-out" // logout, or the server forgot us (CodeServerForgot)
+	EventLoggedOut  Event = "logged-out" // logout, shutdown (CodeStopping), or the server forgot us (CodeServerForgot)
 )
 
 // Direction says who started a chat.
