@@ -136,6 +136,9 @@ func describeWords(e *control.Error, peer string) string {
 	case control.CodeUsage:
 		return "pi2pid did not understand the request: " + detail
 	case control.CodeVersion:
+		if detail == "" {
+			return "pi2pid and pi2pictl speak different versions of the control protocol: upgrade the older one"
+		}
 		return detail
 	}
 	if detail != "" {
