@@ -104,7 +104,7 @@ func Run(args []string, env *Env) int {
 	}
 	cmd := lookup(name)
 	if cmd == nil {
-		return fail(env, usageErrorf("unknown command %q (try pi2pictl help)", name))
+		return fail(env, usageErrorf("unknown command %q (try `pi2pictl help`)", name))
 	}
 	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
