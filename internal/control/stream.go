@@ -3,6 +3,7 @@ package control
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -114,3 +115,56 @@ func (s *Stream) CloseWrite() error { return s.conn.CloseWrite() }
 
 // Close drops the stream.
 func (s *Stream) Close() error { return s.conn.Close() }
+
+// ErrInputEmpty is MoveFrom's answer when the pipe holds nothing for now.
+var ErrInputEmpty = errors.New("the pipe holds nothing for now")
+
+// MoveFrom moves up to max bytes from fd, a pipe (pipe true) or a regular
+// file, into the stream without copying them through this process:
+// splice(2) from a pipe, sendfile(2) from a file (from its offset, which
+// it advances). It waits while the stream is full, as Write does, and
+// returns how many bytes moved: 0 and a nil error at fd's end, 0 and
+// ErrInputEmpty when a pipe that is still open holds nothing. Whatever
+// it reports moved is in the stream, as if written with Write.
+func (s *Stream) MoveFrom(fd int, pipe bool, max int) (int, error) {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var moveErr error
+	werr := rc.Write(func(sfd uintptr) bool {
+		for {
+			if pipe {
+				var k int64
+				k, moveErr = unix.Splice(fd, nil, int(sfd), nil, max, unix.SPLICE_F_NONBLOCK)
+				n = int(k)
+			} else {
+				n, moveErr = unix.Sendfile(int(sfd), fd, nil, max)
+			}
+			switch {
+			case moveErr == unix.EINTR:
+				continue
+			case moveErr == unix.EAGAIN:
+				n = 0
+				// Either the stream is full (wait until it is writable)
+				// or the pipe is empty for now (say so).
+				if pipe {
+					if k, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && k == 0 {
+						moveErr = ErrInputEmpty
+						return true
+					}
+				}
+				moveErr = nil
+				return false
+			case moveErr != nil:
+				n = 0
+			}
+			return true
+		}
+	})
+	if moveErr == nil && werr != nil {
+		moveErr = werr // the stream's deadline, or the stream closed
+	}
+	return n, moveErr
+}
