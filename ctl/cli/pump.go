@@ -98,7 +98,10 @@ func (p *pump) stopped() bool {
 // is over (pi2pid closed the stream); its chat-end says why.
 func (p *pump) run() {
 	defer func() { _ = p.s.CloseWrite() }()
-	buf := make([]byte, control.StreamBuffer)
+	var buf []byte // for what goes through pi2pictl: no buffer for a move
+	if !p.move {
+		buf = make([]byte, control.StreamBuffer)
+	}
 	sent := len(p.buf) > 0
 	if sent && !p.send(p.buf) {
 		return
@@ -139,6 +142,9 @@ func (p *pump) run() {
 		}
 	}
 	if p.takeReady {
+		if buf == nil {
+			buf = make([]byte, control.StreamBuffer)
+		}
 		p.sendReady(buf)
 	}
 }
