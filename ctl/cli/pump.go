@@ -120,6 +120,11 @@ func (p *pump) run() {
 			if errors.Is(err, errStreamFailed) {
 				return
 			}
+			if errors.Is(err, control.ErrCannotMove) {
+				// A file the kernel cannot move from (/proc): read it.
+				p.move, ok, err = false, false, nil
+				buf = make([]byte, control.StreamBuffer)
+			}
 		} else {
 			n, ok, err = read(buf)
 			if ok && n > 0 && !p.send(buf[:n]) {
@@ -227,7 +232,8 @@ var errStreamFailed = errors.New("moving stdin to the stream failed")
 // moveOnce moves what stdin holds to the stream once stdin is readable,
 // without passing it through pi2pictl: n bytes moved (they are sent, as
 // with send), ok false when stdin was not readable within pumpPoll,
-// io.EOF at stdin's end, errStreamFailed when the move failed.
+// io.EOF at stdin's end, errStreamFailed when the move failed,
+// control.ErrCannotMove (ok false) when the kernel cannot move from stdin.
 func (p *pump) moveOnce() (n int, ok bool, err error) {
 	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
 	k, perr := unix.Poll(fds, pumpPoll)
@@ -238,6 +244,8 @@ func (p *pump) moveOnce() (n int, ok bool, err error) {
 	switch {
 	case errors.Is(err, control.ErrInputEmpty):
 		return 0, false, nil
+	case errors.Is(err, control.ErrCannotMove):
+		return 0, false, err
 	case err != nil:
 		return 0, true, errStreamFailed
 	case n == 0:

@@ -162,3 +162,19 @@ func TestMoveFromClosedStream(t *testing.T) {
 		return
 	}
 }
+
+// TestMoveFromProc: the kernel cannot move from most files of /proc;
+// MoveFrom says so (ErrCannotMove, nothing moved) rather than failing the
+// stream, so that pi2pictl reads such a stdin instead.
+func TestMoveFromProc(t *testing.T) {
+	s, _ := openedStream(t)
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	defer f.Close()
+	n, err := s.MoveFrom(int(f.Fd()), false, StreamBuffer)
+	if n != 0 || !errors.Is(err, ErrCannotMove) {
+		t.Fatalf("moving from /proc/self/status: %d, %v; want 0, ErrCannotMove", n, err)
+	}
+}
