@@ -81,7 +81,7 @@ type chatIO struct {
 	// of the last chunk; endWhy, once chat-end came, waits for the
 	// stream's end so that "Connection ended" comes after all the text.
 	stream *chatStream
-	carry  []byte
+	carry  runeCarry
 	endWhy *string
 	// pump sends stdin during a chat when stdin is no terminal and the
 	// command is chat or wait (see pump.go); nil otherwise.

@@ -31,6 +31,10 @@ type pump struct {
 	buf []byte    // bytes read from stdin before the pump started
 	r   io.Reader // stdin
 	fd  int       // stdin's descriptor for poll, -1 when not a file
+	// move: stdin is a pipe or a regular file, whose bytes go to the
+	// stream without passing through pi2pictl (control.Stream.MoveFrom);
+	// pipe tells which.
+	move, pipe bool
 
 	// listenOnEmpty: a stdin that ends before giving a single byte does
 	// not end the chat (pi2pictl wait < /dev/null only receives).
@@ -56,6 +60,11 @@ func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
 		// fewer reads and wake-ups (as far as the system allows, else
 		// as it is).
 		_, _ = unix.FcntlInt(uintptr(p.fd), unix.F_SETPIPE_SZ, control.StreamBuffer)
+		var st unix.Stat_t
+		if unix.Fstat(p.fd, &st) == nil {
+			p.pipe = st.Mode&unix.S_IFMT == unix.S_IFIFO
+			p.move = p.pipe || st.Mode&unix.S_IFMT == unix.S_IFREG
+		}
 	}
 	return p
 }
@@ -89,7 +98,10 @@ func (p *pump) stopped() bool {
 // is over (pi2pid closed the stream); its chat-end says why.
 func (p *pump) run() {
 	defer func() { _ = p.s.CloseWrite() }()
-	buf := make([]byte, control.StreamBuffer)
+	var buf []byte // for what goes through pi2pictl: no buffer for a move
+	if !p.move {
+		buf = make([]byte, control.StreamBuffer)
+	}
 	sent := len(p.buf) > 0
 	if sent && !p.send(p.buf) {
 		return
@@ -100,15 +112,30 @@ func (p *pump) run() {
 		read = p.readerGoroutine()
 	}
 	for !p.stopped() {
-		n, ok, err := read(buf)
+		var n int
+		var ok bool
+		var err error
+		if p.move {
+			n, ok, err = p.moveOnce()
+			if errors.Is(err, errStreamFailed) {
+				return
+			}
+			if errors.Is(err, control.ErrCannotMove) {
+				// A file the kernel cannot move from (/proc): read it.
+				p.move, ok, err = false, false, nil
+				buf = make([]byte, control.StreamBuffer)
+			}
+		} else {
+			n, ok, err = read(buf)
+			if ok && n > 0 && !p.send(buf[:n]) {
+				return
+			}
+		}
 		if !ok {
 			continue
 		}
 		if n > 0 {
 			sent = true
-			if !p.send(buf[:n]) {
-				return
-			}
 		}
 		if err != nil {
 			listen := !sent && p.listenOnEmpty
@@ -120,6 +147,9 @@ func (p *pump) run() {
 		}
 	}
 	if p.takeReady {
+		if buf == nil {
+			buf = make([]byte, control.StreamBuffer)
+		}
 		p.sendReady(buf)
 	}
 }
@@ -193,6 +223,35 @@ func (p *pump) read(b []byte) (n int, ok bool, err error) {
 	// Readable, or a poll error that Read will explain.
 	n, err = p.r.Read(b)
 	return n, true, err
+}
+
+// errStreamFailed: a move into the stream failed, so the chat is over
+// (pi2pid closed the stream), or stdin failed; either way our side ends.
+var errStreamFailed = errors.New("moving stdin to the stream failed")
+
+// moveOnce moves what stdin holds to the stream once stdin is readable,
+// without passing it through pi2pictl: n bytes moved (they are sent, as
+// with send), ok false when stdin was not readable within pumpPoll,
+// io.EOF at stdin's end, errStreamFailed when the move failed,
+// control.ErrCannotMove (ok false) when the kernel cannot move from stdin.
+func (p *pump) moveOnce() (n int, ok bool, err error) {
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	k, perr := unix.Poll(fds, pumpPoll)
+	if errors.Is(perr, unix.EINTR) || perr == nil && k == 0 {
+		return 0, false, nil
+	}
+	n, err = p.s.MoveFrom(p.fd, p.pipe, control.StreamBuffer)
+	switch {
+	case errors.Is(err, control.ErrInputEmpty):
+		return 0, false, nil
+	case errors.Is(err, control.ErrCannotMove):
+		return 0, false, err
+	case err != nil:
+		return 0, true, errStreamFailed
+	case n == 0:
+		return 0, true, io.EOF
+	}
+	return n, true, nil
 }
 
 // readerGoroutine reads a stdin that is no file (tests) in a goroutine of

@@ -236,3 +236,23 @@ func TestPumpTellsWhatItLeftUnsentFromAPipe(t *testing.T) {
 		})
 	}
 }
+
+// A stdin the kernel cannot move from (a file of /proc) is read instead:
+// its text reaches the peer.
+func TestPumpReadsWhatItCannotMove(t *testing.T) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	ali, bianca := aliAndBianca(t, backendtest.Options{})
+	b := waiting(t, bianca)
+	r := startFile(t, ali, f, "chat", "bianca")
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, r.stderr.String())
+	}
+	b.ended(t)
+	got := b.stdout.String()
+	if !strings.Contains(got, "\nName:\t") || !strings.Contains(got, "\nPid:\t") {
+		t.Fatalf("bianca was not shown /proc/self/status:\n%s", got)
+	}
+}

@@ -9,6 +9,8 @@ package cli
 import (
 	"context"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/pi2pi/pi2pi/internal/control"
 )
@@ -98,25 +100,65 @@ func (e *engine) onStreamData(b []byte, ok bool) {
 		return
 	}
 	e.showBytes(b)
-	e.stream.done(b)
-	// Wait until the chunk is written: the screen's queue holds no chat
-	// text, so a slow stdout (a suspended `| less`) holds the peer back
-	// through the stream instead of filling memory.
+	// Wait until the chunk is written, and only then give its buffer
+	// back: showBytes lends the buffer to the screen without a copy. The
+	// screen's queue thus holds no chat text, so a slow stdout (a
+	// suspended `| less`) holds the peer back through the stream instead
+	// of filling memory.
 	e.out.Flush()
+	e.stream.done(b)
 }
 
 // showBytes shows a chunk, keeping an incomplete UTF-8 character at its
-// end for the next one.
-func (e *engine) showBytes(b []byte) {
-	if len(e.carry) > 0 {
-		b = append(e.carry, b...)
-	}
-	cut := completeRunes(b)
-	text := string(b[:cut])
-	e.carry = append(e.carry[:0], b[cut:]...)
-	if text != "" && (e.phase == phChat || e.phase == phEnding) {
+// end for the next one. The chunk's text goes to the screen without a
+// copy: it is a view of b, which must stay untouched until the screen has
+// written it (onStreamData flushes before it gives b back).
+func (e *engine) showBytes(b []byte) { e.carry.feed(b, e.showChunk) }
+
+// showChunk shows text from the peer while the chat is on screen.
+func (e *engine) showChunk(text string) {
+	if e.phase == phChat || e.phase == phEnding {
 		e.showText(text)
 	}
+}
+
+// runeCarry cuts a byte stream into texts of whole UTF-8 characters: a
+// character cut off at a chunk's end is held for the next chunk. Invalid
+// bytes pass as they are (the screen shows them as U+FFFD).
+type runeCarry struct{ held []byte }
+
+// feed calls show with the text of b that ends with a whole character
+// (after the character held from before, if b completes it). The text b
+// gives is a view of b, not a copy (a file received at speed would
+// otherwise be copied once more, chunk by chunk): show must not keep it.
+func (c *runeCarry) feed(b []byte, show func(string)) {
+	if len(c.held) > 0 {
+		// The held character's continuation bytes start b.
+		k := 0
+		for k < len(b) && len(c.held)+k < utf8.UTFMax && !utf8.RuneStart(b[k]) {
+			k++
+		}
+		c.held = append(c.held, b[:k]...)
+		b = b[k:]
+		if len(b) == 0 && !utf8.FullRune(c.held) {
+			return // still cut off
+		}
+		show(string(c.held))
+		c.held = c.held[:0]
+	}
+	cut := completeRunes(b)
+	c.held = append(c.held, b[cut:]...)
+	if cut > 0 {
+		show(unsafe.String(&b[0], cut))
+	}
+}
+
+// flush calls show with the held bytes, at the stream's end, and forgets them.
+func (c *runeCarry) flush(show func(string)) {
+	if len(c.held) > 0 {
+		show(string(c.held)) // a character cut off by the end
+	}
+	c.held = c.held[:0]
 }
 
 // streamEnded: the peer's side has ended and everything it sent is
@@ -124,10 +166,7 @@ func (e *engine) showBytes(b []byte) {
 // pi2pid's chat-end came too.
 func (e *engine) streamEnded() {
 	e.stream.eof = true
-	if len(e.carry) > 0 && (e.phase == phChat || e.phase == phEnding) {
-		e.showText(string(e.carry)) // a character cut off by the end
-	}
-	e.carry = e.carry[:0]
+	e.carry.flush(e.showChunk)
 	if e.endWhy != nil {
 		why := *e.endWhy
 		e.endWhy = nil

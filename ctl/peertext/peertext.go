@@ -109,8 +109,19 @@ func escapeLen(s string) int {
 	return 1
 }
 
-func isBidiControl(r rune) bool {
-	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+// bidiControls are the ranges of the bidi controls (isBidiControl).
+var bidiControls = [][2]rune{{0x202a, 0x202e}, {0x2066, 0x2069}, {0x200e, 0x200f}, {0x061c, 0x061c}}
+
+func isBidiControl(r rune) bool { return inRanges(r, bidiControls) }
+
+// inRanges reports whether r lies in one of the ranges (both ends in).
+func inRanges(r rune, ranges [][2]rune) bool {
+	for _, rg := range ranges {
+		if r >= rg[0] && r <= rg[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // isInvisible reports characters that take no room on the screen, or
@@ -137,15 +148,14 @@ func isBidiControl(r rune) bool {
 // emoji sequence (👩‍💻) into its emoji (👩💻) and may change an emoji's
 // style from colour to text: accepted, nothing of the text is lost.
 func isInvisible(r rune) bool {
-	switch {
-	case r < 0xad:
-		return false
-	case r == 0x2028, r == 0x2029, r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0,
-		r == 0x2800, r == 0x17b4, r == 0x17b5, r == 0x034f,
-		r >= 0x180b && r <= 0x180f, r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0000 && r <= 0xe01ef:
-		return true
-	}
-	return unicode.Is(unicode.Cf, r)
+	return r >= 0xad && (inRanges(r, invisibles) || unicode.Is(unicode.Cf, r))
+}
+
+// invisibles are the ranges isInvisible names besides category Cf.
+var invisibles = [][2]rune{
+	{0x2028, 0x2029}, {0x115f, 0x1160}, {0x3164, 0x3164}, {0xffa0, 0xffa0},
+	{0x2800, 0x2800}, {0x17b4, 0x17b5}, {0x034f, 0x034f},
+	{0x180b, 0x180f}, {0xfe00, 0xfe0f}, {0xe0000, 0xe01ef},
 }
 
 // Text cleans a text of several lines, each with Clean, and keeps its

@@ -267,3 +267,14 @@ func TestSafePrefixLongText(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkChanged: the table built from the ranges says of every rune
+// below tableLimit what changesRune says.
+func TestMarkChanged(t *testing.T) {
+	bits := markChanged()
+	for r := rune(0x80); r < tableLimit; r++ {
+		if got := bits[r/64]&(1<<(r%64)) != 0; got != changesRune(r) {
+			t.Fatalf("U+%04X: table says changed=%v, changesRune says %v", r, got, !got)
+		}
+	}
+}

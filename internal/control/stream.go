@@ -3,6 +3,7 @@ package control
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -114,3 +115,74 @@ func (s *Stream) CloseWrite() error { return s.conn.CloseWrite() }
 
 // Close drops the stream.
 func (s *Stream) Close() error { return s.conn.Close() }
+
+// ErrInputEmpty is MoveFrom's answer when the input holds nothing for now.
+var ErrInputEmpty = errors.New("the pipe holds nothing for now")
+
+// ErrCannotMove is MoveFrom's answer when the kernel cannot move from fd
+// (a file of /proc, of some FUSE file systems): nothing moved, and the
+// caller reads and writes instead.
+var ErrCannotMove = errors.New("the kernel cannot move from this input")
+
+// MoveFrom moves up to max bytes from fd, a pipe (pipe true) or a regular
+// file, into the stream without copying them through this process:
+// splice(2) from a pipe, sendfile(2) from a file (from its offset, which
+// it advances). It waits while the stream is full, as Write does, and
+// returns how many bytes moved: 0 and a nil error at fd's end, 0 and
+// ErrInputEmpty when the input holds nothing for now (a pipe that is
+// still open), ErrCannotMove when the kernel cannot move from fd. Whatever
+// it reports moved is in the stream, as if written with Write.
+func (s *Stream) MoveFrom(fd int, pipe bool, max int) (int, error) {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var moveErr error
+	werr := rc.Write(func(sfd uintptr) bool {
+		for {
+			if pipe {
+				var k int64
+				k, moveErr = unix.Splice(fd, nil, int(sfd), nil, max, unix.SPLICE_F_NONBLOCK)
+				n = int(k)
+			} else {
+				n, moveErr = unix.Sendfile(int(sfd), fd, nil, max)
+			}
+			switch {
+			case moveErr == unix.EINTR:
+				continue
+			case moveErr == unix.EAGAIN:
+				n = 0
+				// Either the stream is full: wait until it is writable
+				// (the poller's edge comes when it has room). Or the
+				// input is empty for now (splice cannot say which): the
+				// caller waits for the input. Which it was is told by the
+				// stream: waiting for room in a stream that has room
+				// would wait for an edge that never comes.
+				if !writable(int(sfd)) {
+					moveErr = nil
+					return false
+				}
+				moveErr = ErrInputEmpty
+				return true
+			case moveErr == unix.EINVAL || moveErr == unix.ENOSYS || moveErr == unix.EOPNOTSUPP:
+				n, moveErr = 0, ErrCannotMove
+			case moveErr != nil:
+				n = 0
+			}
+			return true
+		}
+	})
+	if moveErr == nil && werr != nil {
+		moveErr = werr // the stream's deadline, or the stream closed
+	}
+	return n, moveErr
+}
+
+// writable reports whether a write to the socket fd would not wait (it has
+// room, or it failed and a write would say why).
+func writable(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err != nil || n > 0
+}
