@@ -142,9 +142,8 @@ func (s *Stream) MoveFrom(fd int, pipe bool, max int) (int, error) {
 	werr := rc.Write(func(sfd uintptr) bool {
 		for {
 			if pipe {
-				var k int64
-				k, moveErr = unix.Splice(fd, nil, int(sfd), nil, max, unix.SPLICE_F_NONBLOCK)
-				n = int(k)
+				k, err := unix.Splice(fd, nil, int(sfd), nil, max, unix.SPLICE_F_NONBLOCK)
+				n, moveErr = int(k), err // k is an int64 on some systems, an int on others
 			} else {
 				n, moveErr = unix.Sendfile(int(sfd), fd, nil, max)
 			}
