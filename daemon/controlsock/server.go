@@ -114,11 +114,14 @@ func (s *Server) ServeConn(nc net.Conn) {
 		s.mu.Unlock()
 	}()
 	log := s.log().With("conn", c.id)
+	// Who connected is logged once the first line tells what for: a
+	// data stream gets one line when it is attached, not two, on the
+	// chat set-up's critical path (each line is a write that wakes the
+	// journal).
+	var who []any
 	if uid, pid, ok := peerCred(nc); ok {
 		c.UID = uid
-		log.Info("control client connected", "uid", uid, "pid", pid)
-	} else {
-		log.Info("control client connected")
+		who = []any{"uid", uid, "pid", pid}
 	}
 	r := bufio.NewReaderSize(nc, 64<<10)
 	var scratch []byte // for lines longer than r's buffer
@@ -129,15 +132,16 @@ func (s *Server) ServeConn(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(ht))
 	line, err := control.ReadLine(r, &scratch)
 	if err != nil {
-		log.Info("control client left before its hello", "err", err)
+		log.Info("control client left before its hello", append(who, "err", err)...)
 		c.Close()
 		return
 	}
 	hello, err := DecodeRequest(line)
 	if err == nil && hello.Op == control.OpStream {
-		s.serveStream(c, r, hello, log)
+		s.serveStream(c, r, hello, log, who)
 		return
 	}
+	log.Info("control client connected", who...)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
