@@ -93,12 +93,9 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		conn.Close()
 		return control.Reply{}, err
 	}
+	keys := t.keyAhead(target, conn.PeerKey()) // while the reply is awaited
 	// While the reply is awaited, an abandoned set-up closes the link.
 	unhook := context.AfterFunc(setup, func() { conn.Close() })
-	live, err := peerlink.Tune(conn.Raw())
-	if err != nil {
-		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
-	}
 	link, err := peerlink.Request(conn, self, 2*t.opt.Timeout)
 	if !unhook() || err != nil {
 		conn.Close()
@@ -108,8 +105,7 @@ func (t *Terminal) call(c *controlsock.Conn, userID string) (control.Reply, erro
 		}
 		return failed(terminal.EvRefused, control.Refusal(control.CodeUnreachable, target, err))
 	}
-	link.SetLiveness(live)
-	if !t.startChat(c, target, control.Outgoing, link, conn.PeerKey(), input{Event: terminal.EvAccepted, SetUp: id}) {
+	if !t.startChat(c, target, control.Outgoing, conn.Raw(), link, keys, input{Event: terminal.EvAccepted, SetUp: id}) {
 		return control.Reply{}, t.abandoned(target)
 	}
 	return control.Reply{Peer: target}, nil
@@ -228,6 +224,9 @@ func (t *Terminal) incoming(raw net.Conn) {
 		return
 	}
 	id = eff.SetUp
+	// The record of the caller's key is read while the caller is looked
+	// up; nothing is recorded before it is verified.
+	keys := t.keyAhead(initiator, conn.PeerKey())
 	// The lookup's connection is closed once the answer is on its way.
 	lctx, closeLookup := directory.WithDeferredClose(ctx)
 	defer closeLookup()
@@ -247,25 +246,19 @@ func (t *Terminal) incoming(raw net.Conn) {
 		refuse(wire.ReasonNotLoggedIn, true) // a logout or shutdown abandoned the check
 		return
 	}
-	handedOver = t.accept(raw, conn, in, owner, log, input{Event: terminal.EvVerified, SetUp: id})
+	handedOver = t.accept(raw, in, keys, owner, log, input{Event: terminal.EvVerified, SetUp: id})
 }
 
 // accept answers ACCEPTED to a verified caller and starts the chat with
 // step (EvVerified). It reports whether the chat took raw over.
-func (t *Terminal) accept(raw net.Conn, conn *transport.Conn, in *peerlink.Incoming, owner *controlsock.Conn, log *peerLine, step input) bool {
+func (t *Terminal) accept(raw net.Conn, in *peerlink.Incoming, keys *keyAhead, owner *controlsock.Conn, log *peerLine, step input) bool {
 	link, err := in.Accept()
 	if err != nil {
 		log.Info("peer left before the chat began", "err", err)
 		_ = t.advance(input{Event: terminal.EvNotVerified, SetUp: step.SetUp}, in.Initiator)
 		return false
 	}
-	// After the reply: the keepalive matters from the chat on.
-	live, err := peerlink.Tune(raw)
-	if err != nil {
-		log.Warn("cannot set keepalive on the peer connection", "err", err)
-	}
-	link.SetLiveness(live)
-	t.startChat(owner, in.Initiator, control.Incoming, link, conn.PeerKey(), step)
+	t.startChat(owner, in.Initiator, control.Incoming, raw, link, keys, step)
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"net"
 	"sync"
 	"syscall"
 	"time"
@@ -66,6 +67,7 @@ type chatEvent struct {
 type activeChat struct {
 	peer    string
 	owner   *controlsock.Conn
+	raw     net.Conn // the TCP connection under link, for its keepalive
 	link    *peerlink.Chat
 	peerKey ed25519.PublicKey
 	safety  string
@@ -130,8 +132,14 @@ func (ch *activeChat) askEnd(ctx context.Context, reason error, budget time.Dura
 // Chatting (step: EvAccepted or EvVerified, with its set-up), tells the
 // owner and starts the chat's goroutine. It reports false when a logout
 // or shutdown abandoned the set-up: then no chat starts.
-func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, link *peerlink.Chat, peerKey ed25519.PublicKey, step input) bool {
-	ch := &activeChat{peer: peer, owner: owner, link: link, peerKey: peerKey,
+// keys is the check of the peer's key begun during the set-up (nil in
+// plain mode).
+func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction control.Direction, raw net.Conn, link *peerlink.Chat, keys *keyAhead, step input) bool {
+	var peerKey ed25519.PublicKey
+	if keys != nil {
+		peerKey = keys.key
+	}
+	ch := &activeChat{peer: peer, owner: owner, raw: raw, link: link, peerKey: peerKey,
 		events: make(chan chatEvent), done: make(chan struct{}),
 		token: rand.Text(), attach: make(chan *controlsock.Stream, 1)}
 	start := control.Reply{Event: control.EventChatStart, Peer: peer, Direction: direction, Token: ch.token}
@@ -139,7 +147,7 @@ func (t *Terminal) startChat(owner *controlsock.Conn, peer string, direction con
 		ch.safety = link.SafetyCode() // of this session (transport.Conn.SafetyCode)
 		start.SafetyCode = ch.safety
 		start.PeerFingerprint = transport.Fingerprint(peerKey)
-		w := t.keys.check(peer, peerKey) // until accepted
+		w := keys.result() // until accepted
 		start.OldFingerprint, start.Warning, start.WarningDetail = w.old, w.code, w.detail
 	}
 	step.Chat = ch
@@ -169,6 +177,14 @@ func (t *Terminal) runChat(ch *activeChat) {
 		force     <-chan time.Time
 		ownerGone = ch.owner.Done()
 	)
+	// The keepalive timing matters from the chat on: it is set here, in
+	// the chat's goroutine, not on the set-up's critical path (five
+	// system calls before CONNECTREQ, or between ACCEPTED and chat-start).
+	if live, err := peerlink.Tune(ch.raw); err != nil {
+		t.log.Warn("cannot set keepalive on the peer connection", "err", err)
+	} else {
+		ch.link.SetLiveness(live)
+	}
 	// A peer that stopped answering while we wait for its acknowledgement
 	// (typing into a vanished peer) is looked for every LivenessCheck.
 	check := time.NewTicker(LivenessCheck)

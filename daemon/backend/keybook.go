@@ -90,17 +90,69 @@ func (k *keyBook) check(user string, key ed25519.PublicKey) keyWarning {
 
 // peek is check without recording anything.
 func (k *keyBook) peek(user string, key ed25519.PublicKey) keyWarning {
+	w, _ := k.look(user, key)
+	return w
+}
+
+// look is peek that also tells whether user is met for the first time
+// (the record could be read and holds no key for user).
+func (k *keyBook) look(user string, key ed25519.PublicKey) (w keyWarning, first bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	m, err := k.read()
 	if err != nil {
-		return unreadable(err)
+		return unreadable(err), false
 	}
 	old, ok := m[user]
 	if !ok {
-		return keyWarning{}
+		return keyWarning{}, true
 	}
-	return changed(old, key)
+	return changed(old, key), false
+}
+
+// keyAhead is check for one chat set-up, begun as soon as the peer's key
+// is known (after the TLS handshake) and before the chat is accepted: the
+// record is read while the set-up waits for the network (the peer's
+// CONNECTREPLY, the callee's lookup of the caller), not after, when the
+// chat-start waits for it. Reading records nothing, so a set-up that
+// fails, or a caller not yet verified, leaves the record as it was; only
+// a first use, which records the key, is left for the chat's start
+// (result). A key accepted in between (pi2pictl verify --accept, a
+// millisecond's window) shows in the next chat.
+type keyAhead struct {
+	k     *keyBook
+	user  string
+	key   ed25519.PublicKey
+	done  chan struct{}
+	w     keyWarning
+	first bool
+}
+
+// keyAhead starts look for user's key in a goroutine of t (at once when t is
+// stopping). nil key (plain mode): nil.
+func (t *Terminal) keyAhead(user string, key ed25519.PublicKey) *keyAhead {
+	if key == nil {
+		return nil
+	}
+	a := &keyAhead{k: t.keys, user: user, key: key, done: make(chan struct{})}
+	run := func() {
+		defer close(a.done)
+		a.w, a.first = a.k.look(user, key)
+	}
+	if !t.track(run) {
+		run()
+	}
+	return a
+}
+
+// result is check's answer for the chat: the warning for the key, and on
+// first use the key recorded as accepted (trust on first use).
+func (a *keyAhead) result() keyWarning {
+	<-a.done
+	if a.first {
+		return a.k.check(a.user, a.key)
+	}
+	return a.w
 }
 
 // accept records key as the one accepted for user. A damaged record is

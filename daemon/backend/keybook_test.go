@@ -156,3 +156,32 @@ func TestKeyBookKeepsTheFileReadable(t *testing.T) {
 		t.Fatalf("the peers file was damaged: %+v", w)
 	}
 }
+
+// TestKeyAheadRecordsOnlyWhenTaken: the check begun during a set-up reads
+// the record and writes nothing; a set-up that ends without a chat (a
+// caller refused, a peer that hung up) leaves no key behind, and only the
+// chat's start records a key met for the first time.
+func TestKeyAheadRecordsOnlyWhenTaken(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers")
+	term := &Terminal{keys: &keyBook{path: path}}
+	impostor, ali := newKey(t), newKey(t)
+	a := term.keyAhead("ali", impostor) // refused later: result never taken
+	<-a.done
+	term.wg.Wait()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a set-up that started no chat wrote the peers file: %v", err)
+	}
+	if w := term.keyAhead("ali", ali).result(); w != (keyWarning{}) {
+		t.Fatalf("first chat with ali warns: %+v", w)
+	}
+	m, err := transport.ReadFingerprints(path)
+	if err != nil || len(m) != 1 || m["ali"] != transport.Fingerprint(ali) {
+		t.Fatalf("peers file holds %v, %v; want ali's key only", m, err)
+	}
+	if w := term.keyAhead("ali", impostor).result(); w.old != transport.Fingerprint(ali) {
+		t.Fatalf("another key for ali: warning %+v, want the accepted key", w)
+	}
+	if term.keyAhead("ali", nil) != nil {
+		t.Fatal("plain mode (no key) checks a key")
+	}
+}

@@ -60,7 +60,8 @@ func (s *Stream) Close() error { return s.nc.Close() }
 
 // serveStream answers a stream request (the connection's first line) and
 // hands the connection to the handler's run.
-func (s *Server) serveStream(c *Conn, r *bufio.Reader, req control.Request, log *slog.Logger) {
+// who names the client (uid, pid) for the log.
+func (s *Server) serveStream(c *Conn, r *bufio.Reader, req control.Request, log *slog.Logger, who []any) {
 	defer c.Close()
 	_ = c.nc.SetDeadline(time.Now().Add(5 * time.Second)) // for the result
 	reply := func(rep control.Reply) bool {
@@ -77,13 +78,13 @@ func (s *Server) serveStream(c *Conn, r *bufio.Reader, req control.Request, log 
 	run, err := sh.Stream(req.Token, c.UID)
 	if err != nil {
 		reply(control.Refuse(err))
-		log.Warn("data stream refused", "err", err)
+		log.Warn("data stream refused", append(who, "err", err)...)
 		return
 	}
 	// The token is used up either way: a client that left before the
 	// result is a stream that ends at once, which run sees as such.
 	reply(control.Reply{})
 	_ = c.nc.SetDeadline(time.Time{})
-	log.Info("data stream attached")
+	log.Info("data stream attached", who...)
 	run(&Stream{nc: c.nc, r: r})
 }

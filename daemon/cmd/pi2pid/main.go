@@ -34,6 +34,7 @@ import (
 var version = "dev"
 
 func main() {
+	oneProc(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
