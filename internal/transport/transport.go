@@ -114,6 +114,7 @@ type Conn struct {
 	net.Conn
 	raw     net.Conn
 	tls     *tls.Conn
+	batch   *batchConn // under tls, in secure mode
 	peerKey ed25519.PublicKey
 }
 
@@ -181,7 +182,8 @@ func (c *Config) Server(ctx context.Context, raw net.Conn, verify VerifyFunc) (*
 	}
 	conn := &Conn{Conn: raw, raw: raw}
 	if c.Mode == Secure {
-		conn.tls = tls.Server(raw, c.tlsConfig(true, verify))
+		conn.batch = &batchConn{Conn: raw}
+		conn.tls = tls.Server(conn.batch, c.tlsConfig(true, verify))
 		conn.Conn = conn.tls
 		if err := conn.handshake(ctx); err != nil {
 			raw.Close()
@@ -204,7 +206,8 @@ func (c *Config) Client(ctx context.Context, raw net.Conn, verify VerifyFunc) (*
 			raw.Close()
 			return nil, errors.New("transport: refusing an unpinned secure connection")
 		}
-		conn.tls = tls.Client(raw, c.tlsConfig(false, verify))
+		conn.batch = &batchConn{Conn: raw}
+		conn.tls = tls.Client(conn.batch, c.tlsConfig(false, verify))
 		conn.Conn = conn.tls
 		if err := conn.handshake(ctx); err != nil {
 			raw.Close()
