@@ -128,6 +128,13 @@ func (e *engine) chatEnded(why string) {
 	if why != "" {
 		e.out.Errorln(peertext.Clean(why))
 	}
+	if e.pump != nil {
+		// The pump ends soon after the stream (it looks every pumpPoll
+		// whether it was stopped): wait, so that what it left unsent is
+		// known.
+		e.pump.stop()
+		<-e.pump.done
+	}
 	if e.pump != nil && e.pump.unsent.Load() {
 		// The peer (or pi2pid) ended the chat while stdin still held
 		// text: say so, a script cannot tell otherwise.
@@ -136,7 +143,7 @@ func (e *engine) chatEnded(why string) {
 	e.started = false
 	if e.flow != flowShell || e.quitAfterEnd {
 		e.setPhase(phEnded)
-		if why != "" {
+		if why != "" || e.inputFailed {
 			e.finish(errReported)
 		} else {
 			e.finish(nil)

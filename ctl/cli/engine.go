@@ -86,6 +86,9 @@ type chatIO struct {
 	// pump sends stdin during a chat when stdin is no terminal and the
 	// command is chat or wait (see pump.go); nil otherwise.
 	pump *pump
+	// inputFailed: reading stdin failed during a chat (said on stderr);
+	// the command ends with exit code 1.
+	inputFailed bool
 	// Lines typed in a chat are written by sendLines, one at a time, so
 	// that the engine goes on showing what arrives while a slow peer holds
 	// a write up; no line is read meanwhile (backpressure). endPending:
@@ -216,7 +219,7 @@ func (e *engine) receive(events <-chan control.Reply) input {
 	case <-e.sendDone:
 		return input{kind: inLineSent}
 	case listening := <-e.pumpEOF():
-		return input{kind: inPumpEOF, listening: listening}
+		return input{kind: inPumpEOF, listening: listening, err: e.pump.readErr}
 	case b, ok := <-e.streamData():
 		if !ok {
 			return input{kind: inStreamEnd}

@@ -45,15 +45,20 @@ type pump struct {
 	// takeReady (set before stopC closes): before its end the pump still
 	// sends what stdin holds at that moment (see sendReady).
 	takeReady bool
-	// unsent is set when stdin still held bytes after the pump stopped
-	// at the peer's end: the rest of the input was not sent.
+	// unsent is set when stdin had not ended when the pump stopped (the
+	// peer's end, pi2pid's, CTRL-C, a failed write): the rest of the
+	// input was not sent.
 	unsent atomic.Bool
 	eof    chan bool // stdin ended; true when the pump only listens now
+	// readErr, set before eof is sent, is why reading stdin failed; nil
+	// at its end.
+	readErr error
+	done    chan struct{} // closed once run has returned, unsent set
 }
 
 func newPump(s *control.Stream, r io.Reader, buffered []byte) *pump {
 	p := &pump{s: s, r: r, fd: -1, buf: buffered,
-		stopC: make(chan struct{}), eof: make(chan bool, 1)}
+		stopC: make(chan struct{}), eof: make(chan bool, 1), done: make(chan struct{})}
 	if f, ok := r.(*os.File); ok {
 		p.fd = int(f.Fd())
 		// A pipe holds 64 KiB; a larger one lets a file through with
@@ -97,7 +102,14 @@ func (p *pump) stopped() bool {
 // for stop, and the chat only receives. A write that fails means the chat
 // is over (pi2pid closed the stream); its chat-end says why.
 func (p *pump) run() {
-	defer func() { _ = p.s.CloseWrite() }()
+	ended := false // stdin reached its end (or failed)
+	defer func() {
+		_ = p.s.CloseWrite()
+		if !ended && p.fd >= 0 && !p.inputEnded() {
+			p.unsent.Store(true)
+		}
+		close(p.done)
+	}()
 	var buf []byte // for what goes through pi2pictl: no buffer for a move
 	if !p.move {
 		buf = make([]byte, control.StreamBuffer)
@@ -138,6 +150,10 @@ func (p *pump) run() {
 			sent = true
 		}
 		if err != nil {
+			ended = true
+			if !errors.Is(err, io.EOF) {
+				p.readErr = err
+			}
 			listen := !sent && p.listenOnEmpty
 			p.eof <- listen
 			if listen {
@@ -180,9 +196,6 @@ func (p *pump) sendReady(buf []byte) {
 	}
 	if got > 0 {
 		p.send(buf[:got])
-	}
-	if !p.inputEnded() {
-		p.unsent.Store(true)
 	}
 }
 
@@ -246,6 +259,8 @@ func (p *pump) moveOnce() (n int, ok bool, err error) {
 		return 0, false, nil
 	case errors.Is(err, control.ErrCannotMove):
 		return 0, false, err
+	case errors.As(err, new(*control.InputError)):
+		return 0, true, err
 	case err != nil:
 		return 0, true, errStreamFailed
 	case n == 0:

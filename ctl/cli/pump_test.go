@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,74 @@ func TestPumpReadsWhatItCannotMove(t *testing.T) {
 	got := b.stdout.String()
 	if !strings.Contains(got, "\nName:\t") || !strings.Contains(got, "\nPid:\t") {
 		t.Fatalf("bianca was not shown /proc/self/status:\n%s", got)
+	}
+}
+
+// The chat ends (pi2pid closes the stream) while stdin still has more,
+// whether the pump waits for room in the stream or for stdin: the rest
+// was not sent, and the pump says so.
+func TestPumpTellsWhatItLeftUnsentWhenTheStreamCloses(t *testing.T) {
+	s, theirs := streamPair(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	go func() { // a writer that keeps writing (`yes |`)
+		defer pw.Close()
+		chunk := bytes.Repeat([]byte("y\n"), 32<<10)
+		for {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	p := newPump(s, pr, nil)
+	go p.run()
+	if _, err := io.ReadFull(theirs, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close() // pi2pid ends the chat: the stream is gone
+	p.stop()
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pump did not end")
+	}
+	if !p.unsent.Load() {
+		t.Fatal("stdin had more, but the pump did not say the rest was not sent")
+	}
+}
+
+// Reading stdin fails (a directory, a descriptor open only for writing):
+// pi2pictl says so on stderr and exits 1; the chat ends as at stdin's
+// end, on both sides.
+func TestPumpReadError(t *testing.T) {
+	for _, kind := range []string{"directory", "write-only"} {
+		t.Run(kind, func(t *testing.T) {
+			var f *os.File
+			var err error
+			if kind == "directory" {
+				f, err = os.Open(t.TempDir())
+			} else {
+				f, err = os.OpenFile(filepath.Join(t.TempDir(), "out"), os.O_CREATE|os.O_WRONLY, 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ali, bianca := aliAndBianca(t, backendtest.Options{})
+			b := waiting(t, bianca)
+			r := startFile(t, ali, f, "chat", "bianca")
+			if code := r.wait(t); code != 1 {
+				t.Fatalf("exit %d, want 1; stderr: %s", code, r.stderr.String())
+			}
+			if !strings.Contains(r.stderr.String(), "pi2pictl: cannot read your input (") {
+				t.Fatalf("stderr does not say stdin failed: %q", r.stderr.String())
+			}
+			if n := strings.Count(r.stdout.String(), "Connection ended"); n != 1 {
+				t.Fatalf("%d times Connection ended:\n%s", n, r.stdout.String())
+			}
+			b.ended(t)
+		})
 	}
 }

@@ -61,7 +61,7 @@ type input struct {
 	ev        control.Reply   // ev*
 	res       result          // res*
 	data      []byte          // inStreamData
-	err       error           // inKeysDone
+	err       error           // inKeysDone; inPumpEOF: why reading stdin failed
 	listening bool            // inPumpEOF: the pump only listens now
 }
 
@@ -127,6 +127,13 @@ func (e *engine) step(in input) {
 		return
 	case inKeysDone:
 		in.err = e.keysReleased(in.err)
+	case inPumpEOF:
+		if in.err != nil {
+			// Reading stdin failed: say so, whatever the phase; the
+			// chat goes on as at stdin's end, and the exit code says it.
+			e.out.Errorln("pi2pictl: cannot read your input (" + in.err.Error() + "): nothing more of it is sent.")
+			e.inputFailed = true
+		}
 	}
 	switch e.phase {
 	case phStart:

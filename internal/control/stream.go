@@ -124,13 +124,21 @@ var ErrInputEmpty = errors.New("the pipe holds nothing for now")
 // caller reads and writes instead.
 var ErrCannotMove = errors.New("the kernel cannot move from this input")
 
+// InputError is MoveFrom's answer when reading the input failed, not the
+// stream.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // MoveFrom moves up to max bytes from fd, a pipe (pipe true) or a regular
 // file, into the stream without copying them through this process:
 // splice(2) from a pipe, sendfile(2) from a file (from its offset, which
 // it advances). It waits while the stream is full, as Write does, and
 // returns how many bytes moved: 0 and a nil error at fd's end, 0 and
 // ErrInputEmpty when the input holds nothing for now (a pipe that is
-// still open), ErrCannotMove when the kernel cannot move from fd. Whatever
+// still open), ErrCannotMove when the kernel cannot move from fd, an
+// *InputError when reading fd failed. Whatever
 // it reports moved is in the stream, as if written with Write.
 func (s *Stream) MoveFrom(fd int, pipe bool, max int) (int, error) {
 	rc, err := s.conn.SyscallConn()
@@ -166,8 +174,12 @@ func (s *Stream) MoveFrom(fd int, pipe bool, max int) (int, error) {
 				return true
 			case moveErr == unix.EINVAL || moveErr == unix.ENOSYS || moveErr == unix.EOPNOTSUPP:
 				n, moveErr = 0, ErrCannotMove
+			case moveErr == unix.EPIPE || moveErr == unix.ECONNRESET || moveErr == unix.ENOTCONN || moveErr == unix.ESHUTDOWN:
+				n = 0 // the stream's other end is gone
 			case moveErr != nil:
-				n = 0
+				// The stream is a working socket of ours: the input failed
+				// (a descriptor not open for reading, an I/O error).
+				n, moveErr = 0, &InputError{Err: moveErr}
 			}
 			return true
 		}
