@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
@@ -122,9 +123,10 @@ func (e *engine) showChunk(text string) {
 	}
 }
 
-// runeCarry cuts a byte stream into texts of whole UTF-8 characters: a
-// character cut off at a chunk's end is held for the next chunk. Invalid
-// bytes pass as they are (the screen shows them as U+FFFD).
+// runeCarry cuts a byte stream into texts of whole UTF-8 characters and
+// whole escape sequences: a character or a sequence cut off at a chunk's
+// end is held for the next chunk. Invalid bytes pass as they are (the
+// screen shows them as U+FFFD); the screen drops the sequences.
 type runeCarry struct{ held []byte }
 
 // feed calls show with the text of b that ends with a whole character
@@ -132,6 +134,18 @@ type runeCarry struct{ held []byte }
 // gives is a view of b, not a copy (a file received at speed would
 // otherwise be copied once more, chunk by chunk): show must not keep it.
 func (c *runeCarry) feed(b []byte, show func(string)) {
+	if len(c.held) > 0 && c.held[0] == 0x1b {
+		// An escape sequence left open at the last chunk's end: join
+		// it with this chunk (a copy, but a rare one).
+		joined := append(c.held, b...)
+		c.held = nil
+		cut := peertext.OpenEscape(string(joined[:completeRunes(joined)]))
+		c.held = append(c.held, joined[cut:]...)
+		if cut > 0 {
+			show(string(joined[:cut]))
+		}
+		return
+	}
 	if len(c.held) > 0 {
 		// The held character's continuation bytes start b.
 		k := 0
@@ -147,6 +161,11 @@ func (c *runeCarry) feed(b []byte, show func(string)) {
 		c.held = c.held[:0]
 	}
 	cut := completeRunes(b)
+	if cut > 0 {
+		// An escape sequence left open is held too, so that its rest is
+		// cleaned with it rather than shown as text.
+		cut = peertext.OpenEscape(unsafe.String(&b[0], cut))
+	}
 	c.held = append(c.held, b[cut:]...)
 	if cut > 0 {
 		show(unsafe.String(&b[0], cut))

@@ -281,3 +281,47 @@ func wrap(s string, width int) []string {
 	}
 	return append(rows, s[start:])
 }
+
+// maxOpenEscape bounds how far back OpenEscape looks for an escape
+// sequence that is still open.
+const maxOpenEscape = 4096
+
+// OpenEscape returns where an escape sequence starts that s ends before it
+// is complete (an ESC, a CSI without its final byte, an OSC without its
+// terminator), so that a reader of a byte stream can hold that tail for
+// the next chunk: cleaned in two pieces, the sequence's rest would show
+// as text. It returns len(s) when s ends with no open sequence, or with
+// one that started more than maxOpenEscape bytes before the end (a
+// sequence that long is not held: its rest shows, cleaned).
+func OpenEscape(s string) int {
+	from := max(0, len(s)-maxOpenEscape)
+	for i := from; i < len(s); {
+		j := strings.IndexByte(s[i:], 0x1b)
+		if j < 0 {
+			break
+		}
+		i += j
+		n := escapeLen(s[i:])
+		if i+n == len(s) && escapeOpen(s[i:]) {
+			return i
+		}
+		i += max(n, 1)
+	}
+	return len(s)
+}
+
+// escapeOpen reports whether seq, an escape sequence that escapeLen found
+// to run to the end of the text, lacks its end.
+func escapeOpen(seq string) bool {
+	if len(seq) < 2 {
+		return true // a lone ESC
+	}
+	switch seq[1] {
+	case '[':
+		c := seq[len(seq)-1]
+		return len(seq) == 2 || c >= 0x20 && c <= 0x3f // no final byte yet
+	case ']', 'P', 'X', '^', '_':
+		return seq[len(seq)-1] != 0x07 && !strings.HasSuffix(seq, "\x1b\\")
+	}
+	return len(seq) == 2 && seq[1] >= 0x20 && seq[1] <= 0x2f // ESC ( without its byte
+}

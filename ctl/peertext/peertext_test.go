@@ -278,3 +278,29 @@ func TestMarkChanged(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenEscape(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want int
+	}{
+		{"abc", 3},
+		{"abc\x1b", 3},
+		{"abc\x1b[", 3},
+		{"abc\x1b[31", 3},
+		{"abc\x1b[31m", 8},
+		{"abc\x1b]0;ti", 3},
+		{"abc\x1b]0;title\x07", 13},
+		{"abc\x1b]0;title\x1b", 3},
+		{"abc\x1b]0;title\x1b\\", 14},
+		{"abc\x1b(", 3},
+		{"abc\x1b(B", 6},
+		{"\x1b[31mred\x1b[", 8},
+		{"\x1b[31\x01x", 6},                          // malformed: not held
+		{"x\x1b]" + strings.Repeat("a", 5000), 5003}, // too long to hold
+	} {
+		if got := OpenEscape(tc.s); got != tc.want {
+			t.Errorf("OpenEscape(%q) = %d, want %d", tc.s, got, tc.want)
+		}
+	}
+}
