@@ -39,7 +39,8 @@ type engine struct {
 	client *control.Client
 	out    *screen.Screen
 	in     lineSource
-	stdin  *os.File // the terminal, when stdin is one
+	stdin  *os.File   // the terminal, when stdin is one
+	keysIn *heldInput // readline's input from stdin
 	rl     *readline.Instance
 	mode   *tty.LineMode // readline's raw mode, which can keep echo off after a line
 	comp   *completer
@@ -48,9 +49,11 @@ type engine struct {
 	results chan result
 	readReq chan struct{}
 	linesCh chan lineResult
-	reading bool
-	eof     bool             // the input has ended
-	cancelC <-chan time.Time // runs out when pi2pid does not confirm a cancel
+	// readerDone is closed when readLines has returned.
+	readerDone chan struct{}
+	reading    bool
+	eof        bool             // the input has ended
+	cancelC    <-chan time.Time // runs out when pi2pid does not confirm a cancel
 
 	keyReader
 	chatIO

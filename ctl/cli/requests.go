@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/pi2pi/pi2pi/ctl/peertext"
 	"github.com/pi2pi/pi2pi/internal/control"
 )
 
@@ -218,6 +219,28 @@ func (e *engine) closeOurSide() {
 	if e.stream != nil {
 		_ = e.stream.s.CloseWrite()
 	}
+}
+
+// leaveEnding: a second interrupt while our side is ending leaves at once,
+// without waiting for the peer to take what was sent (README). The chat
+// is over for us, so "Connection ended" closes it on stdout as any other
+// end does (after what was received so far); stderr says what may be
+// missing, and the exit code is 1.
+func (e *engine) leaveEnding() {
+	e.flushPartial()
+	if e.chatOpen {
+		e.out.Println(lineEnded)
+		e.chatOpen = false
+	}
+	e.setPhase(phEnded)
+	e.fail(leftEndingMsg(e.peer))
+}
+
+// leftEndingMsg is what a second interrupt while a chat is ending says.
+func leftEndingMsg(peer string) string {
+	who := peertext.Clean(peer)
+	return "you left without waiting for " + who + " to take everything you sent: the end of it may not have arrived; " +
+		"to be sure it does, press CTRL-C once and wait for `Connection ended`."
 }
 
 func (e *engine) pumpEOF() <-chan bool {

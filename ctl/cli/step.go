@@ -325,6 +325,8 @@ func (e *engine) stepEnding(in input) {
 	switch in.kind {
 	case evChatEnd:
 		e.onChatEnd(in.ev)
+	case inSignal:
+		e.leaveEnding()
 	default:
 		e.stepOther(in)
 	}

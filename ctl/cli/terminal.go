@@ -53,7 +53,11 @@ func runEngine(ctx context.Context, inv *Invocation, f flow) error {
 		e.in = newPipeLines(inv.Env.Stdin)
 		e.out = inv.Out
 	}
-	go e.readLines()
+	e.readerDone = make(chan struct{})
+	go func() {
+		defer close(e.readerDone)
+		e.readLines()
+	}()
 	go e.sendLines()
 	return e.run()
 }
@@ -67,6 +71,7 @@ func (e *engine) startReadline() error {
 		hist = ""
 	}
 	e.mode = tty.NewLineMode(int(e.stdin.Fd()))
+	e.keysIn = &heldInput{r: tty.NewStoppableReader(e.stdin)}
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:            hist,
 		DisableAutoSaveHistory: true,
@@ -74,7 +79,7 @@ func (e *engine) startReadline() error {
 		AutoComplete:           e.comp,
 		// One byte at a time: keys typed ahead of a prompt stay in the
 		// terminal for the passcode reader (see tty.LineMode).
-		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.stdin}),
+		Stdin:       readline.NewCancelableStdin(tty.ByteReader{R: e.keysIn}),
 		FuncMakeRaw: e.mode.Enter,
 		FuncExitRaw: e.mode.Exit,
 		Stdout:      e.inv.Env.Stdout,
@@ -90,12 +95,49 @@ func (e *engine) startReadline() error {
 	return nil
 }
 
+// stopReadline gives the terminal back as pi2pictl ends. A line may be
+// being read still: a one-shot chat or wait ends when the peer ends the
+// chat, while readline waits for a key. readline's own Close would wait
+// for that key (its reader goroutine only ends when a read returns), and
+// the key would be lost to the shell. Instead the reading is held (no
+// more keys are taken from the terminal), the line under way is dropped
+// and wiped from the screen (chat text never sent, or an answer never
+// given), and readline is told to end its Readline, which leaves raw
+// mode; its reader goroutine stays held until the program exits.
 func (e *engine) stopReadline() {
+	e.keysIn.hold()
+	if e.reading {
+		e.out.Do(func() {
+			e.rl.Operation.SetBuffer("")
+			e.rl.Clean()
+		})
+	}
 	e.out.Close()
 	e.mode.HoldAfterLine(false)
-	e.rl.Close()
+	e.rl.Operation.Close() // a Readline under way returns io.EOF
+	<-e.readerDone         // and with it readline's raw mode is left
+	_ = e.mode.Exit()
 	_ = e.mode.Release()
 }
+
+// heldInput is readline's input: the terminal, read only once a key is
+// there (tty.StoppableReader). Once held, it takes no more keys, and a
+// Read waits for good instead of returning: readline takes any error or
+// EOF from its input for the end of the line, and would enter (print
+// again) what was typed.
+type heldInput struct {
+	r *tty.StoppableReader
+}
+
+func (h *heldInput) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if errors.Is(err, tty.ErrStopped) {
+		select {} // held: pi2pictl is ending
+	}
+	return n, err
+}
+
+func (h *heldInput) hold() { h.r.Stop() }
 
 // quiet switches the terminal's echo off ahead of passcode entry, so that
 // no digit typed ahead is ever shown; echoBack undoes it before the next
