@@ -3,6 +3,8 @@ package tty
 import (
 	"errors"
 	"os"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,24 +14,39 @@ import (
 // ErrStopped is what a StoppableReader's Read returns once Stop was called.
 var ErrStopped = errors.New("tty: reading stopped")
 
-// stopPoll is how often a waiting StoppableReader looks at its stop flag.
-const stopPoll = 50 * time.Millisecond
-
 // StoppableReader reads a terminal (or any pollable file) and can be told
 // to give up while it waits for input: a plain Read on a terminal blocks
 // until a key is pressed, and that key would then be taken from whoever
-// reads the terminal next. It waits with poll(2), never reading before
-// input is there, and checks its stop flag between polls, so a Stop makes
-// a waiting Read return ErrStopped within stopPoll and leaves any input
-// unread for the next reader.
+// reads the terminal next. It waits with poll(2) on the terminal and on a
+// pipe of its own, never reading before input is there; Stop closes the
+// pipe's writing end, which wakes a waiting Read at once: it returns
+// ErrStopped and leaves any input unread for the next reader. While it
+// waits nothing wakes it: no timer, no polling interval.
 type StoppableReader struct {
 	f       *os.File
 	stopped atomic.Bool
+	// stopR and stopW are the pipe Stop closes (stopW); -1 when the
+	// pipe could not be made, and Read then looks at the flag every
+	// fallbackPoll ms.
+	stopR, stopW int
+	closeW       sync.Once
 }
+
+// fallbackPoll is how often, in ms, a Read without a stop pipe looks at
+// its stop flag.
+const fallbackPoll = 50
 
 // NewStoppableReader returns a StoppableReader of f.
 func NewStoppableReader(f *os.File) *StoppableReader {
-	return &StoppableReader{f: f}
+	r := &StoppableReader{f: f, stopR: -1, stopW: -1}
+	var p [2]int
+	if unix.Pipe2(p[:], unix.O_CLOEXEC) == nil {
+		r.stopR, r.stopW = p[0], p[1]
+		// The pipe's ends go when the reader does (a Read may still be
+		// polling the reading end after Stop).
+		runtime.AddCleanup(r, func(p [2]int) { unix.Close(p[0]); unix.Close(p[1]) }, p)
+	}
+	return r
 }
 
 // Read waits until f has input, then reads it; once Stop was called it
@@ -46,7 +63,7 @@ func (r *StoppableReader) Read(p []byte) (int, error) {
 		if r.stopped.Load() {
 			return 0, ErrStopped
 		}
-		ready, err := poll(fd, stopPoll)
+		ready, err := r.poll(fd)
 		if err != nil {
 			return 0, err
 		}
@@ -56,11 +73,37 @@ func (r *StoppableReader) Read(p []byte) (int, error) {
 	}
 }
 
-// Stop makes Read return ErrStopped, at once or, for a Read waiting for
-// input, within a fraction of a second. It may be called from any
-// goroutine, any number of times.
+// Stop makes Read return ErrStopped, at once, also a Read waiting for
+// input. It may be called from any goroutine, any number of times.
 func (r *StoppableReader) Stop() {
 	r.stopped.Store(true)
+	r.closeW.Do(func() {
+		if r.stopW >= 0 {
+			unix.Close(r.stopW) // wakes a Read polling the reading end
+		}
+	})
+}
+
+// poll reports whether fd has input (or a hang-up or error a Read will
+// report); false when the stop pipe woke it.
+func (r *StoppableReader) poll(fd int) (bool, error) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	timeout := fallbackPoll
+	if r.stopR >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(r.stopR), Events: unix.POLLIN})
+		timeout = -1
+	}
+	for {
+		n, err := unix.Poll(fds, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		runtime.KeepAlive(r) // the pipe stays open while it is polled
+		return n > 0 && fds[0].Revents != 0, nil
+	}
 }
 
 // poll reports whether fd has input (or a hang-up or error a Read will

@@ -67,7 +67,7 @@ func TestStoppableReaderStopsAWaitingRead(t *testing.T) {
 	select {
 	case res := <-done:
 		t.Fatalf("Read returned %q, %v with no input", res.b, res.err)
-	case <-time.After(2 * stopPoll):
+	case <-time.After(100 * time.Millisecond):
 	}
 	r.Stop()
 	if res := wantRead(t, done); !errors.Is(res.err, ErrStopped) || len(res.b) != 0 {
