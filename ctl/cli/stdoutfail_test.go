@@ -95,10 +95,10 @@ func TestWaitStdoutFails(t *testing.T) {
 	if strings.Contains(got, "Connection ended") {
 		t.Fatal("bianca's stdout says the chat ended as usual")
 	}
-	code := a.wait(t)
-	t.Logf("ali: exit %d, stderr %q", code, a.stderr.String())
-	if code == 0 {
-		t.Fatalf("ali's pi2pictl exited 0 after bianca's dropped the text; stderr %q", a.stderr.String())
+	// pi2pid reset the connection: ali's read or write of it fails.
+	if code := a.wait(t); code != 1 || !strings.Contains(a.stderr.String(), "bianca") ||
+		!strings.Contains(a.stderr.String(), "what you typed since may not have arrived.") {
+		t.Fatalf("ali's pi2pictl exited %d after bianca's dropped the text; stderr %q", code, a.stderr.String())
 	}
 }
 
@@ -126,5 +126,21 @@ func TestWaitDevFull(t *testing.T) {
 	}
 	if code := a.wait(t); code != 1 || !strings.Contains(a.stderr.String(), "the connection to bianca broke (") {
 		t.Fatalf("ali's pi2pictl exited %d; stderr %q", code, a.stderr.String())
+	}
+}
+
+// A command whose output does not reach stdout does not succeed: it
+// says so on stderr and exits 1, without blocking.
+func TestStatusStdoutFails(t *testing.T) {
+	d := daemon(t, backendtest.Options{})
+	r := startWithStdout(t, d, &brokenStdout{n: 10}, "status")
+	r.closeStdin()
+	if code := r.wait(t); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, r.stderr.String())
+	}
+	want := "pi2pictl: cannot write to the standard output (write /dev/stdout: no space left on device): " +
+		"free some space or send the output elsewhere.\n"
+	if got := r.stderr.String(); got != want {
+		t.Fatalf("stderr:\n%q\nwant\n%q", got, want)
 	}
 }
