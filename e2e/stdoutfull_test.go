@@ -9,26 +9,31 @@ import (
 )
 
 // TestReceiverStdoutFull is the outside tester's case: `pi2pictl wait
-// </dev/null >/dev/full` takes a chat of `seq 100000 | pi2pictl chat`.
+// </dev/null >/dev/full` takes a chat of `seq 100000 | pi2pictl chat`
+// (and of one line, whose sender has ended before the receiver fails).
 // The receiver cannot write the text: it says so on stderr, ends the chat
 // and exits 1; the sender is told the chat broke and exits 1 too. Before,
 // both exited 0 and the text vanished. Both modes.
 func TestReceiverStdoutFull(t *testing.T) {
-	for _, mode := range []string{"plain", "secure"} {
-		t.Run(mode, func(t *testing.T) {
+	var seq strings.Builder
+	for i := 1; i <= 100000; i++ {
+		fmt.Fprintf(&seq, "%d\n", i)
+	}
+	for _, tc := range []struct{ mode, name, text string }{
+		{"plain", "seq", seq.String()}, {"secure", "seq", seq.String()},
+		{"plain", "line", "hi\n"}, {"secure", "line", "hi\n"},
+	} {
+		mode := tc.mode
+		t.Run(mode+"/"+tc.name, func(t *testing.T) {
 			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 			if err != nil {
 				t.Skipf("no /dev/full to write to: %v", err)
 			}
 			defer full.Close()
-			var b strings.Builder
-			for i := 1; i <= 100000; i++ {
-				fmt.Fprintf(&b, "%d\n", i)
-			}
 			r := newDeliveryRig(t, mode)
 			c := startChatPair(t, r.ali, r.bia, "bianca", false, full)
 			go func() {
-				_, _ = c.sender.stdin.Write([]byte(b.String()))
+				_, _ = c.sender.stdin.Write([]byte(tc.text))
 				c.sender.stdin.Close()
 			}()
 			if code := c.receiver.finish(t, "pi2pictl wait > /dev/full", time.Minute); code != 1 {

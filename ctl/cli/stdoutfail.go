@@ -22,6 +22,16 @@ func (e *engine) checkStdout() {
 	}
 }
 
+// showRest shows the rest of the peer's text when the peer has ended
+// (chat-ending with PeerEnded: pi2pid wrote the stream's end before it),
+// before our side ends: had our side ended first, pi2pid would end the
+// chat as usual, and a stdout that fails on that text could no longer drop
+// it. It reports whether the chat was dropped.
+func (e *engine) showRest() bool {
+	e.drainStream()
+	return e.done
+}
+
 // stdoutFailed: the peer's text cannot be written. Taking more of it would
 // lose it silently, so the chat is dropped: pi2pid resets the connection
 // to the peer (drop-chat), whose pi2pictl then reports a broken chat

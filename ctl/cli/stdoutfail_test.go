@@ -144,3 +144,28 @@ func TestStatusStdoutFails(t *testing.T) {
 		t.Fatalf("stderr:\n%q\nwant\n%q", got, want)
 	}
 }
+
+// One line, then the sender's end: pi2pid writes the line, the stream's
+// end and chat-ending (peer_ended) to bianca's pi2pictl, which shows the
+// rest before it ends its side, so the failed write still drops the chat
+// and ali is told, rather than the chat ending as usual.
+func TestWaitDevFullSenderEnded(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full to write to: %v", err)
+	}
+	defer full.Close()
+	ali, bianca := aliAndBianca(t, backendtest.Options{})
+	b := startWithStdout(t, bianca, full, "wait")
+	bianca.WaitAttached(t)
+	a := start(t, ali, "chat", "bianca")
+	a.waitFor(t, "Connection established, type your messages\n")
+	a.type_("Hello, are you there?\n")
+	a.closeStdin()
+	if code := b.wait(t); code != 1 || !strings.HasPrefix(b.stderr.String(), "pi2pictl: cannot write what ali sends") {
+		t.Fatalf("bianca's pi2pictl exited %d; stderr %q", code, b.stderr.String())
+	}
+	if code := a.wait(t); code != 1 || !strings.Contains(a.stderr.String(), "the connection to bianca broke (") {
+		t.Fatalf("ali's pi2pictl exited %d; stderr %q", code, a.stderr.String())
+	}
+}

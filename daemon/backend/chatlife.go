@@ -225,6 +225,7 @@ func (t *Terminal) runChat(ch *activeChat) {
 				ev = control.Refuse(reason)
 			}
 			ev.Event, ev.Peer = control.EventChatEnding, ch.peer
+			ev.PeerEnded = peerEnded && reason == nil
 			ch.owner.Event(ev)
 		}
 	}

@@ -193,6 +193,10 @@ type Reply struct {
 	// FailedAttempts, in a successful login event: failed login attempts
 	// on the account since the previous login, as the server counted them.
 	FailedAttempts int `json:"failed_attempts,omitempty"`
+	// PeerEnded, in chat-ending, says that the peer closed its side: the
+	// data stream's end was written before the event, so the client can
+	// read the stream to its end before it ends its own side.
+	PeerEnded bool `json:"peer_ended,omitempty"`
 }
 
 // Status describes the daemon, for `pi2pictl status`.
