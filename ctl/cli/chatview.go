@@ -115,6 +115,9 @@ func (e *engine) flushPartial() {
 func (e *engine) chatEnded(why string) {
 	e.endPending = false
 	e.drainStream()
+	if e.done {
+		return // stdout failed while the rest was shown (stdoutFailed)
+	}
 	e.closeStream()
 	e.flushPartial()
 	connecting := e.phase == phConnecting

@@ -140,6 +140,12 @@ func Run(args []string, env *Env) int {
 	if err != nil && !errors.Is(err, errReported) {
 		inv.Out.Errorln("pi2pictl: " + explain(err, inv.Socket)) // a sentence
 	}
+	inv.Out.Flush()
+	if werr := inv.Out.Err(); werr != nil && err == nil {
+		// What the command printed did not reach stdout: no success.
+		inv.Out.Errorln("pi2pictl: " + stdoutFailedMsg("", werr))
+		err = errReported
+	}
 	inv.Out.Close()
 	return exitCode(err)
 }

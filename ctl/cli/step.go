@@ -302,6 +302,9 @@ func (e *engine) stepChat(in input) {
 		// The peer closed its side, or pi2pid must end the chat: read
 		// nothing more; what was read, and what a pipe already holds,
 		// still goes out.
+		if in.ev.PeerEnded && e.showRest() {
+			return // stdout failed: the chat was dropped
+		}
 		e.endChatAsked()
 	case inEOF:
 		e.out.Prompt("")

@@ -108,6 +108,7 @@ func (e *engine) onStreamData(b []byte, ok bool) {
 	// of filling memory.
 	e.out.Flush()
 	e.stream.done(b)
+	e.checkStdout()
 }
 
 // showBytes shows a chunk, keeping an incomplete UTF-8 character at its

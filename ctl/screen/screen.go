@@ -24,24 +24,58 @@ type Display interface {
 	Answered(line string)
 }
 
+// Failer is a Display that can tell that writing to stdout failed.
+type Failer interface {
+	// StdoutErr is the first write to stdout that failed, nil if none did.
+	StdoutErr() error
+}
+
 // Screen queues output for its goroutine.
 type Screen struct {
 	d      Display
 	ops    chan func()
 	closed chan struct{}
 	once   sync.Once
+
+	mu  sync.Mutex
+	err error // the display's StdoutErr, once it failed
 }
 
 // New starts the goroutine writing to d.
 func New(d Display) *Screen {
 	s := &Screen{d: d, ops: make(chan func(), 64), closed: make(chan struct{})}
+	f, _ := d.(Failer)
 	go func() {
 		defer close(s.closed)
 		for op := range s.ops {
 			op()
+			if f != nil {
+				s.noteErr(f.StdoutErr())
+			}
 		}
 	}()
 	return s
+}
+
+func (s *Screen) noteErr(err error) {
+	if err == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// Err is the first write to stdout that failed, nil if none did (or the
+// display cannot tell). Once it failed, nothing more is written to
+// stdout, so what stdout holds is a beginning of what was shown, without
+// a hole. A write is known by Err once Flush (or Close) has returned.
+func (s *Screen) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 func (s *Screen) do(op func()) { s.ops <- op }
@@ -109,32 +143,50 @@ func (w lineWriter) Write(p []byte) (int, error) {
 // Plain is a Display for pipes: prompts are written as they are and the
 // answer read at one is written after it, so a scripted session reads
 // like the course handout's transcript.
+//
+// A write to Stdout that fails (a full disk, /dev/full, an I/O error) is
+// kept (StdoutErr), and nothing more is written to Stdout after it. A
+// failed write to Stderr has nowhere to be told.
 type Plain struct {
 	Stdout, Stderr io.Writer
-	dangling       bool // a prompt is on stdout without its line end
+	dangling       bool  // a prompt is on stdout without its line end
+	failed         error // the first write to Stdout that failed
 }
+
+// out writes s to Stdout unless a write to it failed before.
+func (p *Plain) out(s string) {
+	if p.failed != nil {
+		return
+	}
+	if _, err := io.WriteString(p.Stdout, s); err != nil {
+		p.failed = err
+	}
+}
+
+// StdoutErr implements Failer.
+func (p *Plain) StdoutErr() error { return p.failed }
 
 // Print implements Display.
 func (p *Plain) Print(toStderr bool, text string) {
 	if toStderr {
-		io.WriteString(p.Stderr, text)
+		_, _ = io.WriteString(p.Stderr, text)
 		return
 	}
 	if p.dangling {
-		io.WriteString(p.Stdout, "\n")
+		p.out("\n")
 		p.dangling = false
 	}
-	io.WriteString(p.Stdout, text)
+	p.out(text)
 }
 
 // Prompt implements Display.
 func (p *Plain) Prompt(prompt string) {
 	if p.dangling {
-		io.WriteString(p.Stdout, "\n")
+		p.out("\n")
 		p.dangling = false
 	}
 	if prompt != "" {
-		io.WriteString(p.Stdout, prompt)
+		p.out(prompt)
 		p.dangling = true
 	}
 }
@@ -142,7 +194,7 @@ func (p *Plain) Prompt(prompt string) {
 // Answered implements Display.
 func (p *Plain) Answered(line string) {
 	if p.dangling {
-		io.WriteString(p.Stdout, line+"\n")
+		p.out(line + "\n")
 		p.dangling = false
 	}
 }

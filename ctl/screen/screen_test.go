@@ -1,8 +1,12 @@
 package screen
 
 import (
+	"errors"
+	"io"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -63,6 +67,77 @@ func TestOneWriter(t *testing.T) {
 	s.Flush()
 	if len(r.lines) != 800 {
 		t.Fatalf("got %d lines, want 800", len(r.lines))
+	}
+	s.Close()
+}
+
+// failAfter takes n bytes, then fails every write.
+type failAfter struct {
+	n   int
+	got strings.Builder
+}
+
+var errFull = errors.New("write /dev/stdout: no space left on device")
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		w.got.Write(p[:w.n])
+		k := w.n
+		w.n = 0
+		return k, errFull
+	}
+	w.n -= len(p)
+	w.got.Write(p)
+	return len(p), nil
+}
+
+// A failed write to stdout is surfaced by Err once flushed; nothing is
+// written to stdout after it (no hole in what stdout holds); stderr goes
+// on; prompts and lines after the failure neither block nor panic.
+func TestPlainStdoutFails(t *testing.T) {
+	out := &failAfter{n: 10}
+	var errb strings.Builder
+	s := New(&Plain{Stdout: out, Stderr: &errb})
+	s.Println("12345")
+	s.Flush()
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err after a write that went through: %v", err)
+	}
+	s.Print("abcdefgh") // 6 bytes left: the write fails
+	s.Flush()
+	if err := s.Err(); !errors.Is(err, errFull) {
+		t.Fatalf("Err = %v, want %v", err, errFull)
+	}
+	out.n = 1 << 20 // stdout would take more now: none is written
+	s.Print("more")
+	s.Prompt("Enter destination user ID: ")
+	s.Answered("bianca")
+	s.Println("Connection ended")
+	s.Errorln("pi2pictl: told")
+	s.Close()
+	if got := out.got.String(); got != "12345\nabcd" {
+		t.Fatalf("stdout %q, want %q", got, "12345\nabcd")
+	}
+	if errb.String() != "pi2pictl: told\n" {
+		t.Fatalf("stderr %q", errb.String())
+	}
+	if err := s.Err(); !errors.Is(err, errFull) {
+		t.Fatalf("Err after Close = %v, want the first failure", err)
+	}
+}
+
+// The same with a real file that cannot be written: /dev/full.
+func TestPlainDevFull(t *testing.T) {
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full to write to: %v", err)
+	}
+	defer f.Close()
+	s := New(&Plain{Stdout: f, Stderr: io.Discard})
+	s.Print("text from bianca\n")
+	s.Flush()
+	if err := s.Err(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Err = %v, want ENOSPC", err)
 	}
 	s.Close()
 }

@@ -53,6 +53,7 @@ const (
 	evOwnerEnd   chatEventKind = iota // the owner's stream ended, after its text was sent
 	evAskEnd                          // logout, server logout, shutdown
 	evSendFailed                      // a write to the peer failed
+	evDrop                            // the owner cannot show the peer's text (OpDropChat)
 )
 
 type chatEvent struct {
@@ -116,6 +117,29 @@ func (ch *activeChat) writeClosed() bool {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return ch.writeEnd
+}
+
+// dropChat ends c's chat at once (OpDropChat): c cannot show what the
+// peer sends, and the peer must not take that for an ordinary end.
+func (t *Terminal) dropChat(c *controlsock.Conn) error {
+	ch := t.m.Snapshot().Chat
+	if ch == nil || ch.owner != c || !ch.post(chatEvent{kind: evDrop}) {
+		return control.Refusal(control.CodeNoChat, "", nil)
+	}
+	return nil
+}
+
+// abort drops the connection to the peer with a reset (SO_LINGER 0), so
+// that the peer's pi2pid reports a broken chat ("what you typed since
+// may not have arrived"), whether or not its text was still on its way.
+// The TCP connection is closed under the link: TLS's close would send
+// close_notify first, which the peer would read as an ordinary end.
+func (ch *activeChat) abort() {
+	if tc, ok := ch.raw.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = ch.raw.Close()
+	ch.link.Close()
 }
 
 // askEnd asks the owner to end the chat within budget and waits until it
@@ -201,6 +225,7 @@ func (t *Terminal) runChat(ch *activeChat) {
 				ev = control.Refuse(reason)
 			}
 			ev.Event, ev.Peer = control.EventChatEnding, ch.peer
+			ev.PeerEnded = peerEnded && reason == nil
 			ch.owner.Event(ev)
 		}
 	}
@@ -238,6 +263,9 @@ loop:
 				}
 			case evSendFailed:
 				why = t.sendFailedReason(ch.peer, ev.err, peerEnded)
+				break loop
+			case evDrop:
+				ch.abort()
 				break loop
 			}
 		case <-ownerGone:

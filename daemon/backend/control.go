@@ -75,6 +75,8 @@ func (t *Terminal) Handle(c *controlsock.Conn, req control.Request) (control.Rep
 	case control.OpCancelChat:
 		t.cancelSetUp(c)
 		return control.Reply{}, nil
+	case control.OpDropChat:
+		return control.Reply{}, t.dropChat(c)
 	}
 	return control.Reply{}, control.Refusal(control.CodeUsage, "", fmt.Errorf("unknown op %q", req.Op))
 }

@@ -93,10 +93,16 @@ const (
 	// chat starts unless it had started already. Closing the connection
 	// does the same.
 	OpCancelChat Op = "cancel-chat"
+	// OpDropChat ends this connection's chat at once because the client
+	// cannot show what the peer sends (its output failed): pi2pid resets
+	// the connection to the peer (TCP RST), so the peer is told the chat
+	// broke rather than that it ended well, and sends chat-end. Refused
+	// (CodeNoChat) when the connection owns no chat.
+	OpDropChat Op = "drop-chat"
 )
 
 // Ops lists every operation, for the daemon's check of requests.
-var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpStream, OpVerify, OpAcceptKey, OpCancelChat}
+var Ops = []Op{OpHello, OpStatus, OpLogin, OpKey, OpLogout, OpChat, OpWait, OpStream, OpVerify, OpAcceptKey, OpCancelChat, OpDropChat}
 
 // Type says what a Reply is.
 type Type string
@@ -187,6 +193,10 @@ type Reply struct {
 	// FailedAttempts, in a successful login event: failed login attempts
 	// on the account since the previous login, as the server counted them.
 	FailedAttempts int `json:"failed_attempts,omitempty"`
+	// PeerEnded, in chat-ending, says that the peer closed its side: the
+	// data stream's end was written before the event, so the client can
+	// read the stream to its end before it ends its own side.
+	PeerEnded bool `json:"peer_ended,omitempty"`
 }
 
 // Status describes the daemon, for `pi2pictl status`.
