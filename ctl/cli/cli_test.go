@@ -41,12 +41,24 @@ func start(t *testing.T, d *backendtest.Terminal, args ...string) *run {
 // startOn is start with a control socket's path.
 func startOn(t *testing.T, socket string, args ...string) *run {
 	t.Helper()
-	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
 	pr, pw := io.Pipe()
+	r := startWith(t, socket, pr, nil, args...)
 	r.stdinW = pw
+	t.Cleanup(func() { pw.Close(); pr.Close() })
+	return r
+}
+
+// startWith runs pi2pictl on the control socket at socket with stdin, and
+// with stdout, or r.stdout when stdout is nil.
+func startWith(t *testing.T, socket string, stdin io.Reader, stdout io.Writer, args ...string) *run {
+	t.Helper()
+	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
+	if stdout == nil {
+		stdout = &r.stdout
+	}
 	stateDir := t.TempDir()
 	r.env = &Env{
-		Stdin: pr, Stdout: &r.stdout, Stderr: &r.stderr,
+		Stdin: stdin, Stdout: stdout, Stderr: &r.stderr,
 		Getenv: func(k string) string {
 			switch k {
 			case "PI2PI_SOCKET":
@@ -59,7 +71,6 @@ func startOn(t *testing.T, socket string, args ...string) *run {
 		Interrupts: r.interrupts,
 	}
 	go func() { r.code <- Run(args, r.env) }()
-	t.Cleanup(func() { pw.Close(); pr.Close() })
 	return r
 }
 

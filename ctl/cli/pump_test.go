@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,57 +74,9 @@ func TestPumpSendsAllItReadBeforeEnd(t *testing.T) {
 // startFile is start with stdin a file (a pipe's read end).
 func startFile(t *testing.T, d *backendtest.Terminal, stdin *os.File, args ...string) *run {
 	t.Helper()
-	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
-	stateDir := t.TempDir()
-	r.env = &Env{
-		Stdin: stdin, Stdout: &r.stdout, Stderr: &r.stderr,
-		Getenv: func(k string) string {
-			switch k {
-			case "PI2PI_SOCKET":
-				return d.Socket
-			case "XDG_STATE_HOME":
-				return stateDir
-			}
-			return ""
-		},
-		Interrupts: r.interrupts,
-	}
-	go func() { r.code <- Run(args, r.env) }()
+	r := startWith(t, d.Socket, stdin, nil, args...)
 	t.Cleanup(func() { stdin.Close() })
 	return r
-}
-
-// streamPair returns a data stream whose pi2pid end is the returned
-// connection (a socket pair; the result line is answered here).
-func streamPair(t *testing.T) (*control.Stream, net.Conn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) net.Conn {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	ours, theirs := conn(fds[0]), conn(fds[1])
-	go func() {
-		r := bufio.NewReader(theirs)
-		if _, err := r.ReadString('\n'); err == nil {
-			rep := control.Reply{Type: control.TypeResult, OK: true}
-			_, _ = theirs.Write(append(control.AppendReply(nil, rep), '\n'))
-		}
-	}()
-	s, err := control.OpenStream(context.Background(), ours, "token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, theirs
 }
 
 // When pi2pid asks the pump to end (the peer has ended) before it has read
@@ -135,7 +85,7 @@ func streamPair(t *testing.T) (*control.Stream, net.Conn) {
 func TestPumpSendsWhatStdinHoldsWhenAskedToEnd(t *testing.T) {
 	for _, asked := range []bool{true, false} {
 		t.Run(fmt.Sprint("asked=", asked), func(t *testing.T) {
-			s, theirs := streamPair(t)
+			s, theirs := controltest.StreamPair(t)
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +124,7 @@ func TestPumpSendsWhatStdinHoldsWhenAskedToEnd(t *testing.T) {
 func TestPumpTellsWhatItLeftUnsent(t *testing.T) {
 	for _, size := range []int{1000, control.StreamBuffer + 1000} {
 		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
-			s, theirs := streamPair(t)
+			s, theirs := controltest.StreamPair(t)
 			f, err := os.CreateTemp(t.TempDir(), "input")
 			if err != nil {
 				t.Fatal(err)
@@ -210,7 +160,7 @@ func TestPumpTellsWhatItLeftUnsent(t *testing.T) {
 func TestPumpTellsWhatItLeftUnsentFromAPipe(t *testing.T) {
 	for _, writerOpen := range []bool{true, false} {
 		t.Run(fmt.Sprint("writer-open=", writerOpen), func(t *testing.T) {
-			s, theirs := streamPair(t)
+			s, theirs := controltest.StreamPair(t)
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
@@ -262,7 +212,7 @@ func TestPumpReadsWhatItCannotMove(t *testing.T) {
 // whether the pump waits for room in the stream or for stdin: the rest
 // was not sent, and the pump says so.
 func TestPumpTellsWhatItLeftUnsentWhenTheStreamCloses(t *testing.T) {
-	s, theirs := streamPair(t)
+	s, theirs := controltest.StreamPair(t)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

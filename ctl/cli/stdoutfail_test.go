@@ -41,24 +41,9 @@ func (w *brokenStdout) String() string {
 // startWithStdout is start with stdout going to out.
 func startWithStdout(t *testing.T, d *backendtest.Terminal, out io.Writer, args ...string) *run {
 	t.Helper()
-	r := &run{code: make(chan int, 1), interrupts: make(chan os.Signal, 1)}
 	pr, pw := io.Pipe()
+	r := startWith(t, d.Socket, pr, out, args...)
 	r.stdinW = pw
-	stateDir := t.TempDir()
-	r.env = &Env{
-		Stdin: pr, Stdout: out, Stderr: &r.stderr,
-		Getenv: func(k string) string {
-			switch k {
-			case "PI2PI_SOCKET":
-				return d.Socket
-			case "XDG_STATE_HOME":
-				return stateDir
-			}
-			return ""
-		},
-		Interrupts: r.interrupts,
-	}
-	go func() { r.code <- Run(args, r.env) }()
 	t.Cleanup(func() { pw.Close(); pr.Close() })
 	return r
 }

@@ -1,56 +1,23 @@
-package control
+package control_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/pi2pi/pi2pi/internal/control"
+	"github.com/pi2pi/pi2pi/internal/control/controltest"
 )
-
-// openedStream returns a data stream whose pi2pid end is the returned
-// connection (a socket pair; the result line is answered here).
-func openedStream(t *testing.T) (*Stream, net.Conn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) net.Conn {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	ours, theirs := conn(fds[0]), conn(fds[1])
-	go func() {
-		if _, err := bufio.NewReader(theirs).ReadString('\n'); err == nil {
-			_, _ = theirs.Write(append(AppendReply(nil, Reply{Type: TypeResult, OK: true}), '\n'))
-		}
-	}()
-	s, err := OpenStream(context.Background(), ours, "token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, theirs
-}
 
 // TestMoveFrom moves random data from a pipe and from a file into a stream
 // whose other end reads slowly, so that the stream fills and MoveFrom
 // waits: everything arrives, in order, once; an empty pipe that is open
-// says ErrInputEmpty, a closed one and a file's end say 0 and no error.
+// says control.ErrInputEmpty, a closed one and a file's end say 0 and no error.
 func TestMoveFrom(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -61,7 +28,7 @@ func TestMoveFrom(t *testing.T) {
 	}
 	for _, kind := range []string{"pipe", "file"} {
 		t.Run(kind, func(t *testing.T) {
-			s, theirs := openedStream(t)
+			s, theirs := controltest.StreamPair(t)
 			got := make(chan []byte, 1)
 			go func() {
 				rng := rand.New(rand.NewPCG(seed, 4)) // one per goroutine
@@ -86,7 +53,7 @@ func TestMoveFrom(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer pr.Close()
-				if n, err := s.MoveFrom(int(pr.Fd()), true, StreamBuffer); n != 0 || !errors.Is(err, ErrInputEmpty) {
+				if n, err := s.MoveFrom(int(pr.Fd()), true, control.StreamBuffer); n != 0 || !errors.Is(err, control.ErrInputEmpty) {
 					t.Fatalf("empty open pipe: %d, %v", n, err)
 				}
 				go func() {
@@ -113,8 +80,8 @@ func TestMoveFrom(t *testing.T) {
 			}
 			moved := 0
 			for {
-				n, err := s.MoveFrom(int(in.Fd()), kind == "pipe", 1+rng.IntN(StreamBuffer))
-				if errors.Is(err, ErrInputEmpty) {
+				n, err := s.MoveFrom(int(in.Fd()), kind == "pipe", 1+rng.IntN(control.StreamBuffer))
+				if errors.Is(err, control.ErrInputEmpty) {
 					time.Sleep(100 * time.Microsecond)
 					continue
 				}
@@ -142,7 +109,7 @@ func TestMoveFrom(t *testing.T) {
 // TestMoveFromClosedStream: a move into a stream whose other end is gone
 // fails; it neither hangs nor reports bytes moved.
 func TestMoveFromClosedStream(t *testing.T) {
-	s, theirs := openedStream(t)
+	s, theirs := controltest.StreamPair(t)
 	theirs.Close()
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -152,8 +119,8 @@ func TestMoveFromClosedStream(t *testing.T) {
 	defer pw.Close()
 	go func() { _, _ = pw.Write(make([]byte, 1<<20)) }()
 	for {
-		n, err := s.MoveFrom(int(pr.Fd()), true, StreamBuffer)
-		if errors.Is(err, ErrInputEmpty) || err == nil && n > 0 {
+		n, err := s.MoveFrom(int(pr.Fd()), true, control.StreamBuffer)
+		if errors.Is(err, control.ErrInputEmpty) || err == nil && n > 0 {
 			continue // the first bytes may still fit in the socket's buffer
 		}
 		if err == nil || errors.Is(err, io.EOF) {
@@ -164,17 +131,17 @@ func TestMoveFromClosedStream(t *testing.T) {
 }
 
 // TestMoveFromProc: the kernel cannot move from most files of /proc;
-// MoveFrom says so (ErrCannotMove, nothing moved) rather than failing the
+// MoveFrom says so (control.ErrCannotMove, nothing moved) rather than failing the
 // stream, so that pi2pictl reads such a stdin instead.
 func TestMoveFromProc(t *testing.T) {
-	s, _ := openedStream(t)
+	s, _ := controltest.StreamPair(t)
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
 	defer f.Close()
-	n, err := s.MoveFrom(int(f.Fd()), false, StreamBuffer)
-	if n != 0 || !errors.Is(err, ErrCannotMove) {
-		t.Fatalf("moving from /proc/self/status: %d, %v; want 0, ErrCannotMove", n, err)
+	n, err := s.MoveFrom(int(f.Fd()), false, control.StreamBuffer)
+	if n != 0 || !errors.Is(err, control.ErrCannotMove) {
+		t.Fatalf("moving from /proc/self/status: %d, %v; want 0, control.ErrCannotMove", n, err)
 	}
 }
