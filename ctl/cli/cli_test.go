@@ -123,9 +123,7 @@ func TestLoginFromPipe(t *testing.T) {
 	if out != want {
 		t.Fatalf("stdout:\n%q\nwant\n%q", out, want)
 	}
-	if got := keys(d); got != "1,2,3,4,enter" {
-		t.Fatalf("keys = %s", got)
-	}
+	keysAre(t, d, "1,2,3,4,enter")
 	if strings.Contains(out+errOut, "1234") {
 		t.Fatal("the passcode was shown")
 	}

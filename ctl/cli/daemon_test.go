@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/daemon/directory/directorytest"
@@ -51,6 +52,23 @@ func waiting(t *testing.T, tm *backendtest.Terminal) *run {
 }
 
 // keys returns the console keys tm's keypad has taken since the last call.
+// keysAre waits until the keys the keypad took are want: the keypad's spy
+// records a key once its press returned, which may be after pi2pictl has
+// seen the login it ended.
+func keysAre(t *testing.T, tm *backendtest.Terminal, want string) {
+	t.Helper()
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for strings.Join(got, ",") != want {
+		select {
+		case k := <-tm.Keys:
+			got = append(got, string(k))
+		case <-deadline:
+			t.Fatalf("keys = %s, want %s", strings.Join(got, ","), want)
+		}
+	}
+}
+
 func keys(tm *backendtest.Terminal) string {
 	var out []string
 	for {

@@ -215,9 +215,7 @@ func TestShellLoginAgainAfterCancel(t *testing.T) {
 	if want := "Login failed: a passcode is keypad digits 0-9 only.\n"; errOut != want {
 		t.Fatalf("stderr %q, want %q", errOut, want)
 	}
-	if got := keys(d); got != "cancel,1,2,3,4,enter" {
-		t.Fatalf("keys = %s", got)
-	}
+	keysAre(t, d, "cancel,1,2,3,4,enter")
 }
 
 // CTRL-C while pi2pid is still starting passcode entry: its keypad does
