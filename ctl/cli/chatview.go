@@ -48,7 +48,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 	}
 	e.chatOpen = true
 	e.setPhase(phChat)
-	e.carry, e.endWhy = runeCarry{}, nil
+	e.carry, e.endWhy, e.interrupted = runeCarry{}, nil, false
 	if s, err := openStream(e.inv.Socket, ev.Token); err != nil {
 		// The chat cannot carry text; pi2pid ends it (no-stream).
 		e.out.Errorln("pi2pictl: " + streamFailedMsg(err))

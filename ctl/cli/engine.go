@@ -89,6 +89,9 @@ type chatIO struct {
 	// pump sends stdin during a chat when stdin is no terminal and the
 	// command is chat or wait (see pump.go); nil otherwise.
 	pump *pump
+	// interrupted: CTRL-C was pressed in this chat; the next one, while
+	// it ends, leaves at once.
+	interrupted bool
 	// inputFailed: reading stdin failed during a chat (said on stderr);
 	// the command ends with exit code 1.
 	inputFailed bool

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pi2pi/pi2pi/daemon/backend/backendtest"
 	"github.com/pi2pi/pi2pi/internal/control"
@@ -56,5 +57,40 @@ func TestSecondInterruptLeavesAnEndingChat(t *testing.T) {
 				t.Errorf("stderr %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// A chat whose stdin has ended is ending already (our side is done) while
+// a slow peer takes the text: the first CTRL-C then still only ends
+// politely, waiting for the peer; the second leaves.
+func TestFirstInterruptAfterStdinEndedWaits(t *testing.T) {
+	ali, biancaTm := aliAndBianca(t, backendtest.Options{})
+	bianca := controltest.Attach(t, biancaTm.Socket)
+	bianca.Must(control.Request{Op: control.OpWait})
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startFile(t, ali, pr, "chat", "bianca")
+	if _, err := pw.Write([]byte("some text\n")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close() // stdin ends: our side ends after the text
+	r.waitFor(t, "Connection established")
+	bianca.NextRaw(control.EventChatStart, control.EventChatEnd)
+	bianca.ReadText("some text\n")
+	bianca.NextRaw(control.EventChatEnding, control.EventChatEnd)
+	r.interrupts <- os.Interrupt
+	select {
+	case code := <-r.code:
+		t.Fatalf("the first CTRL-C left (exit %d); stderr %q", code, r.stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	r.interrupts <- os.Interrupt
+	if code := r.wait(t); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, r.stderr.String())
+	}
+	if got, want := r.stderr.String(), "pi2pictl: "+leftEndingMsg("bianca")+"\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
 	}
 }

@@ -297,6 +297,7 @@ func (e *engine) stepChat(in input) {
 			e.sendQ <- writeItem{e.stream.s, in.line + "\n"}
 		}
 	case inLineInterrupt, inSignal:
+		e.interrupted = true
 		e.endChat()
 	case evChatEnding:
 		// The peer closed its side, or pi2pid must end the chat: read
@@ -329,6 +330,13 @@ func (e *engine) stepEnding(in input) {
 	case evChatEnd:
 		e.onChatEnd(in.ev)
 	case inSignal:
+		if !e.interrupted {
+			// The first CTRL-C of a chat that was ending already (stdin
+			// ended, the peer ended): as in a chat, end politely, which
+			// our side is doing; the next one leaves.
+			e.interrupted = true
+			return
+		}
 		e.leaveEnding()
 	default:
 		e.stepOther(in)
