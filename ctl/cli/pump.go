@@ -228,14 +228,19 @@ func (p *pump) send(b []byte) bool {
 // read reads stdin once it is readable (or at its end); ok is false when
 // it was not within pumpPoll, and nothing was read.
 func (p *pump) read(b []byte) (n int, ok bool, err error) {
-	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-	k, perr := unix.Poll(fds, pumpPoll)
-	if errors.Is(perr, unix.EINTR) || perr == nil && k == 0 {
+	if !p.readable() {
 		return 0, false, nil
 	}
-	// Readable, or a poll error that Read will explain.
 	n, err = p.r.Read(b)
 	return n, true, err
+}
+
+// readable waits up to pumpPoll for stdin to be readable (or at its end):
+// true also for a poll error, which the read or move that follows explains.
+func (p *pump) readable() bool {
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	k, err := unix.Poll(fds, pumpPoll)
+	return !errors.Is(err, unix.EINTR) && (err != nil || k > 0)
 }
 
 // errStreamFailed: a move into the stream failed, so the chat is over
@@ -248,9 +253,7 @@ var errStreamFailed = errors.New("moving stdin to the stream failed")
 // io.EOF at stdin's end, errStreamFailed when the move failed,
 // control.ErrCannotMove (ok false) when the kernel cannot move from stdin.
 func (p *pump) moveOnce() (n int, ok bool, err error) {
-	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-	k, perr := unix.Poll(fds, pumpPoll)
-	if errors.Is(perr, unix.EINTR) || perr == nil && k == 0 {
+	if !p.readable() {
 		return 0, false, nil
 	}
 	n, err = p.s.MoveFrom(p.fd, p.pipe, control.StreamBuffer)

@@ -93,31 +93,25 @@ func (r *StoppableReader) poll(fd int) (bool, error) {
 		fds = append(fds, unix.PollFd{Fd: int32(r.stopR), Events: unix.POLLIN})
 		timeout = -1
 	}
-	for {
-		n, err := unix.Poll(fds, timeout)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		runtime.KeepAlive(r) // the pipe stays open while it is polled
-		return n > 0 && fds[0].Revents != 0, nil
-	}
+	n, err := pollFds(fds, timeout)
+	runtime.KeepAlive(r) // the pipe stays open while it is polled
+	return n > 0 && fds[0].Revents != 0, err
 }
 
 // poll reports whether fd has input (or a hang-up or error a Read will
 // report) within d.
 func poll(fd int, d time.Duration) (bool, error) {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := pollFds([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(d/time.Millisecond))
+	return n > 0, err
+}
+
+// pollFds is poll(2) of fds for timeout ms (-1: no limit), again when a
+// signal interrupts it.
+func pollFds(fds []unix.PollFd, timeout int) (int, error) {
 	for {
-		n, err := unix.Poll(fds, int(d/time.Millisecond))
-		if err == unix.EINTR {
-			continue
+		n, err := unix.Poll(fds, timeout)
+		if err != unix.EINTR {
+			return n, err
 		}
-		if err != nil {
-			return false, err
-		}
-		return n > 0, nil
 	}
 }
