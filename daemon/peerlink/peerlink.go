@@ -164,15 +164,47 @@ func (c *Chat) Send(p []byte) error {
 // peer ends the stream (nil) or the connection fails. deliver may block:
 // that is the backpressure that keeps a flood from filling memory; p is
 // valid only until deliver returns.
+//
+// In secure mode the text of many TLS records is handed over in one piece
+// (up to ReadChunk bytes): Receive gathers what TLS gives it and delivers
+// it when the connection is about to wait for the peer (the transport's
+// OnReadWait) or the buffer is full. Nothing waits in the buffer while
+// Receive waits for the peer, so a line is delivered as soon as it
+// arrives; a file costs one delivery per 64 KiB or more, not one per
+// 16 KiB record.
 func (c *Chat) Receive(deliver func(p []byte) error) error {
 	bp := chunks.Get().(*[]byte)
 	defer chunks.Put(bp)
 	buf := *bp
+	var start, end int // buf[start:end] is read, not yet delivered
+	var derr error
+	flush := func() error {
+		if derr == nil && start < end {
+			derr = deliver(buf[start:end])
+		}
+		start = end
+		return derr
+	}
+	gathers := false
+	if w, ok := c.conn.(interface{ OnReadWait(func() error) bool }); ok && w.OnReadWait(flush) {
+		gathers = true
+		defer w.OnReadWait(nil)
+	}
 	for {
-		n, err := c.r.Read(buf)
-		if n > 0 {
-			if derr := deliver(buf[:n]); derr != nil {
-				return derr
+		if len(buf)-end < minRoom {
+			if err := flush(); err != nil {
+				return err
+			}
+			start, end = 0, 0
+		}
+		n, err := c.r.Read(buf[end:])
+		end += n
+		if derr != nil {
+			return derr // the hook's delivery failed
+		}
+		if !gathers || err != nil {
+			if ferr := flush(); ferr != nil {
+				return ferr
 			}
 		}
 		if err != nil {
@@ -183,6 +215,9 @@ func (c *Chat) Receive(deliver func(p []byte) error) error {
 		}
 	}
 }
+
+// minRoom is the least room Receive reads into: one full TLS record.
+const minRoom = 16 << 10
 
 // End ends the chat politely: it closes our sending side, so the peer reads
 // end-of-stream, and lets Receive finish when the peer closes its side.
