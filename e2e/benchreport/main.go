@@ -35,7 +35,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
-	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", *benchtime, "-timeout", *timeout, *pkgs}
+	args := []string{"test", "-p", "1", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", *benchtime, "-timeout", *timeout, *pkgs}
 	command := "go " + strings.Join(quoteAll(args), " ")
 	fmt.Fprintln(os.Stderr, "benchreport:", command)
 
