@@ -263,6 +263,9 @@ func (p *pump) moveOnce() (n int, ok bool, err error) {
 	case errors.Is(err, control.ErrCannotMove):
 		return 0, false, err
 	case errors.As(err, new(*control.InputError)):
+		if f, ok := p.r.(*os.File); ok { // worded as a read says it: "read /dev/stdin: ..."
+			err = &os.PathError{Op: "read", Path: f.Name(), Err: errors.Unwrap(err)}
+		}
 		return 0, true, err
 	case err != nil:
 		return 0, true, errStreamFailed

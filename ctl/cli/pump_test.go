@@ -266,7 +266,7 @@ func TestPumpReadError(t *testing.T) {
 			if code := r.wait(t); code != 1 {
 				t.Fatalf("exit %d, want 1; stderr: %s", code, r.stderr.String())
 			}
-			if !strings.Contains(r.stderr.String(), "pi2pictl: cannot read your input (") {
+			if !strings.Contains(r.stderr.String(), "pi2pictl: cannot read your input (read ") {
 				t.Fatalf("stderr does not say stdin failed: %q", r.stderr.String())
 			}
 			if n := strings.Count(r.stdout.String(), "Connection ended"); n != 1 {
