@@ -27,22 +27,23 @@ const tableLimit = 0x20000
 var (
 	changedOnce sync.Once
 	changed     []uint64 // bit r set: Clean changes or drops rune r
-	// pairs[nl][pairIndex(w)] is the length of the characters that
-	// start with the two bytes of w when all of them are kept: 1 for kept
-	// ASCII (newline too when nl), 2, 3 or 4 for other characters (whose
-	// continuation bytes contMask checks, or safePrefixParts counts); 0
-	// when the character must be checked on its own, and always when the
-	// first byte is a continuation byte. 16 KiB: it stays in the
-	// processor's first-level cache even on a busy machine.
-	pairs *[2][1 << 14]uint8
+	// pairs[nl][uint16(w)] is the length of the characters that start
+	// with the two bytes of w, read little-endian, when all of them are
+	// kept: 1 for kept ASCII (newline too when nl), whatever the second
+	// byte; 2, 3 or 4 for other characters when the second byte is a
+	// continuation byte (the third and fourth contMask checks, or
+	// safePrefixParts counts); 0 when the character must be checked on its
+	// own, and always when the first byte is a continuation byte. Indexed
+	// by the two bytes as they are, it needs no mask and no bounds check.
+	// 64 KiB, but a text of a few scripts uses a small part of it: the
+	// rows of the ASCII characters for each first byte of a character
+	// that follows one, and one cache line per lead byte and second byte
+	// (the file benchmark's text about 17 KiB).
+	pairs *[2][1 << 16]uint8
 )
 
-// pairMask gives the index in pairs of the character whose first bytes
-// are the low two of w, read little-endian: the first byte and the low 6
-// bits of the second, with one AND and no bounds check.
-const pairMask = 0x3fff
-
-func pairIndex(w uint32) uint32 { return w & pairMask }
+// pairIndex is the index in pairs of the low two bytes of w.
+func pairIndex(w uint32) uint16 { return uint16(w) }
 
 func buildChanged() {
 	changed = markChanged()
@@ -57,7 +58,7 @@ func buildChanged() {
 		}
 		return true
 	}
-	p := new([2][1 << 14]uint8)
+	p := new([2][1 << 16]uint8)
 	for lead := rune(0xc2); lead <= 0xf4; lead++ {
 		for sec := rune(0); sec < 64; sec++ {
 			var lo, n rune
@@ -77,20 +78,21 @@ func buildChanged() {
 				}
 			}
 			if allKept(lo, n) {
-				i := pairIndex(uint32(lead) | uint32(sec)<<8)
+				i := pairIndex(uint32(lead) | uint32(0x80|sec)<<8)
 				p[0][i], p[1][i] = l, l
 			}
 		}
 	}
-	for c := uint32(0); c < utf8.RuneSelf; c++ {
-		for sec := uint32(0); sec < 64; sec++ {
-			if isPlainASCII(byte(c)) {
-				p[0][pairIndex(c|sec<<8)] = 1
-			}
-			if isPlainASCII(byte(c)) || c == '\n' {
-				p[1][pairIndex(c|sec<<8)] = 1
-			}
+	var ascii [2][utf8.RuneSelf]uint8 // whatever the second byte
+	for c := range byte(utf8.RuneSelf) {
+		if isPlainASCII(c) {
+			ascii[0][c], ascii[1][c] = 1, 1
 		}
+	}
+	ascii[1]['\n'] = 1
+	for sec := range 256 {
+		copy(p[0][sec<<8:], ascii[0][:])
+		copy(p[1][sec<<8:], ascii[1][:])
 	}
 	pairs = p
 }
@@ -203,7 +205,7 @@ func scanFrom(b []byte, i int, nl bool) int {
 		start := i
 		for i+4 <= n {
 			w := binary.LittleEndian.Uint32(b[i:])
-			l := tbl[w&pairMask]
+			l := tbl[uint16(w)]
 			if l == 0 || (w^0x80808080)&contMask(l) != 0 {
 				break
 			}
@@ -340,12 +342,12 @@ const (
 // stays reports whether a part of safePrefixParts at i (with i+4 <= e, or at
 // most 4 bytes before its end e) stays there: the table does not know
 // the character.
-func stays(b []byte, i, e int, tbl *[1 << 14]uint8) bool {
+func stays(b []byte, i, e int, tbl *[1 << 16]uint8) bool {
 	return i+4 <= e && tbl[pair(b, i)] == 0
 }
 
 // pair returns the index in pairs of the character at b[i].
-func pair(b []byte, i int) uint32 { return (uint32(b[i]) | uint32(b[i+1])<<8) & pairMask }
+func pair(b []byte, i int) uint16 { return uint16(b[i]) | uint16(b[i+1])<<8 }
 
 // contBytes returns the number of continuation bytes (10xxxxxx) in b.
 func contBytes(b []byte) int {
