@@ -167,7 +167,7 @@ func plain8(w uint64, nl bool) bool {
 // keeps unchanged; newlines count as kept when nl is set (Text).
 func safePrefix(s string, nl bool) int {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
-	if len(b) >= 1024 {
+	if len(b) >= minParts {
 		changedOnce.Do(buildChanged)
 		return safePrefixParts(b, nl)
 	}
@@ -284,9 +284,7 @@ func safePrefixParts(b []byte, nl bool) int {
 	if nl {
 		tbl = &pairs[1]
 	}
-	for at[0]+8 <= end[0] && plain8(binary.LittleEndian.Uint64(b[at[0]:]), nl) {
-		at[0] += 8
-	}
+	at[0] = plainRun(b[:end[0]], 0, nl)
 	i := at    // where each part is, after whole blocks of steps
 	steps := 0 // each part took, in those blocks
 	for {
@@ -323,7 +321,14 @@ done:
 		if x-at[p]-contBytes(b[at[p]:x]) != steps {
 			x = at[p] // not all whole kept characters: check from the start
 		}
-		if got := scanFrom(b[:end[p]], x, nl); got != end[p] {
+		x = plainRun(b[:end[p]], x, nl)
+		got := 0
+		if end[p]-x >= minParts { // the parts did not get far: text of other kinds
+			got = x + safePrefixParts(b[x:end[p]], nl)
+		} else {
+			got = scanFrom(b[:end[p]], x, nl)
+		}
+		if got != end[p] {
 			return got
 		}
 	}
@@ -331,6 +336,8 @@ done:
 }
 
 const (
+	// minParts is the shortest text checked in parts.
+	minParts = 1024
 	// parts is how many parts safePrefixParts checks side by side: with
 	// four, each step waited for the look-up of the step before.
 	parts = 8
@@ -338,6 +345,15 @@ const (
 	// characters checked twice after a part stayed.
 	maxSteps = 128
 )
+
+// plainRun returns where the run of kept ASCII that starts at b[i] ends,
+// or a few bytes before, eight bytes at a time.
+func plainRun(b []byte, i int, nl bool) int {
+	for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+		i += 8
+	}
+	return i
+}
 
 // stays reports whether a part of safePrefixParts at i (with i+4 <= e, or at
 // most 4 bytes before its end e) stays there: the table does not know

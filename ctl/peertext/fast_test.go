@@ -60,8 +60,8 @@ func refPrefix(b []byte, nl bool) int {
 // TestSafePrefixMatchesReference: safePrefix finds what refPrefix finds,
 // on random bytes and on random text of many scripts with now and then a
 // character Clean changes, broken UTF-8, or a character cut short at the
-// end or where safePrefixParts splits the text, of 0 to 5000 bytes
-// (seed printed).
+// end or where safePrefixParts splits the text, of 0 to 5000 bytes, and
+// now and then longer, of two kinds (seed printed).
 func TestSafePrefixMatchesReference(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -72,6 +72,9 @@ func TestSafePrefixMatchesReference(t *testing.T) {
 			b = randomBytes(rng, rng.IntN(5001))
 		} else {
 			b = randomText(rng, rng.IntN(5001))
+		}
+		if it%50 == 0 { // long, of two kinds: parts checked again in parts
+			b = append(randomText(rng, rng.IntN(40000)), randomText(rng, rng.IntN(40000))...)
 		}
 		for _, nl := range []bool{false, true} {
 			if got, want := safePrefix(string(b), nl), refPrefix(b, nl); got != want {
