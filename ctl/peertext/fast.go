@@ -368,14 +368,17 @@ func pair(b []byte, i int) uint16 { return uint16(b[i]) | uint16(b[i+1])<<8 }
 // contBytes returns the number of continuation bytes (10xxxxxx) in b.
 func contBytes(b []byte) int {
 	n := 0
-	for len(b) >= 32 {
+	for len(b) >= 64 {
 		// The high bit of each byte of cont(w) says whether it is one.
-		a := cont(binary.LittleEndian.Uint64(b))
-		c := cont(binary.LittleEndian.Uint64(b[8:]))
-		d := cont(binary.LittleEndian.Uint64(b[16:]))
-		e := cont(binary.LittleEndian.Uint64(b[24:]))
-		n += bits.OnesCount64(a>>7 | c>>6 | d>>5 | e>>4)
-		b = b[32:]
+		n += bits.OnesCount64(cont(binary.LittleEndian.Uint64(b))>>7 |
+			cont(binary.LittleEndian.Uint64(b[8:]))>>6 |
+			cont(binary.LittleEndian.Uint64(b[16:]))>>5 |
+			cont(binary.LittleEndian.Uint64(b[24:]))>>4 |
+			cont(binary.LittleEndian.Uint64(b[32:]))>>3 |
+			cont(binary.LittleEndian.Uint64(b[40:]))>>2 |
+			cont(binary.LittleEndian.Uint64(b[48:]))>>1 |
+			cont(binary.LittleEndian.Uint64(b[56:])))
+		b = b[64:]
 	}
 	for len(b) >= 8 {
 		n += bits.OnesCount64(cont(binary.LittleEndian.Uint64(b)))
