@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// TestSafePrefixParts: the four parts checked side by side find the same
+// TestSafePrefixParts: the eight parts checked side by side find the same
 // prefix as one scan from the start, on random text of kept and changed
 // characters, invalid bytes and newlines, of every length around the
 // parts' edges.
