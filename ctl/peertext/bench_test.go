@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Clean and Text are on the path of every chat line pi2pictl shows.
@@ -85,6 +86,44 @@ func BenchmarkTextKeptRandom(b *testing.B) {
 	b.SetBytes(int64(len(benchKeptRandom)))
 	for b.Loop() {
 		if Text(benchKeptRandom) != benchKeptRandom {
+			b.Fatal("changed")
+		}
+	}
+}
+
+// benchKeptFile is built exactly like the text of the e2e file benchmark
+// (BenchmarkChatFile): lines of 0 to 200 bytes of those characters, each
+// with its newline, 1 MiB, a fixed seed.
+var benchKeptFile = func() string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rs []rune
+	for _, rg := range [][2]rune{{0x20, 0x7e}, {0xc0, 0x17f}, {0x391, 0x3c9}, {0x410, 0x44f}, {0x4e00, 0x4e80}, {0x1f600, 0x1f64f}} {
+		for r := rg[0]; r <= rg[1]; r++ {
+			if s := string(r); Clean(s) == s {
+				rs = append(rs, r)
+			}
+		}
+	}
+	var b strings.Builder
+	for b.Len() < 1<<20 {
+		n := rng.IntN(201)
+		start := b.Len()
+		for b.Len()-start < n {
+			r := rs[rng.IntN(len(rs))]
+			if b.Len()-start+utf8.RuneLen(r) > n {
+				break
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}()
+
+func BenchmarkTextKeptFile(b *testing.B) {
+	b.SetBytes(int64(len(benchKeptFile)))
+	for b.Loop() {
+		if Text(benchKeptFile) != benchKeptFile {
 			b.Fatal("changed")
 		}
 	}

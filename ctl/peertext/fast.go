@@ -2,6 +2,7 @@ package peertext
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -14,7 +15,8 @@ import (
 // other characters by their first two bytes: a table says for each lead
 // and second byte whether every character they may start is kept (then
 // only the length and the continuation bytes are checked), or whether the
-// character must be looked at on its own. Both tables are built once, on
+// character must be looked at on its own. A long text is checked in
+// parts side by side (safePrefixParts). Both tables are built once, on
 // the first non-ASCII character.
 
 // tableLimit covers the Basic Multilingual Plane and the Supplementary
@@ -25,18 +27,23 @@ const tableLimit = 0x20000
 var (
 	changedOnce sync.Once
 	changed     []uint64 // bit r set: Clean changes or drops rune r
-	// pairs[nl][pairIndex(w)] is the length of the characters that
-	// start with the two bytes of w when all of them are kept: 1 for kept
-	// ASCII (newline too when nl), 2, 3 or 4 for other characters (whose
-	// continuation bytes contMask checks); 0 when the character must be
-	// checked on its own. 16 KiB: it stays in the processor's first-level
-	// cache even on a busy machine.
-	pairs *[2][1 << 14]uint8
+	// pairs[nl][uint16(w)] is the length of the characters that start
+	// with the two bytes of w, read little-endian, when all of them are
+	// kept: 1 for kept ASCII (newline too when nl), whatever the second
+	// byte; 2, 3 or 4 for other characters when the second byte is a
+	// continuation byte (the third and fourth contMask checks, or
+	// safePrefixParts counts); 0 when the character must be checked on its
+	// own, and always when the first byte is a continuation byte. Indexed
+	// by the two bytes as they are, it needs no mask and no bounds check.
+	// 64 KiB, but a text of a few scripts uses a small part of it: the
+	// rows of the ASCII characters for each first byte of a character
+	// that follows one, and one cache line per lead byte and second byte
+	// (the file benchmark's text about 17 KiB).
+	pairs *[2][1 << 16]uint8
 )
 
-// pairIndex is the index in pairs of the character whose first bytes are
-// the low two of w: the first byte and the low 6 bits of the second.
-func pairIndex(w uint32) uint32 { return (w&0xff)<<6 | w>>8&0x3f }
+// pairIndex is the index in pairs of the low two bytes of w.
+func pairIndex(w uint32) uint16 { return uint16(w) }
 
 func buildChanged() {
 	changed = markChanged()
@@ -51,7 +58,7 @@ func buildChanged() {
 		}
 		return true
 	}
-	p := new([2][1 << 14]uint8)
+	p := new([2][1 << 16]uint8)
 	for lead := rune(0xc2); lead <= 0xf4; lead++ {
 		for sec := rune(0); sec < 64; sec++ {
 			var lo, n rune
@@ -71,20 +78,21 @@ func buildChanged() {
 				}
 			}
 			if allKept(lo, n) {
-				i := pairIndex(uint32(lead) | uint32(sec)<<8)
+				i := pairIndex(uint32(lead) | uint32(0x80|sec)<<8)
 				p[0][i], p[1][i] = l, l
 			}
 		}
 	}
-	for c := uint32(0); c < utf8.RuneSelf; c++ {
-		for sec := uint32(0); sec < 64; sec++ {
-			if isPlainASCII(byte(c)) {
-				p[0][pairIndex(c|sec<<8)] = 1
-			}
-			if isPlainASCII(byte(c)) || c == '\n' {
-				p[1][pairIndex(c|sec<<8)] = 1
-			}
+	var ascii [2][utf8.RuneSelf]uint8 // whatever the second byte
+	for c := range byte(utf8.RuneSelf) {
+		if isPlainASCII(c) {
+			ascii[0][c], ascii[1][c] = 1, 1
 		}
+	}
+	ascii[1]['\n'] = 1
+	for sec := range 256 {
+		copy(p[0][sec<<8:], ascii[0][:])
+		copy(p[1][sec<<8:], ascii[1][:])
 	}
 	pairs = p
 }
@@ -159,9 +167,9 @@ func plain8(w uint64, nl bool) bool {
 // keeps unchanged; newlines count as kept when nl is set (Text).
 func safePrefix(s string, nl bool) int {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
-	if len(b) >= 1024 {
+	if len(b) >= minParts {
 		changedOnce.Do(buildChanged)
-		return safePrefix4(b, nl)
+		return safePrefixParts(b, nl)
 	}
 	return scanFrom(b, 0, nl)
 }
@@ -197,11 +205,11 @@ func scanFrom(b []byte, i int, nl bool) int {
 		start := i
 		for i+4 <= n {
 			w := binary.LittleEndian.Uint32(b[i:])
-			l := int(tbl[pairIndex(w)])
-			if l == 0 || w&contMask[l] != contWant[l] {
+			l := tbl[uint16(w)]
+			if l == 0 || (w^0x80808080)&contMask(l) != 0 {
 				break
 			}
-			i += l
+			i += int(l)
 		}
 		if i != start {
 			continue // the character at i: as the loop's first
@@ -215,12 +223,10 @@ func scanFrom(b []byte, i int, nl bool) int {
 	return n
 }
 
-// contMask and contWant check the continuation bytes of a character of 2,
-// 3 or 4 bytes, read little-endian with the lead byte lowest.
-var (
-	contMask = [5]uint32{2: 0xc000, 3: 0xc0c000, 4: 0xc0c0c000}
-	contWant = [5]uint32{2: 0x8000, 3: 0x808000, 4: 0x80808000}
-)
+// contMask returns the top two bits of each continuation byte of a
+// character of l bytes (1 to 4), read little-endian with the first byte
+// lowest: they are 10 in UTF-8.
+func contMask(l uint8) uint32 { return 0xc0c0c0c0 >> ((32 - 8*l) & 31) &^ 0xff }
 
 // decodeRune decodes the valid UTF-8 character of 2 to 4 bytes at the
 // start of b; size is 0 for anything else (Clean's slow path decides).
@@ -245,49 +251,151 @@ func decodeRune(b []byte) (r rune, size int) {
 	return 0, 0
 }
 
-// safePrefix4 is safePrefix in four parts at once: the table look-ups of
-// one do not wait for the others', so a long text of many scripts is
-// checked about three times as fast as one character after the other
-// (1.5 times as fast as in two parts; BenchmarkTextKeptRandom). Each part
-// starts at a byte that starts a character; a part counts only once those
-// before it were all kept.
-func safePrefix4(b []byte, nl bool) int {
+// safePrefixParts is safePrefix in eight parts at once: the table
+// look-ups of one do not wait for the others', so a long text of many
+// scripts is checked several times as fast as one character after the
+// other. Each part starts at a byte that starts a character; a part
+// counts only once those before it were all kept.
+//
+// The parts step from character to character by the length the table
+// gives for their first two bytes and nothing else: no check of the
+// continuation bytes and no test for a stop at each character. A part
+// that meets a character the table does not know stays where it is
+// (length 0); each block of steps ends with a look whether one stayed.
+// What a part stepped over is then checked at once: it is whole kept
+// characters exactly when the bytes in it that are not continuation bytes
+// are as many as its steps (each step starts on one of them, so a
+// continuation byte missing, or one too many, shows in the count). A part
+// that fails the count is checked again from its start, and one that
+// stayed from the start of the block, one character after the other (or
+// in parts again when much is left), which finds the exact place.
+func safePrefixParts(b []byte, nl bool) int {
 	n := len(b)
-	var at, end [4]int
-	for k := 1; k < 4; k++ {
-		m := max(n*k/4, at[k-1])
+	var at, end [parts]int
+	for k := 1; k < parts; k++ {
+		m := max(n/parts*k, at[k-1]) // n*k could overflow an int of 32 bits
 		for m < n && b[m]&0xc0 == 0x80 {
 			m++ // a continuation byte: the next character starts later
 		}
 		at[k], end[k-1] = m, m
 	}
-	end[3] = n
+	end[parts-1] = n
 	tbl := &pairs[0]
 	if nl {
 		tbl = &pairs[1]
 	}
-	i0, i1, i2, i3 := at[0], at[1], at[2], at[3]
-	for i0+8 <= end[0] && plain8(binary.LittleEndian.Uint64(b[i0:]), nl) {
-		i0 += 8
-	}
-	for i0+4 <= end[0] && i1+4 <= end[1] && i2+4 <= end[2] && i3+4 <= end[3] {
-		w0 := binary.LittleEndian.Uint32(b[i0:])
-		w1 := binary.LittleEndian.Uint32(b[i1:])
-		w2 := binary.LittleEndian.Uint32(b[i2:])
-		w3 := binary.LittleEndian.Uint32(b[i3:])
-		l0, l1, l2, l3 := int(tbl[pairIndex(w0)]), int(tbl[pairIndex(w1)]), int(tbl[pairIndex(w2)]), int(tbl[pairIndex(w3)])
-		if l0 == 0 || l1 == 0 || l2 == 0 || l3 == 0 ||
-			w0&contMask[l0] != contWant[l0] || w1&contMask[l1] != contWant[l1] ||
-			w2&contMask[l2] != contWant[l2] || w3&contMask[l3] != contWant[l3] {
+	at[0] = plainRun(b[:end[0]], 0, nl)
+	i := at    // where each part is, after whole blocks of steps
+	steps := 0 // each part took, in those blocks
+	for {
+		k := 4 * maxSteps
+		for p := range parts {
+			k = min(k, end[p]-i[p])
+		}
+		k /= 4 // i+4 <= end before each step: a step moves 4 bytes at most
+		if k == 0 {
 			break
 		}
-		i0, i1, i2, i3 = i0+l0, i1+l1, i2+l2, i3+l3
+		j0, j1, j2, j3, j4, j5, j6, j7 := i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7]
+		for range k {
+			j0 += int(tbl[pair(b, j0)])
+			j1 += int(tbl[pair(b, j1)])
+			j2 += int(tbl[pair(b, j2)])
+			j3 += int(tbl[pair(b, j3)])
+			j4 += int(tbl[pair(b, j4)])
+			j5 += int(tbl[pair(b, j5)])
+			j6 += int(tbl[pair(b, j6)])
+			j7 += int(tbl[pair(b, j7)])
+		}
+		j := [...]int{j0, j1, j2, j3, j4, j5, j6, j7} // as many as parts
+		for p := range parts {
+			if stays(b, j[p], end[p], tbl) {
+				goto done // from the block's start, one character after the other
+			}
+		}
+		i, steps = j, steps+k
 	}
-	at = [4]int{i0, i1, i2, i3}
-	for k := range 4 {
-		if got := scanFrom(b[:end[k]], at[k], nl); got != end[k] {
+done:
+	for p := range parts {
+		x := i[p]
+		if x-at[p]-contBytes(b[at[p]:x]) != steps {
+			x = at[p] // not all whole kept characters: check from the start
+		}
+		x = plainRun(b[:end[p]], x, nl)
+		got := 0
+		if end[p]-x >= minParts { // the parts did not get far: text of other kinds
+			got = x + safePrefixParts(b[x:end[p]], nl)
+		} else {
+			got = scanFrom(b[:end[p]], x, nl)
+		}
+		if got != end[p] {
 			return got
 		}
 	}
 	return n
+}
+
+const (
+	// minParts is the shortest text checked in parts.
+	minParts = 1024
+	// parts is how many parts safePrefixParts checks side by side: with
+	// four, the steps waited for their table look-ups; twelve were no
+	// faster than eight (BenchmarkTextKeptFile).
+	parts = 8
+	// maxSteps bounds a block of steps of safePrefixParts, and so the
+	// characters checked twice after a part stayed.
+	maxSteps = 128
+)
+
+// plainRun returns where the run of kept ASCII that starts at b[i] ends,
+// or a few bytes before, eight bytes at a time.
+func plainRun(b []byte, i int, nl bool) int {
+	for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:]), nl) {
+		i += 8
+	}
+	return i
+}
+
+// stays reports whether a part of safePrefixParts that is at i, and ends
+// at e, stays there: the table does not know the character at i. A part
+// that stayed has room for a step, as it took one from there.
+func stays(b []byte, i, e int, tbl *[1 << 16]uint8) bool {
+	return i+4 <= e && tbl[pair(b, i)] == 0
+}
+
+// pair returns the index in pairs of the character at b[i].
+func pair(b []byte, i int) uint16 { return uint16(b[i]) | uint16(b[i+1])<<8 }
+
+// contBytes returns the number of continuation bytes (10xxxxxx) in b.
+func contBytes(b []byte) int {
+	n := 0
+	for len(b) >= 64 {
+		// The high bit of each byte of cont(w) says whether it is one.
+		n += bits.OnesCount64(cont(binary.LittleEndian.Uint64(b))>>7 |
+			cont(binary.LittleEndian.Uint64(b[8:]))>>6 |
+			cont(binary.LittleEndian.Uint64(b[16:]))>>5 |
+			cont(binary.LittleEndian.Uint64(b[24:]))>>4 |
+			cont(binary.LittleEndian.Uint64(b[32:]))>>3 |
+			cont(binary.LittleEndian.Uint64(b[40:]))>>2 |
+			cont(binary.LittleEndian.Uint64(b[48:]))>>1 |
+			cont(binary.LittleEndian.Uint64(b[56:])))
+		b = b[64:]
+	}
+	for len(b) >= 8 {
+		n += bits.OnesCount64(cont(binary.LittleEndian.Uint64(b)))
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c&0xc0 == 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
+// cont sets the high bit of each byte of w that is a continuation byte,
+// and no other: bit 7 set, bit 6 clear.
+func cont(w uint64) uint64 {
+	w ^= highs >> 1
+	return w & (w << 1) & highs
 }

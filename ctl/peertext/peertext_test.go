@@ -222,7 +222,7 @@ func TestSafePrefixStopsAtFirstChange(t *testing.T) {
 	}
 }
 
-// The same for long texts, which safePrefix checks in two halves: one
+// The same for long texts, which safePrefix checks in parts: one
 // character Clean changes (or a stray byte) at a random place, or none.
 func TestSafePrefixLongText(t *testing.T) {
 	seed := time.Now().UnixNano()
@@ -248,7 +248,7 @@ func TestSafePrefixLongText(t *testing.T) {
 		}
 		s := string(b)
 		for _, nl := range []bool{false, true} {
-			want := scanFrom([]byte(s), 0, nl) // the one-half scan
+			want := scanFrom([]byte(s), 0, nl) // one scan from the start
 			ref := 0
 			for ref < len(s) {
 				r, size := utf8.DecodeRuneInString(s[ref:])
