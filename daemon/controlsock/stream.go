@@ -86,5 +86,8 @@ func (s *Server) serveStream(c *Conn, r *bufio.Reader, req control.Request, log 
 	reply(control.Reply{})
 	_ = c.nc.SetDeadline(time.Time{})
 	log.Info("data stream attached", who...)
+	if uc, ok := c.nc.(*net.UnixConn); ok {
+		_ = uc.SetWriteBuffer(control.StreamSocketBuffer)
+	}
 	run(&Stream{nc: c.nc, r: r})
 }

@@ -15,6 +15,16 @@ import (
 // pi2pid's two copy loops and pi2pictl's reader hold at most one each.
 const StreamBuffer = 256 << 10
 
+// StreamSocketBuffer is the send buffer pi2pid asks for on its end of a
+// data stream, which holds what the peer sent until pi2pictl reads it.
+// The default (net.core.wmem_default, 208 KiB on Debian) is less than one
+// of pi2pid's chunks of StreamBuffer bytes, so a file went to pi2pictl a
+// part of a chunk at a time, each with a wake-up of both programs (about a
+// tenth more processor time per MiB; BenchmarkChatFile). The kernel
+// doubles it and caps it at twice net.core.wmem_max: 2 MiB at most, 416 KiB
+// with Debian's default.
+const StreamSocketBuffer = 1 << 20
+
 // Stream is the client's end of a chat's data stream: raw chat bytes, both
 // ways. What is written goes to the peer; Read returns what the peer sent
 // and io.EOF once the peer's side has ended (pi2pid has written all of it).
