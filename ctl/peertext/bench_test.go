@@ -60,10 +60,9 @@ func BenchmarkTextKeptMixed(b *testing.B) {
 	}
 }
 
-// benchKeptRandom is like the e2e file benchmark's text: random lines of
-// ASCII, Latin, Greek, Cyrillic, CJK and emoji.
-var benchKeptRandom = func() string {
-	rng := rand.New(rand.NewPCG(1, 2))
+// keptRunes are the characters of the e2e file benchmark's text: ASCII,
+// Latin, Greek, Cyrillic, CJK and emoji that Clean keeps.
+func keptRunes() []rune {
 	var rs []rune
 	for _, rg := range [][2]rune{{0x20, 0x7e}, {0xc0, 0x17f}, {0x391, 0x3c9}, {0x410, 0x44f}, {0x4e00, 0x4e80}, {0x1f600, 0x1f64f}} {
 		for r := rg[0]; r <= rg[1]; r++ {
@@ -72,6 +71,14 @@ var benchKeptRandom = func() string {
 			}
 		}
 	}
+	return rs
+}
+
+// benchKeptRandom is like the e2e file benchmark's text: random lines of
+// ASCII, Latin, Greek, Cyrillic, CJK and emoji.
+var benchKeptRandom = func() string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rs := keptRunes()
 	var b strings.Builder
 	for b.Len() < 64<<10-1000 {
 		for range rng.IntN(60) {
@@ -96,14 +103,7 @@ func BenchmarkTextKeptRandom(b *testing.B) {
 // with its newline, 1 MiB, a fixed seed.
 var benchKeptFile = func() string {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var rs []rune
-	for _, rg := range [][2]rune{{0x20, 0x7e}, {0xc0, 0x17f}, {0x391, 0x3c9}, {0x410, 0x44f}, {0x4e00, 0x4e80}, {0x1f600, 0x1f64f}} {
-		for r := rg[0]; r <= rg[1]; r++ {
-			if s := string(r); Clean(s) == s {
-				rs = append(rs, r)
-			}
-		}
-	}
+	rs := keptRunes()
 	var b strings.Builder
 	for b.Len() < 1<<20 {
 		n := rng.IntN(201)
