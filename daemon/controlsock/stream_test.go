@@ -5,8 +5,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pi2pi/pi2pi/internal/control"
 )
@@ -93,5 +97,48 @@ func TestStreamWithoutHandler(t *testing.T) {
 	defer cancel()
 	if _, err := control.DialStream(ctx, path, "good"); control.CodeOf(err) != control.CodeUsage {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// sndbufHandler reports the send buffer of the one stream it takes.
+type sndbufHandler struct {
+	fakeHandler
+	got chan int
+}
+
+func (h *sndbufHandler) Stream(string, int) (func(*Stream), error) {
+	return func(s *Stream) {
+		n := -1
+		if rc, err := s.nc.(*net.UnixConn).SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+			})
+		}
+		h.got <- n
+	}, nil
+}
+
+// pi2pid's end of a data stream asks for control.StreamSocketBuffer: the
+// kernel gives twice that, or twice net.core.wmem_max when that is less.
+func TestStreamSocketBuffer(t *testing.T) {
+	raw, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	if err != nil {
+		t.Skipf("cannot read the kernel's limit: %v", err)
+	}
+	wmemMax, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &sndbufHandler{got: make(chan int, 1)}
+	path, _ := serve(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := control.DialStream(ctx, path, "any")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := <-h.got, 2*min(control.StreamSocketBuffer, wmemMax); got < want {
+		t.Fatalf("send buffer %d bytes, want %d (wmem_max %d)", got, want, wmemMax)
 	}
 }
