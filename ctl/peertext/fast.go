@@ -323,7 +323,13 @@ done:
 		}
 		x = plainRun(b[:end[p]], x, nl)
 		got := 0
-		if end[p]-x >= minParts { // the parts did not get far: text of other kinds
+		// The parts did not get far (text of other kinds): in parts again,
+		// but only on at most half of this text, so that each level of
+		// parts has at most half the text of the one before. A part may
+		// hold all of it: the parts start where characters start, so a
+		// text of continuation bytes after its first eighth is one part,
+		// and checking it in parts again would never end.
+		if rest := end[p] - x; rest >= minParts && 2*rest <= n {
 			got = x + safePrefixParts(b[x:end[p]], nl)
 		} else {
 			got = scanFrom(b[:end[p]], x, nl)

@@ -1,7 +1,9 @@
 package peertext
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -76,10 +78,40 @@ func TestSafePrefixMatchesReference(t *testing.T) {
 		if it%50 == 0 { // long, of two kinds: parts checked again in parts
 			b = append(randomText(rng, rng.IntN(40000)), randomText(rng, rng.IntN(40000))...)
 		}
+		if it%50 == 25 { // a long run of one byte: parts of very unequal sizes
+			run := bytes.Repeat([]byte{byte(0x80 + rng.IntN(0x40))}, rng.IntN(20000))
+			if rng.IntN(2) == 0 {
+				run = bytes.Repeat([]byte{byte(rng.IntN(256))}, len(run))
+			}
+			b = append(append(randomText(rng, rng.IntN(3000)), run...), randomText(rng, rng.IntN(3000))...)
+		}
 		for _, nl := range []bool{false, true} {
 			if got, want := safePrefix(string(b), nl), refPrefix(b, nl); got != want {
 				t.Fatalf("seed %d iteration %d: safePrefix(%q, %v) = %d, want %d", seed, it, b, nl, got, want)
 			}
+		}
+	}
+}
+
+// TestSafePrefixOnePart: texts whose parts all start at their end but the
+// first (continuation bytes from the first eighth on: the parts start where
+// characters start) are checked, not taken apart again and again: a peer's
+// 2,000 bytes of 0x80 overflowed the stack of a pi2pictl that showed them
+// (found by FuzzClean).
+func TestSafePrefixOnePart(t *testing.T) {
+	for _, s := range []string{
+		strings.Repeat("\x80", 2000),
+		"a" + strings.Repeat("\x80", 5000),
+		strings.Repeat("é", 600) + strings.Repeat("\xbf", 3000),
+		strings.Repeat("abcdefgh", 200) + strings.Repeat("\x80", 200000),
+	} {
+		for _, nl := range []bool{false, true} {
+			if got, want := safePrefix(s, nl), refPrefix([]byte(s), nl); got != want {
+				t.Fatalf("safePrefix(%q..., %v) = %d, want %d", s[:12], nl, got, want)
+			}
+		}
+		if got := Text(s); !utf8.ValidString(got) {
+			t.Fatalf("Text(%q...) is not UTF-8", s[:12])
 		}
 	}
 }
