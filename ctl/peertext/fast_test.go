@@ -221,3 +221,26 @@ func TestContBytes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSafePrefix: the fast check finds what the rune-by-rune reference
+// finds, for any bytes (long ones reach the check in parts).
+func FuzzSafePrefix(f *testing.F) {
+	f.Add([]byte("plain ASCII text\n"), uint16(0))
+	f.Add([]byte("é\x80"), uint16(3000))
+	f.Add([]byte("\x80"), uint16(2000))
+	f.Add([]byte("中文 emoji 😀\u202e"), uint16(200))
+	f.Fuzz(func(t *testing.T, b []byte, repeat uint16) {
+		// Repeated, a short input makes a long text: runs of one kind that
+		// the parts split in odd places.
+		count := 1 + int(repeat)%4096
+		if len(b) > 0 {
+			count = min(count, 1+(1<<20)/len(b))
+		}
+		s := bytes.Repeat(b, count)
+		for _, nl := range []bool{false, true} {
+			if got, want := safePrefix(string(s), nl), refPrefix(s, nl); got != want {
+				t.Fatalf("safePrefix(%q, %v) = %d, want %d", s, nl, got, want)
+			}
+		}
+	})
+}
