@@ -292,6 +292,16 @@ loop:
 // (recvDone is nil when the reader has finished or never started), closes
 // the data stream, puts the state back and tells the owner, once.
 func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDone <-chan error, why error) {
+	if control.CodeOf(why) == control.CodePeerStalled {
+		// We gave up on a peer that stopped answering: reset the
+		// connection rather than close it politely. A polite close leaves
+		// what we sent since it last answered, and our end, in the
+		// kernel, sent again until the peer's link comes back; the peer
+		// would then get text we told our user may not have arrived, and
+		// a normal end. Reset, the peer's next packet is answered with a
+		// reset, and it is told the chat broke.
+		ch.abort()
+	}
 	ch.link.Close()
 	if recvDone != nil {
 		// Dropped: the reader ends with the connection; what it read
