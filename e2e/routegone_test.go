@@ -49,20 +49,7 @@ func TestCallerRouteGone(t *testing.T) {
 	cut := time.Now()
 	stopTyping := make(chan struct{})
 	for _, p := range pairs {
-		go func(p *pair) {
-			tick := time.NewTicker(500 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stopTyping:
-					return
-				case <-tick.C:
-					if _, err := p.chat.receiver.stdin.Write([]byte("are you there?\n")); err != nil {
-						return
-					}
-				}
-			}
-		}(p)
+		go keepTyping(p.chat.receiver.stdin, stopTyping)
 	}
 	for _, p := range pairs {
 		left := max(vanishLimit-time.Since(cut), 0)

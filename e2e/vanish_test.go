@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -57,20 +58,7 @@ func TestPeerVanishes(t *testing.T) {
 	defer close(stopTyping)
 	for _, p := range pairs {
 		if p.typing {
-			go func(p *pair) {
-				tick := time.NewTicker(500 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stopTyping:
-						return
-					case <-tick.C:
-						if _, err := p.chat.receiver.stdin.Write([]byte("are you there?\n")); err != nil {
-							return
-						}
-					}
-				}
-			}(p)
+			go keepTyping(p.chat.receiver.stdin, stopTyping)
 		}
 	}
 	for _, p := range pairs {
@@ -91,6 +79,23 @@ func TestPeerVanishes(t *testing.T) {
 		}
 		if !strings.Contains(errOut, "stopped answering") || !strings.Contains(errOut, "may not have arrived") {
 			t.Errorf("%s: the user was not told that the peer stopped answering and what may be lost: %q", name, errOut)
+		}
+	}
+}
+
+// keepTyping writes a line to w every half second, as a person asking
+// whether the peer is still there, until stop is closed or a write fails.
+func keepTyping(w io.Writer, stop <-chan struct{}) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if _, err := w.Write([]byte("are you there?\n")); err != nil {
+				return
+			}
 		}
 	}
 }
