@@ -50,8 +50,9 @@ func (cs *chatStream) read() {
 	for {
 		buf := <-cs.free
 		n, err := cs.s.Read(buf)
-		// Take what else has arrived (a TLS peer's pi2pid writes one
-		// record of 16 KiB at a time): fewer, larger chunks to show.
+		// Take what else has arrived (pi2pid's write of a chunk may reach
+		// us in parts, as the socket's buffer frees): fewer, larger
+		// chunks to show.
 		for err == nil && n > 0 && n < len(buf) {
 			m := cs.s.ReadReady(buf[n:])
 			if m == 0 {

@@ -301,8 +301,9 @@ func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDo
 		// a normal end. Reset, the peer's next packet is answered with a
 		// reset, and it is told the chat broke.
 		ch.abort()
+	} else {
+		ch.link.Close()
 	}
-	ch.link.Close()
 	if recvDone != nil {
 		// Dropped: the reader ends with the connection; what it read
 		// before goes out first, unless the owner does not take it.
