@@ -29,6 +29,7 @@ func (e *engine) chatStarted(ev control.Reply) {
 		e.lines.Width = readline.GetScreenWidth
 	}
 	e.recent.add(ev.Peer)
+	e.chatTerminal()
 	if ev.Direction == control.Incoming {
 		if e.rl != nil && e.phase == phDest {
 			// Keep the prompt the chat interrupted on screen, as in the

@@ -151,12 +151,17 @@ func (e *engine) wantLine() bool {
 }
 
 func (e *engine) setPhase(p phase) {
-	old := e.prompt()
+	old, oldPhase := e.prompt(), e.phase
 	e.phase = p
 	if e.mode != nil {
 		// A user ID read at "Login: " is followed by the passcode:
-		// keep echo off from the moment the line ends.
-		e.mode.HoldAfterLine(p == phLogin && e.keypad == "console")
+		// keep echo off from the moment the line ends. In a chat the
+		// terminal stays out of its own mode between lines (see
+		// chatTerminal).
+		e.mode.HoldAfterLine(p == phLogin && e.keypad == "console" || p == phChat)
+		if oldPhase == phChat && p != phChat {
+			_ = e.mode.Release() // CTRL-C is a signal again
+		}
 	}
 	if e.comp != nil {
 		switch p {

@@ -294,7 +294,7 @@ func (e *engine) stepChat(in input) {
 	case inLine:
 		if e.stream != nil {
 			e.sending = true
-			e.sendQ <- writeItem{e.stream.s, in.line + "\n"}
+			e.sendQ <- writeItem{e.stream.s, in.line + "\n", e.whenSlow()}
 		}
 	case inLineInterrupt, inSignal:
 		e.interrupted = true

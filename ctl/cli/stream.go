@@ -208,6 +208,7 @@ func (e *engine) drainStream() {
 type writeItem struct {
 	s    *control.Stream
 	text string
+	slow func() // called once the write has waited slowWrite; nil: nothing
 }
 
 // sendLines writes the lines typed in a chat, one at a time, so that the
@@ -215,7 +216,14 @@ type writeItem struct {
 // A failed write means the chat is over; its chat-end says why.
 func (e *engine) sendLines() {
 	for it := range e.sendQ {
+		var slow *time.Timer
+		if it.slow != nil {
+			slow = time.AfterFunc(slowWrite, it.slow)
+		}
 		_, err := it.s.Write([]byte(it.text))
+		if slow != nil {
+			slow.Stop()
+		}
 		e.sendDone <- err
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chzyer/readline"
 	"github.com/pi2pi/pi2pi/ctl/screen"
@@ -141,7 +142,7 @@ func (h *heldInput) hold() { h.r.Stop() }
 
 // quiet switches the terminal's echo off ahead of passcode entry, so that
 // no digit typed ahead is ever shown; echoBack undoes it before the next
-// line is read.
+// line is read, except in a chat (chatTerminal).
 func (e *engine) quiet() {
 	if e.mode != nil && e.keypad == "console" {
 		_ = e.mode.Quiet()
@@ -149,9 +150,39 @@ func (e *engine) quiet() {
 }
 
 func (e *engine) echoBack() {
-	if e.mode != nil {
+	if e.mode != nil && e.phase != phChat {
 		_ = e.mode.Release()
 	}
+}
+
+// chatTerminal keeps a chat's terminal out of its own (cooked) mode from
+// the chat's start to its end, between lines too, so that what is typed
+// or pasted reaches readline as keys, in order. In the terminal's own
+// mode the kernel takes a CTRL-C that arrives between two lines (or
+// before the first line is read) for a signal, and throws away what the
+// terminal still holds: a paste of lines with CTRL-C after the last Enter
+// lost lines that had been entered. Called before the chat's start is
+// shown, unless a line is being read (readline's raw mode then goes
+// straight to the held mode when the line ends, see setPhase).
+func (e *engine) chatTerminal() {
+	if e.mode != nil && !e.reading {
+		_ = e.mode.Quiet()
+	}
+}
+
+// slowWrite is how long a typed line's write may wait for a slow peer
+// before the terminal is given back its own mode, so that CTRL-C (a
+// signal then) can end the chat while the write waits.
+const slowWrite = 200 * time.Millisecond
+
+// whenSlow is what a line's write does once it has waited slowWrite: it
+// gives the terminal back its own mode (nothing reads keys meanwhile).
+func (e *engine) whenSlow() func() {
+	m := e.mode
+	if m == nil {
+		return nil
+	}
+	return func() { _ = m.Release() }
 }
 
 // readLines reads one line each time the engine asks for one.
