@@ -336,3 +336,43 @@ func TestChatPasteCtrlCRightAfterStart(t *testing.T) {
 		r.restore(t, "ctrl-c")
 	}
 }
+
+// BenchmarkChatPaste: KB/s of a paste (500 lines of up to 100 runes,
+// Enter after each, one write) through `pi2pictl chat bianca` on a
+// pseudo-terminal into bianca's `pi2pictl wait`, from the write to the
+// last line shown by bianca. readline redraws its line per key, which
+// sets the pace; for the record, with no target.
+func BenchmarkChatPaste(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	lines := make([]string, 500)
+	var want strings.Builder
+	for i := range lines {
+		lines[i] = randomRunes(rng, rng.IntN(101))
+		want.WriteString(lines[i] + "\n")
+	}
+	text := typed(lines)
+	for _, mode := range []string{"plain", "secure"} {
+		b.Run(mode, func(b *testing.B) {
+			r := newDeliveryRig(b, mode)
+			var took time.Duration
+			for range b.N {
+				ali, bia := startPastePair(b, r.ali, r.bia, false)
+				start := time.Now()
+				go func() { _, _ = ali.master.Write([]byte(text)) }()
+				for !strings.Contains(bia.stdoutSoFar(), want.String()) {
+					if bia.exited() || time.Since(start) > 5*time.Minute {
+						b.Fatalf("bianca did not receive the paste; stderr: %s", bia.errOut.String())
+					}
+					time.Sleep(time.Millisecond)
+				}
+				took += time.Since(start)
+				ali.write(b, "\x03")
+				ali.finish(b, "pi2pictl chat", time.Minute)
+				bia.finish(b, "pi2pictl wait", time.Minute)
+				r.ali.waitState("logged-in")
+				r.bia.waitState("logged-in")
+			}
+			b.ReportMetric(float64(len(text))*float64(b.N)/took.Seconds()/1000, "paste-KB/s")
+		})
+	}
+}
