@@ -173,6 +173,8 @@ func peerWords(code control.Code, who, detail string) (string, bool) {
 		return who + "'s terminal stopped answering: what you typed since it last answered may not have arrived", true
 	case control.CodePeerClosed:
 		return who + " had closed the chat: what you sent after that did not arrive", true
+	case control.CodeCutOff:
+		return "the chat with " + who + " was cut off (" + detail + ") before " + who + " had taken everything: the last of what you sent may not have arrived", true
 	case control.CodeSendFailed:
 		return "sending to " + who + " failed (" + detail + "): what you typed since may not have arrived", true
 	case control.CodePeersUnreadable:

@@ -199,6 +199,7 @@ func (t *Terminal) runChat(ch *activeChat) {
 		peerEnded bool
 		askedEnd  bool
 		force     <-chan time.Time
+		cause     string // what force ends: a logout, a stop, the owner's leaving
 		ownerGone = ch.owner.Done()
 	)
 	// The keepalive timing matters from the chat on: it is set here, in
@@ -259,7 +260,7 @@ loop:
 				}
 				askOwner(ev.reason)
 				if force == nil {
-					force = time.After(ev.budget)
+					force, cause = time.After(ev.budget), askCause(ev.reason)
 				}
 			case evSendFailed:
 				why = t.sendFailedReason(ch.peer, ev.err, peerEnded)
@@ -272,11 +273,26 @@ loop:
 			// pi2pictl left without waiting for the end: close our side
 			// if no write holds it, give the peer a moment, then drop.
 			ownerGone = nil
+			if stream == nil {
+				// It left before it opened the data stream: nothing the
+				// peer sent can be shown, and the peer must be told.
+				why = control.Refusal(control.CodeCutOff, ch.peer, errOwnerLeft)
+				break loop
+			}
 			if ch.link.TryEnd() {
 				ch.setWriteClosed()
 			}
-			force = time.After(EndGrace)
+			if force == nil {
+				force, cause = time.After(EndGrace), errOwnerLeft.Error()
+			}
 		case <-force:
+			// The end did not finish in time. When text may still be on
+			// its way in either direction, both sides are told so
+			// (finishChat resets the connection), not shown an ordinary
+			// end; when nothing is, the end is polite as before.
+			if ch.link.Unsettled() {
+				why = control.Refusal(control.CodeCutOff, ch.peer, errors.New(cause))
+			}
 			break loop
 		case <-check.C:
 			if ch.link.Silent() >= peerlink.Unanswered {
@@ -292,9 +308,10 @@ loop:
 // (recvDone is nil when the reader has finished or never started), closes
 // the data stream, puts the state back and tells the owner, once.
 func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDone <-chan error, why error) {
-	if control.CodeOf(why) == control.CodePeerStalled {
-		// We gave up on a peer that stopped answering: reset the
-		// connection rather than close it politely. A polite close leaves
+	if code := control.CodeOf(why); code == control.CodePeerStalled || code == control.CodeCutOff {
+		// We gave up on a peer that stopped answering, or on an end that
+		// did not finish in time: reset the connection rather than close
+		// it politely. A polite close leaves
 		// what we sent since it last answered, and our end, in the
 		// kernel, sent again until the peer's link comes back; the peer
 		// would then get text we told our user may not have arrived, and
@@ -324,6 +341,22 @@ func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDo
 	ch.owner.Event(end)
 	t.log.Info("chat ended", "PEER", ch.peer, "reason", end.Code, "err", end.Error)
 	close(ch.done)
+}
+
+// errOwnerLeft is the cause of a chat cut off because its pi2pictl left
+// before the chat's end was over.
+var errOwnerLeft = errors.New("pi2pictl left")
+
+// askCause is what ended a chat that was asked to end (evAskEnd), in the
+// words of a CodeCutOff's cause.
+func askCause(reason error) string {
+	switch control.CodeOf(reason) {
+	case control.CodeStopping:
+		return "pi2pid is stopping"
+	case control.CodeServerForgot:
+		return "the server forgot this terminal's login"
+	}
+	return "logout"
 }
 
 // brokeReason says why a chat ended when reading from the peer failed.

@@ -77,6 +77,22 @@ func (l *Liveness) Silent() time.Duration {
 	return time.Duration(info.Last_ack_recv) * time.Millisecond
 }
 
+// queued reports whether the socket holds bytes the peer has not
+// acknowledged, sent or not (SIOCOUTQ), or bytes from the peer that we
+// have not read (SIOCINQ); false when l is nil or the socket is closed.
+func (l *Liveness) queued() bool {
+	if l == nil {
+		return false
+	}
+	q := false
+	_ = l.rc.Control(func(fd uintptr) {
+		out, oerr := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		in, ierr := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		q = oerr == nil && out > 0 || ierr == nil && in > 0
+	})
+	return q
+}
+
 // StoppedAnswering reports whether err means the peer stopped answering
 // (keepalive timeout, or its host became unreachable while we retried), as
 // opposed to closing or resetting.

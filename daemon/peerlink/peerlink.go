@@ -246,6 +246,18 @@ func (c *Chat) TryEnd() bool {
 	return true
 }
 
+// Unsettled reports whether text may still be on its way in either
+// direction: a Send is under way (a peer that does not read holds it), or
+// the socket holds bytes the peer has not acknowledged or bytes from the
+// peer not read yet. Always false without a Liveness (SetLiveness).
+func (c *Chat) Unsettled() bool {
+	if !c.wmu.TryLock() {
+		return true
+	}
+	c.wmu.Unlock()
+	return c.live.queued()
+}
+
 // Close drops the connection at once.
 func (c *Chat) Close() {
 	c.closeOnce.Do(func() { _ = c.conn.Close() })

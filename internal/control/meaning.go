@@ -114,6 +114,7 @@ const (
 	CodeNoStream        Code = "no-stream"        // EventChatEnd: the owner did not open the chat's data stream in time
 	CodePeerStalled     Code = "peer-stalled"     // Peer's terminal acknowledged nothing for too long while text waited
 	CodePeerClosed      Code = "peer-closed"      // Peer had closed the chat when we sent more
+	CodeCutOff          Code = "cut-off"          // EventChatEnd: the chat's end did not finish in time (a logout's or stop's budget, or its pi2pictl left) and the connection was reset; Error says what ended it
 	CodeSendFailed      Code = "send-failed"      // writing to Peer failed; Error says how
 	CodeServerBusy      Code = "server-busy"      // the server hung up during the TLS handshake: busy or restarting
 	CodeNotTLS          Code = "not-tls"          // the server answered in clear text: it runs with --security plain
@@ -139,7 +140,7 @@ var Codes = []Code{
 	CodeCancelled, CodeTimedOut, CodeEmpty, CodeTooLong, CodeRefused, CodeServer, CodeKeyChanged,
 	CodeServerForgot, CodeNotFound, CodeBusy, CodeAway, CodePeerRefused, CodeNoKey, CodeWrongKey,
 	CodePlainMode, CodeUnreachable, CodeBroken, CodeOddReason, CodeStopping, CodeNoStream, CodePeerStalled,
-	CodePeerClosed, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
+	CodePeerClosed, CodeCutOff, CodeSendFailed, CodeServerBusy, CodeNotTLS, CodeNoKeyBook,
 	CodePeersUnreadable, CodePeersUnwritable, CodePeersDamaged, CodeConfig, CodeInternal,
 	CodeLogoutUnconfirmed,
 }
