@@ -243,8 +243,11 @@ loop:
 		case err := <-recvDone:
 			recvDone = nil
 			if err != nil {
-				if !errors.Is(err, controlsock.ErrGone) {
-					why = t.brokeReason(ch.peer, err)
+				why = t.brokeReason(ch.peer, err)
+				if errors.Is(err, controlsock.ErrGone) {
+					// The owner left: what the peer sent is not shown,
+					// and the peer must not see an ordinary end.
+					why = control.Refusal(control.CodeCutOff, ch.peer, errOwnerLeft)
 				}
 				break loop
 			}

@@ -85,3 +85,27 @@ func TestOwnerLeavesBeforeItsStream(t *testing.T) {
 		})
 	}
 }
+
+// A pi2pictl that leaves while the peer's text is coming (a second CTRL-C
+// on `pi2pictl wait`) does not show the rest: the peer is told the chat
+// broke, not shown an ordinary end. (Closing a socket with unread bytes
+// resets it anyway; pi2pid does not rely on that: the receiving copy's
+// failure to write to a departed owner ends the chat as cut off.)
+func TestOwnerLeavesWhilePeerSends(t *testing.T) {
+	for _, mode := range []transport.Mode{transport.Plain, transport.Secure} {
+		t.Run(string(mode), func(t *testing.T) {
+			_, _, biancaT, ali, bianca := pair(t, mode)
+			ali.Must(control.Request{Op: control.OpChat, UserID: "bianca"})
+			nextRaw(t, bianca, control.EventChatStart)
+			fillUntilHeld(t, ali) // bianca reads nothing of it
+			bianca.S.Close()
+			bianca.C.Close()
+			end := ali.NextRaw(control.EventChatEnd, "")
+			if end.Code != control.CodeBroken && end.Code != control.CodeSendFailed {
+				t.Fatalf("ali's chat-end: code %q (%q), want %q or %q", end.Code, end.Error, control.CodeBroken, control.CodeSendFailed)
+			}
+			watcher := attach(t, biancaT.sock)
+			waitFor(t, func() bool { return watcher.State() == "logged-in" })
+		})
+	}
+}
