@@ -249,7 +249,8 @@ func (c *Chat) TryEnd() bool {
 // Unsettled reports whether text may still be on its way in either
 // direction: a Send is under way (a peer that does not read holds it), or
 // the socket holds bytes the peer has not acknowledged or bytes from the
-// peer not read yet. Always false without a Liveness (SetLiveness).
+// peer not read yet. The socket is looked at only with a Liveness
+// (SetLiveness).
 func (c *Chat) Unsettled() bool {
 	if !c.wmu.TryLock() {
 		return true
