@@ -147,7 +147,14 @@ func (c *Chat) SetLiveness(l *Liveness) { c.live = l }
 // Silent is Liveness.Silent of the connection, 0 without one.
 func (c *Chat) Silent() time.Duration { return c.live.Silent() }
 
-func newChat(conn net.Conn, r io.Reader) *Chat { return &Chat{conn: conn, r: r} }
+func newChat(conn net.Conn, r io.Reader) *Chat {
+	// A secure peer is a pi2pid, which ends with close_notify: an end
+	// without it is a cut (transport.Conn.StrictEnd).
+	if s, ok := conn.(interface{ StrictEnd() }); ok {
+		s.StrictEnd()
+	}
+	return &Chat{conn: conn, r: r}
+}
 
 // Send writes p to the peer. It blocks while the peer reads slower than
 // we write (that is the backpressure that reaches the sender's pi2pictl)

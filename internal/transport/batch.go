@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"io"
 	"net"
 	"sync"
 )
@@ -35,7 +36,9 @@ type batchConn struct {
 	// The reading side: only TLS's reader uses these, under its lock.
 	wait       func() error // called before a read that may wait; nil: reads go straight through
 	rbuf       []byte
-	rpos, rend int // rbuf[rpos:rend] is read from TCP, not yet by TLS
+	rpos, rend int  // rbuf[rpos:rend] is read from TCP, not yet by TLS
+	tcpEOF     bool // TCP's end was read (the peer's FIN)
+	strict     bool // Conn.StrictEnd
 }
 
 // readBatch is how many bytes batchConn reads from TCP at a time while a
@@ -47,7 +50,9 @@ const readBatch = 64 << 10
 func (b *batchConn) Read(p []byte) (int, error) {
 	if b.rpos == b.rend {
 		if b.wait == nil {
-			return b.Conn.Read(p)
+			n, err := b.Conn.Read(p)
+			b.tcpEOF = b.tcpEOF || err == io.EOF
+			return n, err
 		}
 		if err := b.wait(); err != nil {
 			return 0, err
@@ -56,6 +61,7 @@ func (b *batchConn) Read(p []byte) (int, error) {
 			b.rbuf = make([]byte, readBatch)
 		}
 		n, err := b.Conn.Read(b.rbuf)
+		b.tcpEOF = b.tcpEOF || err == io.EOF
 		b.rpos, b.rend = 0, n
 		if n == 0 {
 			return 0, err
@@ -109,6 +115,34 @@ func (b *batchConn) flushLocked() error {
 	_, err := b.Conn.Write(b.buf)
 	b.buf = b.buf[:0]
 	return err
+}
+
+// StrictEnd makes Read report a bare end of a secure connection as
+// io.ErrUnexpectedEOF (see Read); it is for a chat's connection, whose
+// peer is a pi2pid. The directory's connections keep Go's reading: a
+// server may close an idle one without close_notify. Only the
+// connection's one reader may call it, between its reads.
+func (c *Conn) StrictEnd() {
+	if c.batch != nil {
+		c.batch.strict = true
+	}
+}
+
+// Read reads what the peer sent. After StrictEnd, in secure mode, the end
+// of the stream is io.EOF only when the peer ended TLS with close_notify: Go's TLS also
+// takes a bare TCP end between two records for io.EOF, but every pi2pi
+// peer in secure mode sends close_notify at an ordinary end, so a bare end
+// is a connection dropped or cut (a pi2pid that gave up and reset it, a
+// reset whose error TCP reported to a write instead). It is
+// io.ErrUnexpectedEOF then, and the chat ends as broken, not as an
+// ordinary end with text missing. TLS reads no further after close_notify,
+// so a TCP end read before means the peer sent none.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err == io.EOF && c.batch != nil && c.batch.strict && c.batch.tcpEOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // OnReadWait sets the hook that reading calls before each read that may

@@ -100,3 +100,76 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 	}
 	return b
 }
+
+// A secure connection's end reads as io.EOF only after the peer's
+// close_notify; a bare TCP end between two records (a peer that dropped
+// the connection: a FIN without close_notify) reads as
+// io.ErrUnexpectedEOF, with everything sent before it, in both read
+// paths (with and without OnReadWait's hook). Go's TLS alone returns
+// io.EOF for both, and a chat cut short passed for an ordinary end.
+func TestBareEndIsNotAnOrdinaryEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		closeWrite bool
+		hook       bool
+		want       error
+	}{
+		{"close_notify", true, false, io.EOF},
+		{"close_notify/hook", true, true, io.EOF},
+		{"bare-fin", false, false, io.ErrUnexpectedEOF},
+		{"bare-fin/hook", false, true, io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srvID, cliID := newIdentity(t), newIdentity(t)
+			l, err := Listen(secure(srvID), "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := bytes.Repeat([]byte("last words\n"), 3000)
+			acceptEach(t, l, func(raw net.Conn) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, err := l.Config.Server(ctx, raw, PinKey(cliID.Public))
+				if err != nil {
+					return
+				}
+				_, _ = c.Write(text)
+				if tc.closeWrite {
+					_ = c.CloseWrite()
+				} else {
+					_ = c.Raw().(*net.TCPConn).CloseWrite() // FIN, no close_notify
+				}
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			})
+			raw, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := secure(cliID).Client(testCtx(t), raw, PinKey(srvID.Public))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.StrictEnd()
+			if tc.hook {
+				c.OnReadWait(func() error { return nil })
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					if err != tc.want {
+						t.Fatalf("the end read as %v, want %v", err, tc.want)
+					}
+					break
+				}
+			}
+			if !bytes.Equal(got, text) {
+				t.Fatalf("read %d bytes before the end, not the %d sent", len(got), len(text))
+			}
+		})
+	}
+}
