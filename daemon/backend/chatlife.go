@@ -243,11 +243,12 @@ loop:
 		case err := <-recvDone:
 			recvDone = nil
 			if err != nil {
-				why = t.brokeReason(ch.peer, err)
 				if errors.Is(err, controlsock.ErrGone) {
 					// The owner left: what the peer sent is not shown,
 					// and the peer must not see an ordinary end.
-					why = control.Refusal(control.CodeCutOff, ch.peer, errOwnerLeft)
+					why = cutOff(ch.peer, ownerLeft)
+				} else {
+					why = t.brokeReason(ch.peer, err)
 				}
 				break loop
 			}
@@ -279,14 +280,14 @@ loop:
 			if stream == nil {
 				// It left before it opened the data stream: nothing the
 				// peer sent can be shown, and the peer must be told.
-				why = control.Refusal(control.CodeCutOff, ch.peer, errOwnerLeft)
+				why = cutOff(ch.peer, ownerLeft)
 				break loop
 			}
 			if ch.link.TryEnd() {
 				ch.setWriteClosed()
 			}
 			if force == nil {
-				force, cause = time.After(EndGrace), errOwnerLeft.Error()
+				force, cause = time.After(EndGrace), ownerLeft
 			}
 		case <-force:
 			// The end did not finish in time. When text may still be on
@@ -294,7 +295,7 @@ loop:
 			// (finishChat resets the connection), not shown an ordinary
 			// end; when nothing is, the end is polite as before.
 			if ch.link.Unsettled() {
-				why = control.Refusal(control.CodeCutOff, ch.peer, errors.New(cause))
+				why = cutOff(ch.peer, cause)
 			}
 			break loop
 		case <-check.C:
@@ -314,12 +315,12 @@ func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDo
 	if code := control.CodeOf(why); code == control.CodePeerStalled || code == control.CodeCutOff {
 		// We gave up on a peer that stopped answering, or on an end that
 		// did not finish in time: reset the connection rather than close
-		// it politely. A polite close leaves
-		// what we sent since it last answered, and our end, in the
-		// kernel, sent again until the peer's link comes back; the peer
-		// would then get text we told our user may not have arrived, and
-		// a normal end. Reset, the peer's next packet is answered with a
-		// reset, and it is told the chat broke.
+		// it politely. A polite close leaves what we sent since it last
+		// answered, and our end, in the kernel, sent again until the
+		// peer's link comes back; the peer would then get text we told
+		// our user may not have arrived, and a normal end. Reset, the
+		// peer's next packet is answered with a reset, and it is told the
+		// chat broke.
 		ch.abort()
 	} else {
 		ch.link.Close()
@@ -346,9 +347,15 @@ func (t *Terminal) finishChat(ch *activeChat, stream *controlsock.Stream, recvDo
 	close(ch.done)
 }
 
-// errOwnerLeft is the cause of a chat cut off because its pi2pictl left
+// ownerLeft is the cause of a chat cut off because its pi2pictl left
 // before the chat's end was over.
-var errOwnerLeft = errors.New("pi2pictl left")
+const ownerLeft = "pi2pictl left"
+
+// cutOff is the end of a chat whose text may not all have arrived
+// (CodeCutOff), with its cause in words.
+func cutOff(peer, cause string) error {
+	return control.Refusal(control.CodeCutOff, peer, errors.New(cause))
+}
 
 // askCause is what ended a chat that was asked to end (evAskEnd), in the
 // words of a CodeCutOff's cause.

@@ -140,17 +140,9 @@ func TestOwnerHangsUpDuringBlockedSend(t *testing.T) {
 	}()
 	srv.Login("zed", l.Addr().String(), nil)
 	ali.Must(control.Request{Op: control.OpChat, UserID: "zed"})
-	s := ali.Stream()
-	chunk := []byte(strings.Repeat("z", 64<<10))
-	for {
-		// Writes return until the socket buffers are full; then one waits.
-		_ = s.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
-		if _, err := s.Write(chunk); err != nil {
-			break
-		}
-	}
+	fillUntilHeld(t, ali) // writes return until the socket buffers are full; then one waits
 	ali.C.Close()
-	s.Close()
+	ali.Stream().Close()
 	watcher := attach(t, aliT.sock)
 	waitFor(t, func() bool { return watcher.State() == "logged-in" })
 }

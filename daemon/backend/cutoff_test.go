@@ -11,8 +11,8 @@ import (
 	"github.com/pi2pi/pi2pi/internal/transport"
 )
 
-// fillUntilHeld writes to u's data stream until a write is held up (the
-// peer takes nothing), and returns what was written.
+// fillUntilHeld writes to u's data stream until a write is held up for
+// half a second (the peer takes nothing), and returns what was written.
 func fillUntilHeld(t *testing.T, u *user) []byte {
 	t.Helper()
 	var sent bytes.Buffer
